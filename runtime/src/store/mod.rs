@@ -1,0 +1,92 @@
+//! The persistence boundary: what a durable backend must do for the runtime.
+//!
+//! The runtime talks to storage only through [`SessionStore`]. A store never
+//! sees a raw session id: records are keyed by [`SessionKey`], the SHA-256 of
+//! the id, so a leaked data directory cannot be replayed as cookies.
+
+mod key;
+mod memory;
+mod record;
+
+pub use key::SessionKey;
+pub use memory::MemoryStore;
+pub use record::{CookieOverrides, SessionRecord};
+
+use std::future::Future;
+use std::pin::Pin;
+
+/// The boxed future every [`SessionStore`] method returns (object safe, `Send`).
+pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
+
+/// A failure of the durable store. Never caused by client input.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// `create` found a record under that key already.
+    #[error("a session record with this key already exists")]
+    AlreadyExists,
+    /// A stored record could not be decoded. The runtime logs it and treats the
+    /// session as absent.
+    #[error("corrupt session record: {0}")]
+    Corrupt(String),
+    /// The backend failed (I/O, disk full, closed database, timeout, ...).
+    #[error("session store failure: {0}")]
+    Backend(String),
+}
+
+impl StoreError {
+    /// Wraps any backend error.
+    pub fn backend(err: impl std::fmt::Display) -> Self {
+        StoreError::Backend(err.to_string())
+    }
+}
+
+/// A durable home for session snapshots.
+///
+/// Implementations must be safe to call concurrently. The runtime guarantees
+/// that at most one live actor writes a given key at a time, so a store needs
+/// no per-key locking of its own; it must however keep its secondary indexes
+/// (user -> keys, expiry -> keys) consistent with the records it holds, and it
+/// may leave stale index entries behind after a crash as long as they are
+/// ignored or cleaned up later.
+///
+/// Every backend runs the shared behaviour suite in
+/// `livesession::testing::store_suite` (feature `testing`).
+pub trait SessionStore: Send + Sync + 'static {
+    /// Loads the record for `key`; `Ok(None)` when there is none.
+    /// Expired records may be returned: the runtime checks expiry itself.
+    fn load<'a>(&'a self, key: &'a SessionKey) -> StoreFuture<'a, Option<SessionRecord>>;
+
+    /// Stores a new record; fails with [`StoreError::AlreadyExists`] when `key`
+    /// is taken (the runtime never reuses ids).
+    fn create<'a>(&'a self, key: &'a SessionKey, record: &'a SessionRecord) -> StoreFuture<'a, ()>;
+
+    /// Inserts or replaces the record for `key`, updating the user and expiry indexes.
+    fn save<'a>(&'a self, key: &'a SessionKey, record: &'a SessionRecord) -> StoreFuture<'a, ()>;
+
+    /// Deletes the record for `key`; returns whether one existed.
+    fn delete<'a>(&'a self, key: &'a SessionKey) -> StoreFuture<'a, bool>;
+
+    /// Keys of every record bound to `user` (expired ones included).
+    fn keys_for_user<'a>(&'a self, user: &'a str) -> StoreFuture<'a, Vec<SessionKey>>;
+
+    /// Removes up to `limit` records whose `expires_at_ms <= now_ms`, skipping
+    /// any key for which `skip` returns true (live sessions own their record).
+    /// A record re-saved with a later expiry in the meantime must survive.
+    /// Returns how many records were removed. Must not scan every record: use
+    /// an expiry index.
+    fn remove_expired<'a>(
+        &'a self,
+        now_ms: u64,
+        limit: usize,
+        skip: &'a (dyn Fn(&SessionKey) -> bool + Send + Sync),
+    ) -> StoreFuture<'a, usize>;
+
+    /// Number of records held (expired but not yet swept ones included).
+    fn count(&self) -> StoreFuture<'_, u64>;
+
+    /// Durability barrier: when it returns `Ok`, every write that completed
+    /// before the call is on disk. Concurrent callers should share one flush
+    /// (group commit). A store configured for periodic flushing may return at once.
+    fn flush(&self) -> StoreFuture<'_, ()>;
+}
