@@ -1,5 +1,57 @@
 //! livesession: a session runtime where every live session is an actor.
+//!
+//! Web sessions usually work by copy: load the record, let the handler change
+//! it, write the whole record back. Two concurrent requests then lose each
+//! other's updates, and a request in flight can bring back a session that a
+//! logout just destroyed. Here each live session is owned by one actor that
+//! applies every change in order, so nothing is lost or resurrected.
+//!
+//! * [`SessionConfig`]: every @fastify/session option, plus absolute timeout,
+//!   trust proxy, a durable [`store`] and passivation.
+//! * [`SessionManager`]: turns requests into [`Session`] handles; revokes all
+//!   sessions of a user; shuts down gracefully.
+//! * [`Session`]: what a handler uses (`get`, `insert`, `update`, `regenerate`,
+//!   `destroy`, ...).
+//!
+//! Framework adapters (`livesession-poem`, `livesession-salvo`) only move
+//! cookies in and out; see [`SessionManager::start`] and [`Session::finish`].
+//!
+//! ```
+//! use livesession::{RequestInfo, SessionConfig, SessionManager};
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! let manager = SessionManager::new(
+//!     SessionConfig::builder().secret("a secret of at least thirty-two bytes!").build().unwrap(),
+//! );
+//! let first = manager.start(&RequestInfo { path: "/", ..Default::default() });
+//! first.insert("user", "alice").await.unwrap();
+//! let set_cookie = first.finish().await.unwrap().remove(0);
+//!
+//! // The browser sends the cookie back:
+//! let cookie = set_cookie.split(';').next().unwrap();
+//! let second = manager.start(&RequestInfo { cookie_header: Some(cookie), path: "/", ..Default::default() });
+//! assert_eq!(second.get::<String>("user").await.unwrap().as_deref(), Some("alice"));
+//! # });
+//! ```
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod actor;
+mod clock;
+pub mod config;
+pub mod cookie;
+pub mod error;
+pub mod id;
+mod manager;
+mod registry;
+mod session;
+pub mod signing;
 pub mod store;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use config::{ConfigError, CookieConfig, Secure, SessionConfig, SessionConfigBuilder};
+pub use cookie::SameSite;
+pub use error::SessionError;
+pub use manager::{RequestInfo, SessionManager, Stats};
+pub use session::{CookieOptions, Session, SessionView};
+pub use store::{SessionStore, StoreError};

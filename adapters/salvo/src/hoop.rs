@@ -1,0 +1,71 @@
+use livesession::{RequestInfo, SessionManager};
+use salvo::http::header::{COOKIE, SET_COOKIE};
+use salvo::http::{HeaderValue, StatusCode};
+use salvo::{async_trait, Depot, FlowCtrl, Handler, Request, Response};
+
+/// Attaches a [`Session`](livesession::Session) to every request (in the
+/// `Depot`) and writes its `Set-Cookie` headers after the handlers ran,
+/// whatever their outcome.
+#[derive(Clone)]
+pub struct SessionHoop {
+    manager: SessionManager,
+}
+
+impl SessionHoop {
+    /// A hoop serving sessions from `manager`.
+    pub fn new(manager: SessionManager) -> Self {
+        SessionHoop { manager }
+    }
+}
+
+#[async_trait]
+impl Handler for SessionHoop {
+    async fn handle(&self, req: &mut Request, depot: &mut Depot, res: &mut Response, ctrl: &mut FlowCtrl) {
+        let session = {
+            let joined;
+            let mut cookies = req
+                .headers()
+                .get_all(COOKIE)
+                .iter()
+                .filter_map(|v| v.to_str().ok());
+            let first = cookies.next();
+            let cookie_header = match cookies.next() {
+                None => first,
+                Some(second) => {
+                    joined = [first.unwrap_or_default(), second]
+                        .into_iter()
+                        .chain(cookies)
+                        .collect::<Vec<_>>()
+                        .join("; ");
+                    Some(joined.as_str())
+                }
+            };
+            let info = RequestInfo {
+                cookie_header,
+                path: req.uri().path(),
+                tls: req.scheme() == &salvo::http::uri::Scheme::HTTPS,
+                forwarded_proto: req
+                    .headers()
+                    .get("x-forwarded-proto")
+                    .and_then(|v| v.to_str().ok()),
+            };
+            self.manager.start(&info)
+        };
+        depot.insert_typed(session.clone());
+        ctrl.call_next(req, depot, res).await;
+        match session.finish().await {
+            Ok(cookies) => {
+                for c in cookies {
+                    if let Ok(v) = HeaderValue::from_str(&c) {
+                        res.headers_mut().append(SET_COOKIE, v);
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "could not finish the session; answering 500");
+                res.status_code(StatusCode::INTERNAL_SERVER_ERROR);
+                res.body("session store failure");
+            }
+        }
+    }
+}

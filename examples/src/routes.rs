@@ -1,0 +1,84 @@
+//! Framework-neutral parts of the demo routes.
+
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+
+/// Largest accepted `PUT /session/{key}` body (1 MiB); larger gets 413.
+pub const MAX_BODY: usize = 1 << 20;
+
+/// The keys named in `?keep=a,b` (empty names dropped).
+pub fn keep_list(keep: Option<&str>) -> Vec<&str> {
+    keep.map(|k| k.split(',').filter(|s| !s.is_empty()).collect())
+        .unwrap_or_default()
+}
+
+#[derive(Deserialize)]
+struct Login {
+    user: String,
+}
+
+/// The user named by a `POST /login` body `{"user": "..."}`.
+pub fn login_user(body: &[u8]) -> Result<String, String> {
+    serde_json::from_slice::<Login>(body)
+        .map(|l| l.user)
+        .map_err(|e| format!("expected {{\"user\": \"...\"}}: {e}"))
+}
+
+/// The `GET /session` body.
+pub fn session_json(id: Option<String>, data: BTreeMap<String, Value>) -> Value {
+    json!({ "id": id, "data": data })
+}
+
+/// The `GET /read` body: `n` as JSON text, `0` when absent.
+pub fn read_body(n: Option<Value>) -> String {
+    n.map_or_else(|| "0".to_string(), |v| v.to_string())
+}
+
+/// `/counter`'s step: absent counts as 0; saturates instead of overflowing.
+pub fn increment(n: Option<i64>) -> i64 {
+    n.unwrap_or(0).saturating_add(1)
+}
+
+/// Resolves when SIGTERM or SIGINT arrives.
+pub async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate()).expect("cannot listen for SIGTERM");
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+/// Logs to stderr, `RUST_LOG` to filter (default `info`).
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn helpers() {
+        assert_eq!(keep_list(Some("a,,b")), ["a", "b"]);
+        assert!(keep_list(None).is_empty());
+        assert_eq!(login_user(br#"{"user":"bob"}"#).unwrap(), "bob");
+        assert!(login_user(b"{").is_err());
+        assert!(login_user(br#"{"user":1}"#).is_err());
+        assert_eq!(read_body(None), "0");
+        assert_eq!(read_body(Some(json!(5))), "5");
+        assert_eq!(increment(Some(i64::MAX)), i64::MAX);
+    }
+}

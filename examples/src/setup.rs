@@ -1,0 +1,138 @@
+//! Builds the demo's [`SessionManager`] from its flags.
+
+use crate::cli::DemoArgs;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use livesession::{SessionConfig, SessionManager};
+use livesession_sled::{Durability, SledConfig, SledStore};
+use std::fs;
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How often `--durability periodic` flushes.
+pub const PERIODIC_FLUSH: Duration = Duration::from_millis(500);
+
+/// Why the demo could not start, and with which exit code.
+#[derive(Debug)]
+pub struct StartupError {
+    /// 2 for bad flags or values, 1 for everything else.
+    pub exit_code: i32,
+    /// What went wrong.
+    pub message: String,
+}
+
+fn usage(message: impl Into<String>) -> StartupError {
+    StartupError {
+        exit_code: 2,
+        message: message.into(),
+    }
+}
+
+fn failure(message: impl Into<String>) -> StartupError {
+    StartupError {
+        exit_code: 1,
+        message: message.into(),
+    }
+}
+
+/// The session manager the flags describe. Says on stderr where sessions
+/// live and where the secret came from.
+pub fn build_manager(args: &DemoArgs) -> Result<SessionManager, StartupError> {
+    let secrets = resolve_secrets(args)?;
+    let mut builder = SessionConfig::builder()
+        .secrets(&secrets)
+        .cookie_name(&args.cookie_name)
+        .cookie_prefix(&args.cookie_prefix)
+        .cookie_path(&args.cookie_path)
+        .cookie_domain(args.cookie_domain.clone())
+        .secure(args.cookie_secure)
+        .same_site(Some(args.same_site))
+        .partitioned(args.partitioned)
+        .http_only(args.http_only)
+        .max_age(Some(Duration::from_millis(args.max_age_ms)))
+        .absolute_timeout(args.absolute_timeout_ms.map(Duration::from_millis))
+        .rolling(args.rolling)
+        .save_uninitialized(args.save_uninitialized)
+        .passivate_after(Duration::from_millis(args.passivate_after_ms))
+        .trust_proxy(args.trust_proxy);
+    if args.memory {
+        eprintln!("livesession: sessions are kept in memory only (--memory): they are lost on exit");
+    } else {
+        let durability = match args.durability.as_str() {
+            "periodic" => Durability::Periodic(PERIODIC_FLUSH),
+            _ => Durability::Sync,
+        };
+        let dir = args.data_dir.join("sessions");
+        let store = SledStore::open(&dir, SledConfig::new().durability(durability)).map_err(|e| {
+            failure(format!("cannot open the session store in {}: {e}", dir.display()))
+        })?;
+        eprintln!(
+            "livesession: sessions are stored in {} (durability {})",
+            dir.display(),
+            args.durability
+        );
+        builder = builder.store(Arc::new(store));
+    }
+    let config = builder.build().map_err(|e| usage(e.to_string()))?;
+    Ok(SessionManager::new(config))
+}
+
+fn resolve_secrets(args: &DemoArgs) -> Result<Vec<String>, StartupError> {
+    if !args.secrets.is_empty() {
+        return Ok(args.secrets.clone());
+    }
+    if let Ok(env) = std::env::var("LIVESESSION_SECRET") {
+        let list: Vec<String> = env
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect();
+        if list.is_empty() {
+            return Err(usage("LIVESESSION_SECRET is set but holds no secret"));
+        }
+        return Ok(list);
+    }
+    if args.memory {
+        eprintln!("livesession: no --secret or LIVESESSION_SECRET given; using a random secret for this run");
+        return Ok(vec![random_secret()]);
+    }
+    load_or_create_secret(&args.data_dir).map(|s| vec![s])
+}
+
+fn random_secret() -> String {
+    let mut bytes = [0u8; 48];
+    getrandom::fill(&mut bytes).expect("the OS random number generator failed");
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn load_or_create_secret(dir: &Path) -> Result<String, StartupError> {
+    let path = dir.join("secret");
+    if let Ok(s) = fs::read_to_string(&path) {
+        let s = s.trim().to_string();
+        if !s.is_empty() {
+            eprintln!("livesession: using the secret kept in {}", path.display());
+            return Ok(s);
+        }
+    }
+    fs::create_dir_all(dir)
+        .map_err(|e| failure(format!("cannot create the data dir {}: {e}", dir.display())))?;
+    let secret = random_secret();
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options
+        .open(&path)
+        .map_err(|e| failure(format!("cannot write the secret to {}: {e}", path.display())))?;
+    file.write_all(secret.as_bytes())
+        .and_then(|_| file.sync_all())
+        .map_err(|e| failure(format!("cannot write the secret to {}: {e}", path.display())))?;
+    eprintln!(
+        "livesession: no --secret or LIVESESSION_SECRET given; made a random secret and kept it in {}",
+        path.display()
+    );
+    Ok(secret)
+}

@@ -1,0 +1,98 @@
+//! State a live session shares between its actor and the requests using it.
+
+use crate::store::{SessionKey, SessionRecord};
+use arc_swap::ArcSwap;
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::Arc;
+
+/// An immutable published version of a session. Readers load it without
+/// messaging the actor; only the actor publishes new ones.
+#[derive(Debug)]
+pub(crate) struct Snapshot {
+    /// Increases by one with every published change.
+    pub version: u64,
+    /// The session's contents at that version.
+    pub record: SessionRecord,
+}
+
+/// Lifecycle of a live session, written only by its actor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub(crate) enum Lifecycle {
+    /// Serving requests.
+    Alive = 0,
+    /// Written to the store and leaving memory (passivation or shutdown); the
+    /// next request activates it again from the store.
+    Retired = 1,
+    /// Destroyed, expired or revoked: gone for good.
+    Dead = 2,
+}
+
+/// The part of a live session that requests may read directly.
+pub(crate) struct SessionCell {
+    /// SHA-256 of the id: the registry and store key.
+    pub key: SessionKey,
+    /// The cookie value (prefix + id + "." + signature with the first secret),
+    /// computed once per id.
+    pub cookie_value: String,
+    /// The raw id, kept in memory only.
+    pub id: String,
+    /// The latest published version.
+    pub snapshot: ArcSwap<Snapshot>,
+    /// When a request last loaded the session (Unix ms): the idle clock.
+    pub last_access_ms: AtomicU64,
+    /// The expiry the store holds (Unix ms, `u64::MAX` for none or not stored).
+    stored_expiry_ms: AtomicU64,
+    lifecycle: AtomicU8,
+}
+
+impl SessionCell {
+    pub fn new(id: String, cookie_value: String, record: SessionRecord, now_ms: u64) -> Self {
+        SessionCell {
+            key: SessionKey::of_id(&id),
+            cookie_value,
+            id,
+            snapshot: ArcSwap::from_pointee(Snapshot { version: 0, record }),
+            last_access_ms: AtomicU64::new(now_ms),
+            stored_expiry_ms: AtomicU64::new(u64::MAX),
+            lifecycle: AtomicU8::new(Lifecycle::Alive as u8),
+        }
+    }
+
+    pub fn lifecycle(&self) -> Lifecycle {
+        match self.lifecycle.load(Ordering::SeqCst) {
+            0 => Lifecycle::Alive,
+            1 => Lifecycle::Retired,
+            _ => Lifecycle::Dead,
+        }
+    }
+
+    pub fn set_lifecycle(&self, l: Lifecycle) {
+        self.lifecycle.store(l as u8, Ordering::SeqCst);
+    }
+
+    /// Records a load at `now_ms` (moves the idle clock forward only).
+    pub fn touch(&self, now_ms: u64) {
+        self.last_access_ms.fetch_max(now_ms, Ordering::SeqCst);
+    }
+
+    pub fn last_access(&self) -> u64 {
+        self.last_access_ms.load(Ordering::SeqCst)
+    }
+
+    pub fn stored_expiry(&self) -> Option<u64> {
+        match self.stored_expiry_ms.load(Ordering::Relaxed) {
+            u64::MAX => None,
+            t => Some(t),
+        }
+    }
+
+    pub fn set_stored_expiry(&self, t: Option<u64>) {
+        self.stored_expiry_ms
+            .store(t.unwrap_or(u64::MAX), Ordering::Relaxed);
+    }
+
+    pub fn current(&self) -> Arc<Snapshot> {
+        self.snapshot.load_full()
+    }
+}

@@ -1,0 +1,349 @@
+//! The session actor: the single owner of one live session.
+//!
+//! Every change to a session is a message to its actor, applied one at a
+//! time, so concurrent requests never overwrite each other. The actor also
+//! owns the session's clocks: one timer, raced against the mailbox inside the
+//! actor's own loop (no task per timer), wakes it for idle expiry, the
+//! absolute deadline and passivation.
+
+pub(crate) mod cell;
+
+use crate::clock::now_ms;
+use crate::error::SessionError;
+use crate::manager::Runtime;
+use crate::store::SessionRecord;
+use cell::{Lifecycle, SessionCell, Snapshot};
+use kameo::error::Infallible;
+use kameo::mailbox::{MailboxReceiver, Signal};
+use kameo::message::{Context, Message};
+use kameo::prelude::*;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::Pin;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+use tokio::time::{Instant, Sleep};
+
+/// How long a failed passivation waits before it is tried again.
+const PASSIVATION_RETRY: Duration = Duration::from_secs(1);
+
+/// A change to apply to the session record. Returns an optional value for the
+/// caller (e.g. the result of an `update`).
+pub(crate) type MutateFn =
+    Box<dyn FnOnce(&mut SessionRecord) -> Result<Option<serde_json::Value>, SessionError> + Send>;
+
+/// The owner of one live session.
+pub(crate) struct SessionActor {
+    cell: Arc<SessionCell>,
+    runtime: Weak<Runtime>,
+    timer: Pin<Box<Sleep>>,
+    /// The record in the store is older than the published snapshot.
+    dirty: bool,
+}
+
+/// What the actor is started with.
+pub(crate) struct ActorArgs {
+    pub cell: Arc<SessionCell>,
+    pub runtime: Weak<Runtime>,
+    /// Whether the store already holds the record as published.
+    pub stored: bool,
+}
+
+impl Actor for SessionActor {
+    type Args = ActorArgs;
+    type Error = Infallible;
+
+    async fn on_start(args: ActorArgs, _: ActorRef<Self>) -> Result<Self, Infallible> {
+        if args.stored {
+            let stored = args.cell.current().record.expires_at_ms;
+            args.cell.set_stored_expiry(stored);
+        }
+        let mut actor = SessionActor {
+            cell: args.cell,
+            runtime: args.runtime,
+            timer: Box::pin(tokio::time::sleep(Duration::ZERO)),
+            dirty: !args.stored,
+        };
+        actor.rearm();
+        Ok(actor)
+    }
+
+    async fn next(
+        &mut self,
+        _: WeakActorRef<Self>,
+        mailbox: &mut MailboxReceiver<Self>,
+    ) -> Result<Option<Signal<Self>>, Infallible> {
+        loop {
+            tokio::select! {
+                biased;
+                signal = mailbox.recv() => return Ok(signal),
+                _ = &mut self.timer => {
+                    if self.on_timer().await {
+                        return Ok(None);
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl SessionActor {
+    fn rt(&self) -> Option<Arc<Runtime>> {
+        self.runtime.upgrade()
+    }
+
+    /// Sets the timer to the next instant something may be due.
+    fn rearm(&mut self) {
+        let Some(rt) = self.rt() else { return };
+        let now = now_ms();
+        let snap = self.cell.current();
+        let mut due = rt.expires_at(&snap.record, self.cell.last_access());
+        if rt.store().is_some() {
+            let passivate = self.cell.last_access().saturating_add(rt.passivate_after_ms());
+            due = Some(due.map_or(passivate, |d| d.min(passivate)));
+        }
+        // Far enough to never fire when nothing is due.
+        let wait = due.map_or(Duration::from_secs(86_400 * 365), |d| {
+            Duration::from_millis(d.saturating_sub(now))
+        });
+        self.timer.as_mut().reset(Instant::now() + wait);
+    }
+
+    /// Handles a timer wake-up. Returns true when the actor must stop.
+    async fn on_timer(&mut self) -> bool {
+        let Some(rt) = self.rt() else { return true };
+        let now = now_ms();
+        let snap = self.cell.current();
+        if rt
+            .expires_at(&snap.record, self.cell.last_access())
+            .is_some_and(|t| t <= now)
+        {
+            self.end(&rt, Lifecycle::Dead).await;
+            return true;
+        }
+        if rt.store().is_some()
+            && self.cell.last_access().saturating_add(rt.passivate_after_ms()) <= now
+        {
+            match self.write_back(&rt, true).await {
+                Ok(()) => {
+                    self.end(&rt, Lifecycle::Retired).await;
+                    return true;
+                }
+                Err(e) => {
+                    tracing::error!(key = ?self.cell.key, error = %e, "passivation failed; the session stays live and is retried");
+                    self.timer
+                        .as_mut()
+                        .reset(Instant::now() + PASSIVATION_RETRY);
+                    return false;
+                }
+            }
+        }
+        self.rearm();
+        false
+    }
+
+    /// Writes the current snapshot (and fresh expiry) to the store if it is
+    /// newer than what the store holds. With `exact`, any expiry difference
+    /// counts; otherwise only one past the lazy-refresh threshold.
+    async fn write_back(&mut self, rt: &Runtime, exact: bool) -> Result<(), SessionError> {
+        let Some(store) = rt.store() else {
+            return Ok(());
+        };
+        let snap = self.cell.current();
+        let expiry = rt.expires_at(&snap.record, self.cell.last_access());
+        let stored = self.cell.stored_expiry();
+        let expiry_moved = if exact {
+            expiry != stored
+        } else {
+            expiry_refresh_due(stored, expiry, rt.max_age_ms(&snap.record))
+        };
+        if !self.dirty && !expiry_moved {
+            return Ok(());
+        }
+        let mut record = snap.record.clone();
+        record.expires_at_ms = expiry;
+        store.save(&self.cell.key, &record).await?;
+        self.cell.set_stored_expiry(expiry);
+        self.dirty = false;
+        Ok(())
+    }
+
+    /// Leaves the registry for good (`Dead`: also deletes the stored record).
+    async fn end(&mut self, rt: &Runtime, how: Lifecycle) {
+        self.cell.set_lifecycle(how);
+        if how == Lifecycle::Dead {
+            if let Some(store) = rt.store() {
+                // If this fails the record is expired on disk anyway: activation
+                // refuses it and the sweeper removes it.
+                if let Err(e) = store.delete(&self.cell.key).await {
+                    tracing::warn!(key = ?self.cell.key, error = %e, "could not delete an expired session record; the sweeper will retry");
+                }
+            }
+        }
+        rt.registry().remove(&self.cell);
+    }
+}
+
+/// Apply a change (insert, remove, clear, update, options, bind).
+pub(crate) struct Mutate(pub MutateFn);
+
+/// The outcome of a [`Mutate`].
+#[derive(Reply)]
+pub(crate) struct Mutated {
+    pub result: Result<MutatedOk, SessionError>,
+}
+
+/// A successful [`Mutate`].
+pub(crate) struct MutatedOk {
+    pub snapshot: Arc<Snapshot>,
+    pub value: Option<serde_json::Value>,
+    /// Session data or user binding changed (fastify's `isModified`).
+    pub data_changed: bool,
+}
+
+impl Message<Mutate> for SessionActor {
+    type Reply = Mutated;
+
+    async fn handle(&mut self, Mutate(f): Mutate, _: &mut Context<Self, Mutated>) -> Mutated {
+        let result = self.mutate(f).await;
+        Mutated { result }
+    }
+}
+
+impl SessionActor {
+    async fn mutate(&mut self, f: MutateFn) -> Result<MutatedOk, SessionError> {
+        let rt = self
+            .rt()
+            .ok_or_else(|| SessionError::Unavailable("shut down".into()))?;
+        let current = self.cell.current();
+        let mut record = current.record.clone();
+        let value = match catch_unwind(AssertUnwindSafe(|| f(&mut record))) {
+            Ok(r) => r?,
+            Err(_) => return Err(SessionError::UpdatePanicked),
+        };
+        let data_changed = record.data != current.record.data || record.user != current.record.user;
+        if !data_changed && record.cookie == current.record.cookie {
+            return Ok(MutatedOk {
+                snapshot: current,
+                value,
+                data_changed,
+            });
+        }
+        let expiry = rt.expires_at(&record, self.cell.last_access());
+        record.expires_at_ms = expiry;
+        if let Some(store) = rt.store() {
+            // Store first, publish second: a failed write changes nothing.
+            store.save(&self.cell.key, &record).await?;
+            self.cell.set_stored_expiry(expiry);
+            self.dirty = false;
+        }
+        let snapshot = Arc::new(Snapshot {
+            version: current.version + 1,
+            record,
+        });
+        self.cell.snapshot.store(snapshot.clone());
+        self.rearm();
+        Ok(MutatedOk {
+            snapshot,
+            value,
+            data_changed,
+        })
+    }
+}
+
+/// Destroy the session (logout, regenerate, revoke). With `only_user`, only
+/// if it is bound to that user and unexpired. Replies with the final record
+/// when it was destroyed.
+pub(crate) struct Destroy {
+    pub only_user: Option<String>,
+}
+
+/// The outcome of a [`Destroy`].
+#[derive(Reply)]
+pub(crate) struct Destroyed(pub Result<Option<SessionRecord>, SessionError>);
+
+impl Message<Destroy> for SessionActor {
+    type Reply = Destroyed;
+
+    async fn handle(&mut self, msg: Destroy, ctx: &mut Context<Self, Destroyed>) -> Destroyed {
+        let Some(rt) = self.rt() else {
+            return Destroyed(Err(SessionError::Unavailable("shut down".into())));
+        };
+        if let Some(user) = &msg.only_user {
+            let snap = self.cell.current();
+            let unexpired = !rt
+                .expires_at(&snap.record, self.cell.last_access())
+                .is_some_and(|t| t <= now_ms());
+            if snap.record.user.as_deref() != Some(user) || !unexpired {
+                return Destroyed(Ok(None));
+            }
+        }
+        if let Some(store) = rt.store() {
+            // Delete durably first: if the store fails, the session stays as it was.
+            if let Err(e) = store.delete(&self.cell.key).await {
+                return Destroyed(Err(e.into()));
+            }
+        }
+        self.cell.set_lifecycle(Lifecycle::Dead);
+        rt.registry().remove(&self.cell);
+        ctx.stop();
+        Destroyed(Ok(Some(self.cell.current().record.clone())))
+    }
+}
+
+/// Write the session to the store if needed and stop (graceful shutdown).
+pub(crate) struct Retire;
+
+/// The outcome of a [`Retire`].
+#[derive(Reply)]
+pub(crate) struct Retired(pub Result<(), SessionError>);
+
+impl Message<Retire> for SessionActor {
+    type Reply = Retired;
+
+    async fn handle(&mut self, _: Retire, ctx: &mut Context<Self, Retired>) -> Retired {
+        let Some(rt) = self.rt() else {
+            return Retired(Ok(()));
+        };
+        if let Err(e) = self.write_back(&rt, true).await {
+            return Retired(Err(e));
+        }
+        self.end(&rt, Lifecycle::Retired).await;
+        ctx.stop();
+        Retired(Ok(()))
+    }
+}
+
+/// Re-check the clocks now (a request saw the session past its deadline), and
+/// lazily persist an idle-expiry extension.
+pub(crate) struct CheckClocks;
+
+impl Message<CheckClocks> for SessionActor {
+    type Reply = ();
+
+    async fn handle(&mut self, _: CheckClocks, ctx: &mut Context<Self, ()>) {
+        let Some(rt) = self.rt() else { return };
+        let now = now_ms();
+        let snap = self.cell.current();
+        if rt
+            .expires_at(&snap.record, self.cell.last_access())
+            .is_some_and(|t| t <= now)
+        {
+            self.end(&rt, Lifecycle::Dead).await;
+            ctx.stop();
+            return;
+        }
+        if let Err(e) = self.write_back(&rt, false).await {
+            tracing::warn!(key = ?self.cell.key, error = %e, "could not persist an idle-expiry extension");
+        }
+        self.rearm();
+    }
+}
+
+/// Whether `stored` lags the live expiry by more than a quarter of `max_age`:
+/// the point where a read makes the actor refresh the stored expiry.
+pub(crate) fn expiry_refresh_due(stored: Option<u64>, live: Option<u64>, max_age_ms: Option<u64>) -> bool {
+    match (stored, live, max_age_ms) {
+        (Some(s), Some(l), Some(m)) => l.saturating_sub(s) > m / 4,
+        _ => false,
+    }
+}

@@ -1,0 +1,464 @@
+//! Session configuration: every @fastify/session option plus absolute
+//! timeout, trust proxy, persistence and passivation. Built with
+//! [`SessionConfig::builder`]; invalid settings fail at `build()`.
+
+use crate::cookie::{is_attribute_value, is_cookie_octets, is_token, SameSite};
+use crate::id::IdGenerator;
+use crate::signing::{HmacSigner, Signer};
+use crate::store::SessionStore;
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+/// The shortest accepted signing secret, in bytes (as in @fastify/session).
+pub const MIN_SECRET_LEN: usize = 32;
+
+/// When to send the `Secure` cookie attribute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Secure {
+    /// Always (fastify's default `true`).
+    Always,
+    /// Never.
+    Never,
+    /// Only when the request came over https (or `X-Forwarded-Proto: https`
+    /// with trust proxy). Over plain http, `SameSite=None` is sent as `Lax`.
+    Auto,
+}
+
+impl std::str::FromStr for Secure {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "true" => Ok(Secure::Always),
+            "false" => Ok(Secure::Never),
+            "auto" => Ok(Secure::Auto),
+            _ => Err(format!(
+                "invalid secure value {s:?}: expected true, false or auto"
+            )),
+        }
+    }
+}
+
+/// A configuration error, reported by [`SessionConfigBuilder::build`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid session configuration: {0}")]
+pub struct ConfigError(pub String);
+
+/// Cookie attributes of the session cookie.
+#[derive(Debug, Clone)]
+pub struct CookieConfig {
+    /// `Path`; also scopes the session: requests outside it get none. Default `/`.
+    pub path: String,
+    /// `Domain`. Default none.
+    pub domain: Option<String>,
+    /// `HttpOnly`. Default `true`.
+    pub http_only: bool,
+    /// `Secure`. Default [`Secure::Auto`].
+    pub secure: Secure,
+    /// `SameSite`. Default `Lax`.
+    pub same_site: Option<SameSite>,
+    /// `Partitioned`. Default `false`.
+    pub partitioned: bool,
+    /// Idle timeout: the cookie's `Expires` is now + max age, and a session
+    /// not loaded for this long ends. Default 24 hours. `None`: browser-session
+    /// cookie and no idle timeout.
+    pub max_age: Option<Duration>,
+    /// Fixed `Expires` for every cookie, used only when `max_age` is `None`
+    /// (fastify's `cookie.expires`); the session also ends then.
+    pub expires: Option<SystemTime>,
+}
+
+impl Default for CookieConfig {
+    fn default() -> Self {
+        CookieConfig {
+            path: "/".into(),
+            domain: None,
+            http_only: true,
+            secure: Secure::Auto,
+            same_site: Some(SameSite::Lax),
+            partitioned: false,
+            max_age: Some(Duration::from_secs(24 * 3600)),
+            expires: None,
+        }
+    }
+}
+
+/// The validated configuration of a [`SessionManager`](crate::SessionManager).
+#[derive(Clone)]
+pub struct SessionConfig {
+    pub(crate) signer: Arc<dyn Signer>,
+    pub(crate) cookie_name: String,
+    pub(crate) cookie_prefix: String,
+    pub(crate) cookie: CookieConfig,
+    pub(crate) save_uninitialized: bool,
+    pub(crate) rolling: bool,
+    pub(crate) id_generator: Option<IdGenerator>,
+    pub(crate) absolute_timeout: Option<Duration>,
+    pub(crate) trust_proxy: bool,
+    pub(crate) store: Option<Arc<dyn SessionStore>>,
+    pub(crate) passivate_after: Duration,
+    pub(crate) sweep_interval: Duration,
+}
+
+impl fmt::Debug for SessionConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionConfig")
+            .field("cookie_name", &self.cookie_name)
+            .field("cookie_prefix", &self.cookie_prefix)
+            .field("cookie", &self.cookie)
+            .field("save_uninitialized", &self.save_uninitialized)
+            .field("rolling", &self.rolling)
+            .field("absolute_timeout", &self.absolute_timeout)
+            .field("trust_proxy", &self.trust_proxy)
+            .field("durable", &self.store.is_some())
+            .field("passivate_after", &self.passivate_after)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SessionConfig {
+    /// Starts a builder. Only a secret (or signer) is required.
+    ///
+    /// ```
+    /// use livesession::SessionConfig;
+    /// use std::time::Duration;
+    /// let config = SessionConfig::builder()
+    ///     .secret("a secret of at least thirty-two bytes!")
+    ///     .max_age(Some(Duration::from_secs(3600)))
+    ///     .absolute_timeout(Some(Duration::from_secs(12 * 3600)))
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(config.cookie_name(), "sessionId");
+    /// assert!(SessionConfig::builder().secret("short").build().is_err());
+    /// ```
+    pub fn builder() -> SessionConfigBuilder {
+        SessionConfigBuilder::default()
+    }
+
+    /// The cookie name.
+    pub fn cookie_name(&self) -> &str {
+        &self.cookie_name
+    }
+
+    /// The cookie attributes.
+    pub fn cookie(&self) -> &CookieConfig {
+        &self.cookie
+    }
+
+    /// Whether a durable store is configured.
+    pub fn is_durable(&self) -> bool {
+        self.store.is_some()
+    }
+}
+
+enum SecretSource {
+    None,
+    Secrets(Vec<Vec<u8>>),
+    Signer(Arc<dyn Signer>),
+}
+
+/// Builder for [`SessionConfig`]; each setter documents its default.
+pub struct SessionConfigBuilder {
+    secrets: SecretSource,
+    cookie_name: String,
+    cookie_prefix: String,
+    cookie: CookieConfig,
+    save_uninitialized: bool,
+    rolling: bool,
+    id_generator: Option<IdGenerator>,
+    absolute_timeout: Option<Duration>,
+    trust_proxy: bool,
+    store: Option<Arc<dyn SessionStore>>,
+    passivate_after: Duration,
+    sweep_interval: Duration,
+}
+
+impl Default for SessionConfigBuilder {
+    fn default() -> Self {
+        SessionConfigBuilder {
+            secrets: SecretSource::None,
+            cookie_name: "sessionId".into(),
+            cookie_prefix: String::new(),
+            cookie: CookieConfig::default(),
+            save_uninitialized: false,
+            rolling: true,
+            id_generator: None,
+            absolute_timeout: None,
+            trust_proxy: false,
+            store: None,
+            passivate_after: Duration::from_secs(300),
+            sweep_interval: Duration::from_secs(1),
+        }
+    }
+}
+
+impl SessionConfigBuilder {
+    /// One signing secret of at least 32 bytes. Required (or `secrets`/`signer`).
+    pub fn secret(self, secret: impl AsRef<[u8]>) -> Self {
+        self.secrets([secret])
+    }
+
+    /// Secrets for rotation: the first signs (at least 32 bytes), all verify,
+    /// in order. A cookie verified by a later secret is re-signed with the
+    /// first on that response.
+    pub fn secrets<I, S>(mut self, secrets: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<[u8]>,
+    {
+        self.secrets =
+            SecretSource::Secrets(secrets.into_iter().map(|s| s.as_ref().to_vec()).collect());
+        self
+    }
+
+    /// A custom signer instead of HMAC-SHA256 secrets.
+    pub fn signer(mut self, signer: impl Signer) -> Self {
+        self.secrets = SecretSource::Signer(Arc::new(signer));
+        self
+    }
+
+    /// Cookie name. Default `sessionId`.
+    pub fn cookie_name(mut self, name: impl Into<String>) -> Self {
+        self.cookie_name = name.into();
+        self
+    }
+
+    /// Prefix written before the signed value and required on read
+    /// (`s:` for express-session). Default empty.
+    pub fn cookie_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.cookie_prefix = prefix.into();
+        self
+    }
+
+    /// Cookie `Path`, which also scopes the session. Default `/`.
+    pub fn cookie_path(mut self, path: impl Into<String>) -> Self {
+        self.cookie.path = path.into();
+        self
+    }
+
+    /// Cookie `Domain`. Default none.
+    pub fn cookie_domain(mut self, domain: Option<String>) -> Self {
+        self.cookie.domain = domain;
+        self
+    }
+
+    /// `HttpOnly`. Default `true`.
+    pub fn http_only(mut self, on: bool) -> Self {
+        self.cookie.http_only = on;
+        self
+    }
+
+    /// `Secure`. Default [`Secure::Auto`].
+    pub fn secure(mut self, secure: Secure) -> Self {
+        self.cookie.secure = secure;
+        self
+    }
+
+    /// `SameSite`. Default `Some(Lax)`.
+    pub fn same_site(mut self, same_site: Option<SameSite>) -> Self {
+        self.cookie.same_site = same_site;
+        self
+    }
+
+    /// `Partitioned`. Default `false`.
+    pub fn partitioned(mut self, on: bool) -> Self {
+        self.cookie.partitioned = on;
+        self
+    }
+
+    /// Idle timeout and cookie lifetime. Default 24 h; `None` for browser-session
+    /// cookies with no idle timeout.
+    pub fn max_age(mut self, max_age: Option<Duration>) -> Self {
+        self.cookie.max_age = max_age;
+        self
+    }
+
+    /// Fixed cookie `Expires`, used only when `max_age` is `None`. Default none.
+    pub fn expires(mut self, at: Option<SystemTime>) -> Self {
+        self.cookie.expires = at;
+        self
+    }
+
+    /// Store and send a cookie for new sessions that were never modified.
+    /// Default `false` (fastify: `true`).
+    pub fn save_uninitialized(mut self, on: bool) -> Self {
+        self.save_uninitialized = on;
+        self
+    }
+
+    /// Re-send the cookie with a fresh `Expires` on every response that loaded
+    /// a session. Idle expiry is extended by every load either way. Default `true`.
+    pub fn rolling(mut self, on: bool) -> Self {
+        self.rolling = on;
+        self
+    }
+
+    /// Custom id generator (fastify's `idGenerator`). Ids must be unguessable,
+    /// 1..=256 chars of `A-Za-z0-9-_`. Default: 192 random bits, base64url.
+    pub fn id_generator(mut self, f: impl Fn() -> String + Send + Sync + 'static) -> Self {
+        self.id_generator = Some(Arc::new(f));
+        self
+    }
+
+    /// End every session this long after its id was created, however active.
+    /// Default none.
+    pub fn absolute_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.absolute_timeout = timeout;
+        self
+    }
+
+    /// Honour `X-Forwarded-Proto` for `Secure` auto. Default `false`.
+    pub fn trust_proxy(mut self, on: bool) -> Self {
+        self.trust_proxy = on;
+        self
+    }
+
+    /// A durable store. Default none: sessions live only in their actors.
+    pub fn store(mut self, store: Arc<dyn SessionStore>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// With a store: a live session idle this long is written to the store and
+    /// its actor stopped. Default 5 minutes.
+    pub fn passivate_after(mut self, idle: Duration) -> Self {
+        self.passivate_after = idle;
+        self
+    }
+
+    /// With a store: how often expired records are swept. Default 1 s.
+    pub fn sweep_interval(mut self, every: Duration) -> Self {
+        self.sweep_interval = every;
+        self
+    }
+
+    /// Validates and builds the configuration.
+    pub fn build(self) -> Result<SessionConfig, ConfigError> {
+        let err = |m: String| Err(ConfigError(m));
+        let signer: Arc<dyn Signer> = match self.secrets {
+            SecretSource::None => {
+                return err("a secret (or a list of secrets, or a signer) is required".into())
+            }
+            SecretSource::Signer(s) => s,
+            SecretSource::Secrets(list) => {
+                match list.first() {
+                    None => return err("at least one secret is required".into()),
+                    Some(first) if first.len() < MIN_SECRET_LEN => {
+                        return err(format!(
+                            "the signing secret must be at least {MIN_SECRET_LEN} bytes long (got {})",
+                            first.len()
+                        ))
+                    }
+                    _ => {}
+                }
+                Arc::new(HmacSigner::new(&list).map_err(ConfigError)?)
+            }
+        };
+        if !is_token(&self.cookie_name) {
+            return err(format!("invalid cookie name {:?}", self.cookie_name));
+        }
+        if !is_cookie_octets(&self.cookie_prefix) {
+            return err(format!(
+                "invalid cookie prefix {:?}: only cookie-safe characters are allowed",
+                self.cookie_prefix
+            ));
+        }
+        if !self.cookie.path.starts_with('/') || !is_attribute_value(&self.cookie.path) {
+            return err(format!(
+                "invalid cookie path {:?}: it must start with '/'",
+                self.cookie.path
+            ));
+        }
+        if let Some(d) = &self.cookie.domain {
+            if !is_attribute_value(d) || d.contains(' ') {
+                return err(format!("invalid cookie domain {d:?}"));
+            }
+        }
+        if self.cookie.max_age == Some(Duration::ZERO) {
+            return err("max age must be greater than zero".into());
+        }
+        if self.absolute_timeout == Some(Duration::ZERO) {
+            return err("absolute timeout must be greater than zero".into());
+        }
+        if self.cookie.same_site == Some(SameSite::None) && self.cookie.secure == Secure::Never {
+            return err("SameSite=None requires Secure (use secure true or auto)".into());
+        }
+        if self.passivate_after.is_zero() || self.sweep_interval.is_zero() {
+            return err("passivate after and sweep interval must be greater than zero".into());
+        }
+        if let Some(gen) = &self.id_generator {
+            let sample = gen();
+            if !crate::id::is_valid_id(&sample) {
+                return err(format!(
+                    "the id generator returned {sample:?}: ids must be 1..=256 chars of A-Za-z0-9-_"
+                ));
+            }
+        }
+        Ok(SessionConfig {
+            signer,
+            cookie_name: self.cookie_name,
+            cookie_prefix: self.cookie_prefix,
+            cookie: self.cookie,
+            save_uninitialized: self.save_uninitialized,
+            rolling: self.rolling,
+            id_generator: self.id_generator,
+            absolute_timeout: self.absolute_timeout,
+            trust_proxy: self.trust_proxy,
+            store: self.store,
+            passivate_after: self.passivate_after,
+            sweep_interval: self.sweep_interval,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const S: &str = "0123456789abcdef0123456789abcdef";
+
+    fn msg(b: SessionConfigBuilder) -> String {
+        b.build().unwrap_err().0
+    }
+
+    #[test]
+    fn rejects_invalid_settings_with_clear_messages() {
+        assert!(msg(SessionConfig::builder()).contains("secret"));
+        assert!(msg(SessionConfig::builder().secret("short")).contains("at least 32"));
+        assert!(msg(SessionConfig::builder().secrets(Vec::<String>::new())).contains("at least one"));
+        assert!(msg(SessionConfig::builder().secret(S).cookie_name("a b")).contains("cookie name"));
+        assert!(msg(SessionConfig::builder().secret(S).cookie_prefix("a;")).contains("prefix"));
+        assert!(msg(SessionConfig::builder().secret(S).cookie_path("app")).contains("path"));
+        assert!(msg(
+            SessionConfig::builder()
+                .secret(S)
+                .max_age(Some(Duration::ZERO))
+        )
+        .contains("max age"));
+        assert!(msg(
+            SessionConfig::builder()
+                .secret(S)
+                .secure(Secure::Never)
+                .same_site(Some(SameSite::None))
+        )
+        .contains("SameSite=None"));
+        assert!(msg(SessionConfig::builder().secret(S).id_generator(|| "a.b".into()))
+            .contains("id generator"));
+    }
+
+    #[test]
+    fn defaults_are_documented_values() {
+        let c = SessionConfig::builder().secret(S).build().unwrap();
+        assert_eq!(c.cookie_name, "sessionId");
+        assert_eq!(c.cookie.path, "/");
+        assert!(c.cookie.http_only);
+        assert_eq!(c.cookie.secure, Secure::Auto);
+        assert_eq!(c.cookie.same_site, Some(SameSite::Lax));
+        assert_eq!(c.cookie.max_age, Some(Duration::from_secs(86400)));
+        assert!(!c.save_uninitialized);
+        assert!(c.rolling);
+        // older secrets in a rotation list may be shorter: they only verify
+        assert!(SessionConfig::builder().secrets([S, "old"]).build().is_ok());
+    }
+}

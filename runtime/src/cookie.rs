@@ -1,0 +1,266 @@
+//! The session cookie on the wire: finding it in a `Cookie` header and
+//! writing `Set-Cookie` values. No session logic lives here.
+
+use percent_encoding::percent_decode_str;
+use std::borrow::Cow;
+use std::time::SystemTime;
+
+/// The longest `Cookie` header value the runtime looks at, in bytes. Anything
+/// past it is ignored, so a huge header costs no allocation.
+pub const MAX_COOKIE_HEADER: usize = 16 * 1024;
+
+/// The longest session cookie value considered; a longer one is treated as
+/// garbage (a fresh session starts).
+pub const MAX_COOKIE_VALUE: usize = 1024;
+
+/// Finds the value of cookie `name` in a `Cookie` header: the first
+/// occurrence wins, surrounding spaces are trimmed, `%XX` sequences are
+/// decoded (express-session sends `s%3A...`). Returns `None` when absent,
+/// empty, oversized or not valid UTF-8 after decoding.
+///
+/// ```
+/// use livesession::cookie::find_cookie;
+/// let h = "a=1; sessionId=s%3Aabc.def; sessionId=second";
+/// assert_eq!(find_cookie(h, "sessionId").as_deref(), Some("s:abc.def"));
+/// assert_eq!(find_cookie(h, "missing"), None);
+/// ```
+pub fn find_cookie<'a>(header: &'a str, name: &str) -> Option<Cow<'a, str>> {
+    let header = truncate_to_char_boundary(header, MAX_COOKIE_HEADER);
+    for pair in header.split(';') {
+        let Some((k, v)) = pair.split_once('=') else {
+            continue;
+        };
+        if k.trim_matches([' ', '\t']) != name {
+            continue;
+        }
+        let v = v.trim_matches([' ', '\t']);
+        if v.is_empty() || v.len() > MAX_COOKIE_VALUE {
+            return None;
+        }
+        if !v.contains('%') {
+            return Some(Cow::Borrowed(v));
+        }
+        return percent_decode_str(v).decode_utf8().ok();
+    }
+    None
+}
+
+fn truncate_to_char_boundary(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// The `SameSite` cookie attribute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SameSite {
+    /// `SameSite=Strict`.
+    Strict,
+    /// `SameSite=Lax`.
+    Lax,
+    /// `SameSite=None` (browsers require `Secure` with it).
+    None,
+}
+
+impl SameSite {
+    fn as_str(self) -> &'static str {
+        match self {
+            SameSite::Strict => "Strict",
+            SameSite::Lax => "Lax",
+            SameSite::None => "None",
+        }
+    }
+}
+
+impl std::str::FromStr for SameSite {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "strict" => Ok(SameSite::Strict),
+            "lax" => Ok(SameSite::Lax),
+            "none" => Ok(SameSite::None),
+            _ => Err(format!(
+                "invalid SameSite value {s:?}: expected strict, lax or none"
+            )),
+        }
+    }
+}
+
+/// Resolved attributes of one `Set-Cookie` header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CookieAttributes<'a> {
+    /// `Domain`, if any.
+    pub domain: Option<&'a str>,
+    /// `Path`.
+    pub path: &'a str,
+    /// `Expires`, if the cookie is not a browser-session cookie.
+    pub expires: Option<SystemTime>,
+    /// `HttpOnly`.
+    pub http_only: bool,
+    /// `Secure`.
+    pub secure: bool,
+    /// `Partitioned`.
+    pub partitioned: bool,
+    /// `SameSite`, if any.
+    pub same_site: Option<SameSite>,
+}
+
+/// Formats `name=value; Domain=..; Path=..; Expires=..; HttpOnly; Secure;
+/// Partitioned; SameSite=..` (the attribute order of the `cookie` package that
+/// @fastify/session uses).
+///
+/// ```
+/// use livesession::cookie::{set_cookie, CookieAttributes, SameSite};
+/// let a = CookieAttributes { domain: None, path: "/", expires: None, http_only: true,
+///     secure: false, partitioned: false, same_site: Some(SameSite::Lax) };
+/// assert_eq!(set_cookie("sessionId", "v", &a), "sessionId=v; Path=/; HttpOnly; SameSite=Lax");
+/// ```
+pub fn set_cookie(name: &str, value: &str, a: &CookieAttributes<'_>) -> String {
+    let mut out = String::with_capacity(name.len() + value.len() + 96);
+    out.push_str(name);
+    out.push('=');
+    out.push_str(value);
+    if let Some(d) = a.domain {
+        out.push_str("; Domain=");
+        out.push_str(d);
+    }
+    out.push_str("; Path=");
+    out.push_str(a.path);
+    if let Some(t) = a.expires {
+        out.push_str("; Expires=");
+        out.push_str(&httpdate::fmt_http_date(t));
+    }
+    if a.http_only {
+        out.push_str("; HttpOnly");
+    }
+    if a.secure {
+        out.push_str("; Secure");
+    }
+    if a.partitioned {
+        out.push_str("; Partitioned");
+    }
+    if let Some(s) = a.same_site {
+        out.push_str("; SameSite=");
+        out.push_str(s.as_str());
+    }
+    out
+}
+
+/// A cookie that makes the browser drop `name` at `path` / `domain`:
+/// empty value, `Max-Age=0` and an `Expires` in 1970.
+///
+/// ```
+/// use livesession::cookie::clear_cookie;
+/// assert_eq!(clear_cookie("sessionId", "/", None),
+///     "sessionId=; Max-Age=0; Path=/; Expires=Thu, 01 Jan 1970 00:00:00 GMT; SameSite=Lax");
+/// ```
+pub fn clear_cookie(name: &str, path: &str, domain: Option<&str>) -> String {
+    let mut out = format!("{name}=; Max-Age=0");
+    if let Some(d) = domain {
+        out.push_str("; Domain=");
+        out.push_str(d);
+    }
+    out.push_str("; Path=");
+    out.push_str(path);
+    out.push_str("; Expires=Thu, 01 Jan 1970 00:00:00 GMT; SameSite=Lax");
+    out
+}
+
+/// Whether `s` is a valid cookie name (an RFC 7230 token).
+pub fn is_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+        })
+}
+
+/// Whether every byte of `s` is an RFC 6265 cookie-octet (a value or prefix
+/// that needs no encoding).
+pub fn is_cookie_octets(s: &str) -> bool {
+    s.bytes()
+        .all(|b| matches!(b, 0x21 | 0x23..=0x2B | 0x2D..=0x3A | 0x3C..=0x5B | 0x5D..=0x7E))
+}
+
+/// Whether `s` can be a cookie attribute value (`Path`, `Domain`): visible
+/// ASCII without `;`.
+pub fn is_attribute_value(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| (0x20..0x7f).contains(&b) && b != b';')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn finds_first_occurrence_and_decodes() {
+        assert_eq!(
+            find_cookie("sessionId=A; sessionId=B", "sessionId").as_deref(),
+            Some("A")
+        );
+        assert_eq!(
+            find_cookie(" x=1 ;\tsessionId = s%3Aid.sig%2B ", "sessionId").as_deref(),
+            Some("s:id.sig+")
+        );
+        assert_eq!(find_cookie("sessionId=", "sessionId"), None);
+        assert_eq!(find_cookie("sessionIdx=1", "sessionId"), None);
+        assert_eq!(find_cookie("sessionId=%FF%FE", "sessionId"), None);
+        // a malformed escape is kept as-is (like the `cookie` package)
+        assert_eq!(
+            find_cookie("sessionId=a%zz", "sessionId").as_deref(),
+            Some("a%zz")
+        );
+        assert_eq!(find_cookie("sessionId=\"q\"", "sessionId").as_deref(), Some("\"q\""));
+    }
+
+    #[test]
+    fn ignores_oversized_values_and_headers() {
+        let long = format!("sessionId={}", "a".repeat(MAX_COOKIE_VALUE + 1));
+        assert_eq!(find_cookie(&long, "sessionId"), None);
+        let far = format!("{}; sessionId=x", "junk=1; ".repeat(4000));
+        assert_eq!(find_cookie(&far, "sessionId"), None);
+        let multibyte = "é".repeat(MAX_COOKIE_HEADER);
+        assert_eq!(find_cookie(&multibyte, "sessionId"), None);
+    }
+
+    #[test]
+    fn formats_every_attribute_in_order() {
+        let a = CookieAttributes {
+            domain: Some("example.com"),
+            path: "/app",
+            expires: Some(SystemTime::UNIX_EPOCH + Duration::from_secs(34214461)),
+            http_only: true,
+            secure: true,
+            partitioned: true,
+            same_site: Some(SameSite::Strict),
+        };
+        assert_eq!(
+            set_cookie("sid", "v.s", &a),
+            "sid=v.s; Domain=example.com; Path=/app; Expires=Mon, 01 Feb 1971 00:01:01 GMT; \
+             HttpOnly; Secure; Partitioned; SameSite=Strict"
+        );
+        assert_eq!(
+            clear_cookie("sid", "/app", Some("example.com")),
+            "sid=; Max-Age=0; Domain=example.com; Path=/app; \
+             Expires=Thu, 01 Jan 1970 00:00:00 GMT; SameSite=Lax"
+        );
+    }
+
+    #[test]
+    fn validates_names_and_octets() {
+        assert!(is_token("connect.sid"));
+        assert!(!is_token("bad name"));
+        assert!(!is_token(""));
+        assert!(is_cookie_octets("s:"));
+        assert!(!is_cookie_octets("a;b"));
+        assert!(!is_cookie_octets("a b"));
+        assert!("LAX".parse::<SameSite>().is_ok());
+        assert!("foo".parse::<SameSite>().is_err());
+    }
+}

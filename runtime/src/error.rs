@@ -1,0 +1,44 @@
+//! Errors a handler can get from a [`Session`](crate::Session).
+
+use crate::store::StoreError;
+
+/// A failed session operation. [`SessionError::is_backend_failure`] separates
+/// server-side failures (answer 5xx) from data that does not fit the request
+/// (answer 4xx).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SessionError {
+    /// The stored value under `key` does not deserialize into the requested type.
+    #[error("session value {key:?} does not have the requested type: {source}")]
+    Decode {
+        /// The session key read.
+        key: String,
+        /// Why decoding failed.
+        source: serde_json::Error,
+    },
+    /// The value given could not be serialized.
+    #[error("could not serialize the session value: {0}")]
+    Encode(serde_json::Error),
+    /// The durable store failed; nothing of the operation was applied.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A configured limit was exceeded (e.g. the id generator misbehaved).
+    #[error("{0}")]
+    Invalid(String),
+    /// An `update` closure panicked; the session was left unchanged.
+    #[error("the update function panicked; the session is unchanged")]
+    UpdatePanicked,
+    /// The runtime is shutting down or the session's owner is unreachable.
+    #[error("the session runtime is unavailable: {0}")]
+    Unavailable(String),
+}
+
+impl SessionError {
+    /// True when the server side failed (store, runtime): a 5xx.
+    pub fn is_backend_failure(&self) -> bool {
+        matches!(
+            self,
+            SessionError::Store(_) | SessionError::Unavailable(_) | SessionError::UpdatePanicked
+        )
+    }
+}

@@ -1,0 +1,540 @@
+//! The entry point: [`SessionManager`] turns requests into [`Session`]
+//! handles and owns the registry, the store and the background sweeper.
+
+use crate::actor::cell::{Lifecycle, SessionCell};
+use crate::actor::{ActorArgs, Destroy, Destroyed, Retire, SessionActor};
+use crate::clock::{ms, now_ms};
+use crate::config::SessionConfig;
+use crate::cookie::find_cookie;
+use crate::error::SessionError;
+use crate::id::{is_valid_id, random_id};
+use crate::registry::{LiveSession, Registry};
+use crate::session::Session;
+use crate::store::{SessionKey, SessionRecord, SessionStore, StoreError};
+use kameo::actor::Spawn;
+use kameo::mailbox;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::{Duration, UNIX_EPOCH};
+
+/// Capacity of each session's mailbox: concurrent requests beyond it wait
+/// (back-pressure) instead of growing memory.
+const MAILBOX_CAPACITY: usize = 64;
+
+/// How long a request waits for a session that is being written out
+/// (passivation) before giving up with an error.
+const RETIRE_WAIT: Duration = Duration::from_secs(10);
+
+/// What an adapter extracts from a request.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RequestInfo<'a> {
+    /// The `Cookie` header (several joined with `"; "`), if any.
+    pub cookie_header: Option<&'a str>,
+    /// The request path, without the query string.
+    pub path: &'a str,
+    /// Whether the connection itself is TLS.
+    pub tls: bool,
+    /// The `X-Forwarded-Proto` header, honoured only with trust proxy.
+    pub forwarded_proto: Option<&'a str>,
+}
+
+/// Counts for monitoring (the demos' `GET /stats`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Stats {
+    /// Session actors alive now (plus any being activated).
+    pub live: u64,
+    /// Records in the durable store (0 without one).
+    pub stored: u64,
+}
+
+/// Shared state behind a [`SessionManager`]; actors hold a weak reference.
+pub(crate) struct Runtime {
+    config: SessionConfig,
+    registry: Registry,
+    me: Weak<Runtime>,
+    sweeper_started: AtomicBool,
+    shutting_down: AtomicBool,
+}
+
+impl Runtime {
+    pub fn config(&self) -> &SessionConfig {
+        &self.config
+    }
+
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    pub fn store(&self) -> Option<&Arc<dyn SessionStore>> {
+        self.config.store.as_ref()
+    }
+
+    pub fn passivate_after_ms(&self) -> u64 {
+        ms(self.config.passivate_after)
+    }
+
+    /// The idle timeout of a session: its own override, else the configured one.
+    pub fn max_age_ms(&self, record: &SessionRecord) -> Option<u64> {
+        record
+            .cookie
+            .max_age_ms
+            .or_else(|| self.config.cookie.max_age.map(ms))
+    }
+
+    /// When a session last loaded at `last_access_ms` ends: the earlier of its
+    /// idle end (or the fixed `expires`) and its absolute deadline.
+    pub fn expires_at(&self, record: &SessionRecord, last_access_ms: u64) -> Option<u64> {
+        let idle = match self.max_age_ms(record) {
+            Some(m) => Some(last_access_ms.saturating_add(m)),
+            None => self
+                .config
+                .cookie
+                .expires
+                .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+                .map(ms),
+        };
+        match (idle, record.absolute_deadline_ms) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// The cookie value for `id`: prefix + signed id.
+    pub fn cookie_value(&self, id: &str) -> String {
+        let signed = self.config.signer.sign(id);
+        let mut v = String::with_capacity(self.config.cookie_prefix.len() + signed.len());
+        v.push_str(&self.config.cookie_prefix);
+        v.push_str(&signed);
+        v
+    }
+
+    fn new_id(&self) -> Result<String, SessionError> {
+        match &self.config.id_generator {
+            None => Ok(random_id()),
+            Some(generate) => {
+                let id = generate();
+                if is_valid_id(&id) {
+                    Ok(id)
+                } else {
+                    Err(SessionError::Invalid(format!(
+                        "the id generator returned an invalid id ({} chars)",
+                        id.len()
+                    )))
+                }
+            }
+        }
+    }
+
+    fn spawn_actor(&self, cell: Arc<SessionCell>, stored: bool) -> Arc<LiveSession> {
+        let actor = SessionActor::spawn_with_mailbox(
+            ActorArgs {
+                cell: cell.clone(),
+                runtime: self.me.clone(),
+                stored,
+            },
+            mailbox::bounded(MAILBOX_CAPACITY),
+        );
+        Arc::new(LiveSession { cell, actor })
+    }
+
+    /// A brand-new session with a fresh server-made id holding `record`.
+    pub async fn create(&self, mut record: SessionRecord) -> Result<Arc<LiveSession>, SessionError> {
+        if self.shutting_down.load(Ordering::Relaxed) {
+            return Err(SessionError::Unavailable("shutting down".into()));
+        }
+        let now = now_ms();
+        record.created_at_ms = now;
+        record.absolute_deadline_ms = self
+            .config
+            .absolute_timeout
+            .map(|d| now.saturating_add(ms(d)));
+        record.expires_at_ms = self.expires_at(&record, now);
+        // A collision is impossible with random ids; a custom generator gets
+        // a few tries before it is reported.
+        for _ in 0..4 {
+            let id = self.new_id()?;
+            let cell = Arc::new(SessionCell::new(
+                id.clone(),
+                self.cookie_value(&id),
+                record.clone(),
+                now,
+            ));
+            if self.registry.contains(&cell.key) {
+                continue;
+            }
+            if let Some(store) = self.store() {
+                match store.create(&cell.key, &record).await {
+                    Ok(()) => {}
+                    Err(StoreError::AlreadyExists) => continue,
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            let live = self.spawn_actor(cell, self.store().is_some());
+            if self.registry.insert_new(live.clone()) {
+                return Ok(live);
+            }
+            live.actor.kill();
+        }
+        Err(SessionError::Invalid(
+            "the id generator keeps returning ids that are in use".into(),
+        ))
+    }
+
+    /// The live session for `key`, activating it from the store if needed.
+    /// `None`: unknown, expired or destroyed.
+    pub async fn lookup(&self, key: SessionKey, id: &str) -> Result<Option<Arc<LiveSession>>, SessionError> {
+        let deadline = tokio::time::Instant::now() + RETIRE_WAIT;
+        loop {
+            let slot = match (self.registry.slot(&key), self.store()) {
+                (Some(slot), _) => slot,
+                (None, None) => return Ok(None),
+                (None, Some(_)) => self.registry.slot_or_insert(key),
+            };
+            let filled = slot.get_or_try_init(|| self.activate(key, id)).await;
+            match filled {
+                Err(e) => {
+                    self.registry.remove_empty(&key, &slot);
+                    return Err(e);
+                }
+                Ok(None) => {
+                    self.registry.remove_empty(&key, &slot);
+                    return Ok(None);
+                }
+                Ok(Some(live)) => match live.cell.lifecycle() {
+                    Lifecycle::Alive => return Ok(Some(live.clone())),
+                    Lifecycle::Dead => return Ok(None),
+                    Lifecycle::Retired => {
+                        // Being written out; its actor removes the slot next.
+                        if tokio::time::Instant::now() > deadline {
+                            return Err(SessionError::Unavailable(
+                                "a session stayed in passivation for too long".into(),
+                            ));
+                        }
+                        tokio::time::sleep(Duration::from_millis(1)).await;
+                    }
+                },
+            }
+        }
+    }
+
+    /// Loads `key` from the store and spawns its actor (called once per slot).
+    async fn activate(&self, key: SessionKey, id: &str) -> Result<Option<Arc<LiveSession>>, SessionError> {
+        let Some(store) = self.store() else {
+            return Ok(None);
+        };
+        if self.shutting_down.load(Ordering::Relaxed) {
+            return Err(SessionError::Unavailable("shutting down".into()));
+        }
+        let record = match store.load(&key).await {
+            Ok(Some(r)) => r,
+            Ok(None) => return Ok(None),
+            Err(StoreError::Corrupt(why)) => {
+                tracing::error!(?key, %why, "corrupt session record treated as absent");
+                return Ok(None);
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let now = now_ms();
+        if record.is_expired(now) {
+            if let Err(e) = store.delete(&key).await {
+                tracing::warn!(?key, error = %e, "could not delete an expired session record");
+            }
+            return Ok(None);
+        }
+        let cell = Arc::new(SessionCell::new(id.to_string(), self.cookie_value(id), record, now));
+        Ok(Some(self.spawn_actor(cell, true)))
+    }
+
+    /// Destroys the stored (not live) session `key` if bound to `user`,
+    /// holding its registry slot so no request can activate it meanwhile.
+    async fn revoke_key(&self, key: SessionKey, user: &str) -> Result<bool, SessionError> {
+        let Some(store) = self.store() else {
+            return Ok(false);
+        };
+        let deadline = tokio::time::Instant::now() + RETIRE_WAIT;
+        loop {
+            let slot = self.registry.slot_or_insert(key);
+            let deleted = AtomicBool::new(false);
+            let filled = slot
+                .get_or_try_init(|| async {
+                    match store.load(&key).await {
+                        Ok(Some(rec)) if rec.user.as_deref() == Some(user) => {
+                            store.delete(&key).await?;
+                            deleted.store(!rec.is_expired(now_ms()), Ordering::Relaxed);
+                            Ok(None)
+                        }
+                        Ok(_) | Err(StoreError::Corrupt(_)) => Ok(None),
+                        Err(e) => Err(SessionError::from(e)),
+                    }
+                })
+                .await;
+            match filled {
+                Err(e) => {
+                    self.registry.remove_empty(&key, &slot);
+                    return Err(e);
+                }
+                Ok(None) => {
+                    self.registry.remove_empty(&key, &slot);
+                    return Ok(deleted.load(Ordering::Relaxed));
+                }
+                Ok(Some(live)) => match live.cell.lifecycle() {
+                    Lifecycle::Alive => return destroy_if_user(live.clone(), user).await,
+                    Lifecycle::Dead => return Ok(false),
+                    Lifecycle::Retired => {
+                        if tokio::time::Instant::now() > deadline {
+                            return Err(SessionError::Unavailable(
+                                "a session stayed in passivation for too long".into(),
+                            ));
+                        }
+                        tokio::time::sleep(Duration::from_millis(1)).await;
+                    }
+                },
+            }
+        }
+    }
+
+    fn ensure_sweeper(&self) {
+        if self.store().is_none() || self.sweeper_started.swap(true, Ordering::Relaxed) {
+            return;
+        }
+        let Ok(handle) = tokio::runtime::Handle::try_current() else {
+            self.sweeper_started.store(false, Ordering::Relaxed);
+            return;
+        };
+        let me = self.me.clone();
+        let every = self.config.sweep_interval;
+        handle.spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let Some(rt) = me.upgrade() else { return };
+                if rt.shutting_down.load(Ordering::Relaxed) {
+                    return;
+                }
+                rt.sweep_once().await;
+            }
+        });
+    }
+
+    async fn sweep_once(&self) {
+        let Some(store) = self.store() else { return };
+        let registry = &self.registry;
+        let skip = |k: &SessionKey| registry.contains(k);
+        loop {
+            match store.remove_expired(now_ms(), 1000, &skip).await {
+                Ok(n) if n >= 1000 => continue,
+                Ok(n) => {
+                    if n > 0 {
+                        tracing::debug!(removed = n, "swept expired session records");
+                    }
+                    return;
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "sweeping expired session records failed; will retry");
+                    return;
+                }
+            }
+        }
+    }
+}
+
+async fn destroy_if_user(live: Arc<LiveSession>, user: &str) -> Result<bool, SessionError> {
+    match live
+        .actor
+        .ask(Destroy {
+            only_user: Some(user.to_string()),
+        })
+        .await
+    {
+        Ok(Destroyed(r)) => r.map(|rec| rec.is_some()),
+        // Already gone (destroyed, expired or retired concurrently).
+        Err(_) => Ok(false),
+    }
+}
+
+/// Creates sessions for requests and manages them all.
+///
+/// Cheap to clone; share one per application. Must be used inside a Tokio
+/// runtime. Call [`shutdown`](Self::shutdown) before exiting to write every
+/// live session to the store.
+///
+/// ```
+/// use livesession::{RequestInfo, SessionConfig, SessionManager};
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let manager = SessionManager::new(
+///     SessionConfig::builder().secret("a secret of at least thirty-two bytes!").build().unwrap(),
+/// );
+/// // What an adapter does for each request:
+/// let session = manager.start(&RequestInfo { path: "/", ..Default::default() });
+/// let n = session.update("n", |n: Option<i64>| n.unwrap_or(0) + 1).await.unwrap();
+/// assert_eq!(n, 1);
+/// let set_cookie = session.finish().await.unwrap();
+/// assert!(set_cookie[0].starts_with("sessionId="));
+/// # });
+/// ```
+#[derive(Clone)]
+pub struct SessionManager {
+    rt: Arc<Runtime>,
+}
+
+impl std::fmt::Debug for SessionManager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionManager")
+            .field("config", &self.rt.config)
+            .field("live", &self.rt.registry.len())
+            .finish()
+    }
+}
+
+impl SessionManager {
+    /// A manager for `config`.
+    pub fn new(config: SessionConfig) -> Self {
+        let rt = Arc::new_cyclic(|me| Runtime {
+            config,
+            registry: Registry::default(),
+            me: me.clone(),
+            sweeper_started: AtomicBool::new(false),
+            shutting_down: AtomicBool::new(false),
+        });
+        rt.ensure_sweeper();
+        SessionManager { rt }
+    }
+
+    /// The configuration in use.
+    pub fn config(&self) -> &SessionConfig {
+        &self.rt.config
+    }
+
+    /// The session handle for one request. Nothing is loaded until the
+    /// handler first uses it; call [`Session::finish`] after the handler to
+    /// get the `Set-Cookie` values.
+    pub fn start(&self, req: &RequestInfo<'_>) -> Session {
+        self.rt.ensure_sweeper();
+        let config = &self.rt.config;
+        let in_scope = path_in_scope(req.path, &config.cookie.path);
+        let incoming = if in_scope {
+            req.cookie_header
+                .and_then(|h| find_cookie(h, &config.cookie_name))
+                .map(|v| v.into_owned())
+        } else {
+            None
+        };
+        let https = req.tls
+            || (config.trust_proxy
+                && req
+                    .forwarded_proto
+                    .and_then(|p| p.split(',').next())
+                    .is_some_and(|p| p.trim().eq_ignore_ascii_case("https")));
+        Session::new(self.rt.clone(), incoming, https, in_scope)
+    }
+
+    /// A session handle for a cookie value outside any request (fastify's
+    /// `decryptSession`): `value` is the cookie value as sent by the client.
+    ///
+    /// ```
+    /// # use livesession::{SessionConfig, SessionManager};
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// # let manager = SessionManager::new(SessionConfig::builder().secret("a secret of at least thirty-two bytes!").build().unwrap());
+    /// let session = manager.session_from_cookie("not-a-valid-cookie");
+    /// assert_eq!(session.id().await.unwrap(), None); // a fresh, unsaved session
+    /// # });
+    /// ```
+    pub fn session_from_cookie(&self, value: &str) -> Session {
+        Session::new(self.rt.clone(), Some(value.to_string()), false, true)
+    }
+
+    /// Destroys every unexpired session bound to `user` (see
+    /// [`Session::bind_user`]), live or only in the store. Returns how many.
+    pub async fn revoke_user(&self, user: &str) -> Result<usize, SessionError> {
+        let mut revoked = 0;
+        for live in self.rt.registry.live() {
+            if live.cell.current().record.user.as_deref() == Some(user)
+                && destroy_if_user(live, user).await?
+            {
+                revoked += 1;
+            }
+        }
+        if let Some(store) = self.rt.store() {
+            for key in store.keys_for_user(user).await? {
+                if self.rt.revoke_key(key, user).await? {
+                    revoked += 1;
+                }
+            }
+        }
+        Ok(revoked)
+    }
+
+    /// Live actors and stored records right now.
+    pub async fn stats(&self) -> Result<Stats, SessionError> {
+        let stored = match self.rt.store() {
+            Some(s) => s.count().await?,
+            None => 0,
+        };
+        Ok(Stats {
+            live: self.rt.registry.len() as u64,
+            stored,
+        })
+    }
+
+    /// Removes expired records from the store now (the background sweeper
+    /// does this every sweep interval).
+    pub async fn sweep_expired(&self) {
+        self.rt.sweep_once().await;
+    }
+
+    /// Graceful shutdown: refuses new sessions, writes every live session to
+    /// the store, stops the actors and flushes. Without a store, live sessions
+    /// are simply dropped.
+    pub async fn shutdown(&self) -> Result<(), SessionError> {
+        self.rt.shutting_down.store(true, Ordering::SeqCst);
+        let mut first_error = None;
+        for live in self.rt.registry.live() {
+            if self.rt.store().is_none() {
+                live.actor.kill();
+                continue;
+            }
+            match live.actor.ask(Retire).await {
+                Ok(crate::actor::Retired(Ok(()))) | Err(_) => {}
+                Ok(crate::actor::Retired(Err(e))) => {
+                    tracing::error!(key = ?live.cell.key, error = %e, "could not persist a session at shutdown");
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        if let Some(store) = self.rt.store() {
+            store.flush().await?;
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+}
+
+/// @fastify/session's path scope: `path` is inside `scope` when equal, or
+/// longer with `scope` ending in `/` or followed by `/` in `path`.
+pub(crate) fn path_in_scope(path: &str, scope: &str) -> bool {
+    if scope == "/" || path == scope {
+        return true;
+    }
+    path.len() > scope.len()
+        && path.starts_with(scope)
+        && (scope.ends_with('/') || path.as_bytes()[scope.len()] == b'/')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::path_in_scope;
+
+    #[test]
+    fn path_scope_matches_fastify() {
+        for ok in ["/check", "/check/page1"] {
+            assert!(path_in_scope(ok, "/check"), "{ok}");
+        }
+        for no in ["/check_page1", "/chck", "/chick/page1", "/Check", "/"] {
+            assert!(!path_in_scope(no, "/check"), "{no}");
+        }
+        assert!(path_in_scope("/check/", "/check/"));
+        assert!(path_in_scope("/check/index", "/check/"));
+        assert!(!path_in_scope("/check", "/check/"));
+        assert!(path_in_scope("/anything", "/"));
+    }
+}

@@ -1,0 +1,660 @@
+//! The handler-facing session handle.
+
+mod response;
+
+pub use response::CookieOptions;
+
+use crate::actor::cell::{Lifecycle, Snapshot};
+use crate::actor::{expiry_refresh_due, CheckClocks, Destroy, Destroyed, Mutate, MutateFn, Mutated};
+use crate::clock::now_ms;
+use crate::error::SessionError;
+use crate::id::is_valid_id;
+use crate::manager::Runtime;
+use crate::registry::LiveSession;
+use crate::signing::Unsigned;
+use crate::store::{SessionKey, SessionRecord};
+use kameo::error::SendError;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use tokio::sync::OnceCell;
+
+/// How many times an operation follows a session that moved under it
+/// (passivated, or destroyed by another request) before giving up.
+const MAX_ATTEMPTS: usize = 4;
+
+/// The session of one request.
+///
+/// Cheap to clone; all clones are the same request's session. Nothing is
+/// loaded until first use, so handlers that never touch the session cost
+/// nothing and set no cookie.
+///
+/// # Concurrency
+///
+/// Every change is applied by the session's single owner (its actor), one at
+/// a time, on the latest state: concurrent requests on one session lose no
+/// update. Writes to different keys all stay; [`update`](Self::update) is an
+/// atomic read-modify-write of one key. Reads see the state as loaded by this
+/// request plus this request's own writes; [`reload`](Self::reload) refreshes.
+/// A session destroyed by another request stays destroyed: a later write in
+/// this request starts a new session with a new id instead of reviving it.
+///
+/// ```
+/// use livesession::{RequestInfo, SessionConfig, SessionManager};
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// # let manager = SessionManager::new(SessionConfig::builder().secret("a secret of at least thirty-two bytes!").build().unwrap());
+/// let session = manager.start(&RequestInfo { path: "/", ..Default::default() });
+/// session.insert("theme", "dark").await.unwrap();
+/// assert_eq!(session.get::<String>("theme").await.unwrap().as_deref(), Some("dark"));
+/// assert!(session.is_modified());
+/// # });
+/// ```
+#[derive(Clone)]
+pub struct Session {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session").finish_non_exhaustive()
+    }
+}
+
+struct Inner {
+    rt: Arc<Runtime>,
+    /// The session cookie's value as received (decoded, prefix included).
+    incoming: Option<String>,
+    /// The request came over https (for `Secure` auto).
+    https: bool,
+    /// The request is inside the cookie path.
+    in_scope: bool,
+    loaded: OnceCell<()>,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    phase: Phase,
+    /// The incoming cookie was signed by an older secret.
+    renew: bool,
+    /// A new id was issued in this request (new session saved, regenerate).
+    id_changed: bool,
+    modified: bool,
+    saved: bool,
+    /// Something reached the store: flush before responding (sync durability).
+    wrote: bool,
+}
+
+#[derive(Default)]
+enum Phase {
+    /// Not loaded yet.
+    #[default]
+    Unloaded,
+    /// A new session that exists only in this request so far.
+    Fresh(SessionRecord),
+    /// A live session and this request's view of it.
+    Live(Arc<LiveSession>, Arc<Snapshot>),
+    /// Destroyed in this request.
+    Destroyed,
+    /// Outside the cookie path: a scratch session that is never stored.
+    Detached(SessionRecord),
+}
+
+/// Where an operation must go, decided under the state lock.
+enum Target {
+    Local,
+    Materialize(SessionRecord),
+    Actor(Arc<LiveSession>),
+}
+
+impl Session {
+    pub(crate) fn new(rt: Arc<Runtime>, incoming: Option<String>, https: bool, in_scope: bool) -> Self {
+        Session {
+            inner: Arc::new(Inner {
+                rt,
+                incoming,
+                https,
+                in_scope,
+                loaded: OnceCell::new(),
+                state: Mutex::new(State::default()),
+            }),
+        }
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        // The lock is never held across an await or user code, so poisoning
+        // cannot leave the state half-updated.
+        self.inner.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    async fn load(&self) -> Result<(), SessionError> {
+        self.inner
+            .loaded
+            .get_or_try_init(|| async {
+                let (phase, renew) = self.resolve_incoming().await?;
+                let mut st = self.state();
+                st.phase = phase;
+                st.renew = renew;
+                Ok::<_, SessionError>(())
+            })
+            .await
+            .map(|_| ())
+    }
+
+    /// Decides which session the incoming cookie names, if any.
+    async fn resolve_incoming(&self) -> Result<(Phase, bool), SessionError> {
+        let inner = &self.inner;
+        if !inner.in_scope {
+            return Ok((Phase::Detached(SessionRecord::default()), false));
+        }
+        let fresh = Ok((Phase::Fresh(SessionRecord::default()), false));
+        let config = inner.rt.config();
+        let Some(value) = inner
+            .incoming
+            .as_deref()
+            .and_then(|v| v.strip_prefix(config.cookie_prefix.as_str()))
+        else {
+            return fresh;
+        };
+        let Unsigned::Valid { id, renew } = config.signer.unsign(value) else {
+            return fresh;
+        };
+        if !is_valid_id(&id) {
+            return fresh;
+        }
+        let Some(live) = inner.rt.lookup(SessionKey::of_id(&id), &id).await? else {
+            return fresh;
+        };
+        match self.attach(&live) {
+            Some(snapshot) => Ok((Phase::Live(live, snapshot), renew)),
+            None => fresh,
+        }
+    }
+
+    /// Registers this request's load of `live`: extends its idle clock and
+    /// returns the snapshot to read, or `None` if it has just ended.
+    fn attach(&self, live: &Arc<LiveSession>) -> Option<Arc<Snapshot>> {
+        let rt = &self.inner.rt;
+        let now = now_ms();
+        let snapshot = live.cell.current();
+        if rt
+            .expires_at(&snapshot.record, live.cell.last_access())
+            .is_some_and(|t| t <= now)
+        {
+            // Past its deadline but the timer has not fired yet: end it now.
+            let _ = live.actor.tell(CheckClocks).try_send();
+            return None;
+        }
+        live.cell.touch(now);
+        if live.cell.lifecycle() != Lifecycle::Alive {
+            return None;
+        }
+        if rt.store().is_some()
+            && expiry_refresh_due(
+                live.cell.stored_expiry(),
+                rt.expires_at(&snapshot.record, now),
+                rt.max_age_ms(&snapshot.record),
+            )
+        {
+            let _ = live.actor.tell(CheckClocks).try_send();
+        }
+        Some(snapshot)
+    }
+
+    /// Runs `read` on this request's view of the session record.
+    async fn read<T>(&self, read: impl FnOnce(&SessionRecord) -> T) -> Result<T, SessionError> {
+        self.load().await?;
+        let st = self.state();
+        Ok(match &st.phase {
+            Phase::Live(_, snap) => read(&snap.record),
+            Phase::Fresh(r) | Phase::Detached(r) => read(r),
+            Phase::Unloaded | Phase::Destroyed => read(&SessionRecord::default()),
+        })
+    }
+
+    /// Applies `f` through the session's owner (creating the session first
+    /// if it is new), following the session if it moves.
+    async fn mutate(&self, f: MutateFn) -> Result<Option<Value>, SessionError> {
+        self.load().await?;
+        // `f` runs at most once; it is parked here between attempts.
+        let parked = Arc::new(Mutex::new(Some(f)));
+        for _ in 0..MAX_ATTEMPTS {
+            let target = {
+                let st = self.state();
+                match &st.phase {
+                    Phase::Detached(_) => Target::Local,
+                    Phase::Fresh(r) => Target::Materialize(r.clone()),
+                    Phase::Unloaded | Phase::Destroyed => Target::Materialize(SessionRecord::default()),
+                    Phase::Live(live, _) => Target::Actor(live.clone()),
+                }
+            };
+            let live = match target {
+                Target::Local => {
+                    let f = take(&parked)?;
+                    let mut st = self.state();
+                    let Phase::Detached(record) = &mut st.phase else {
+                        return Err(SessionError::Unavailable(
+                            "session state changed concurrently".into(),
+                        ));
+                    };
+                    let before = record.clone();
+                    let value = f(record)?;
+                    let changed = before.data != record.data;
+                    st.modified |= changed;
+                    return Ok(value);
+                }
+                Target::Materialize(record) => {
+                    let live = self.inner.rt.create(record).await?;
+                    let snap = live.cell.current();
+                    let mut st = self.state();
+                    st.phase = Phase::Live(live.clone(), snap);
+                    st.id_changed = true;
+                    st.wrote |= self.inner.rt.store().is_some();
+                    live
+                }
+                Target::Actor(live) => live,
+            };
+            let msg = Mutate(Box::new({
+                let parked = parked.clone();
+                move |record: &mut SessionRecord| take(&parked)?(record)
+            }));
+            match live.actor.ask(msg).await {
+                Ok(Mutated { result }) => {
+                    let ok = result?;
+                    let mut st = self.state();
+                    st.modified |= ok.data_changed;
+                    st.wrote |= ok.data_changed && self.inner.rt.store().is_some();
+                    st.phase = Phase::Live(live, ok.snapshot);
+                    return Ok(ok.value);
+                }
+                Err(SendError::HandlerError(never)) => match never {},
+                Err(_) => self.follow(&live).await?,
+            }
+        }
+        Err(SessionError::Unavailable(
+            "the session kept moving; try again".into(),
+        ))
+    }
+
+    /// The session's actor stopped under us: find where the session went.
+    async fn follow(&self, live: &Arc<LiveSession>) -> Result<(), SessionError> {
+        let next = match live.cell.lifecycle() {
+            // Destroyed or expired by someone else: never revived.
+            Lifecycle::Dead | Lifecycle::Alive => None,
+            // Passivated: activate it again from the store.
+            Lifecycle::Retired => {
+                let cell = &live.cell;
+                self.inner.rt.lookup(cell.key, &cell.id).await?
+            }
+        };
+        let mut st = self.state();
+        st.phase = match next.and_then(|l| self.attach(&l).map(|s| (l, s))) {
+            Some((l, s)) => Phase::Live(l, s),
+            None => Phase::Fresh(SessionRecord::default()),
+        };
+        Ok(())
+    }
+
+    /// The value under `key`, deserialized into `T`; `None` when absent.
+    /// A value of another shape is [`SessionError::Decode`].
+    pub async fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, SessionError> {
+        self.read(|r| {
+            r.data
+                .get(key)
+                .map(|v| {
+                    T::deserialize(v).map_err(|source| SessionError::Decode {
+                        key: key.to_string(),
+                        source,
+                    })
+                })
+                .transpose()
+        })
+        .await?
+    }
+
+    /// All of the session's data as JSON values.
+    pub async fn data(&self) -> Result<BTreeMap<String, Value>, SessionError> {
+        self.read(|r| r.data.clone()).await
+    }
+
+    /// Stores `value` under `key` (any serde type).
+    pub async fn insert<T: Serialize>(&self, key: &str, value: T) -> Result<(), SessionError> {
+        let value = serde_json::to_value(value).map_err(SessionError::Encode)?;
+        let key = key.to_string();
+        self.mutate(Box::new(move |r| {
+            r.data.insert(key, value);
+            Ok(None)
+        }))
+        .await
+        .map(|_| ())
+    }
+
+    /// Removes `key`; returns its previous value.
+    pub async fn remove(&self, key: &str) -> Result<Option<Value>, SessionError> {
+        if self.read(|r| !r.data.contains_key(key)).await? {
+            return Ok(None);
+        }
+        let key = key.to_string();
+        self.mutate(Box::new(move |r| Ok(r.data.remove(&key))))
+            .await
+    }
+
+    /// Removes every key (the session and its id stay).
+    pub async fn clear(&self) -> Result<(), SessionError> {
+        if self.read(|r| r.data.is_empty()).await? {
+            return Ok(());
+        }
+        self.mutate(Box::new(|r| {
+            r.data.clear();
+            Ok(None)
+        }))
+        .await
+        .map(|_| ())
+    }
+
+    /// Atomic read-modify-write of one key: `f` gets the current value
+    /// (`None` when absent) and returns the new one, which is stored and
+    /// returned. `f` runs inside the session's owner, so concurrent updates
+    /// of one key never lose an increment. A current value that does not
+    /// deserialize into `T` fails with [`SessionError::Decode`] and changes
+    /// nothing.
+    ///
+    /// ```
+    /// # use livesession::{RequestInfo, SessionConfig, SessionManager};
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// # let manager = SessionManager::new(SessionConfig::builder().secret("a secret of at least thirty-two bytes!").build().unwrap());
+    /// # let session = manager.start(&RequestInfo { path: "/", ..Default::default() });
+    /// let n = session.update("n", |n: Option<u64>| n.unwrap_or(0) + 1).await.unwrap();
+    /// assert_eq!(n, 1);
+    /// session.insert("n", "not a number").await.unwrap();
+    /// assert!(session.update("n", |n: Option<u64>| n.unwrap_or(0) + 1).await.is_err());
+    /// # });
+    /// ```
+    pub async fn update<T, F>(&self, key: &str, f: F) -> Result<T, SessionError>
+    where
+        T: Serialize + DeserializeOwned + Send + 'static,
+        F: FnOnce(Option<T>) -> T + Send + 'static,
+    {
+        let key = key.to_string();
+        let value = self
+            .mutate(Box::new(move |r| {
+                let current = r
+                    .data
+                    .get(&key)
+                    .map(|v| {
+                        T::deserialize(v).map_err(|source| SessionError::Decode {
+                            key: key.clone(),
+                            source,
+                        })
+                    })
+                    .transpose()?;
+                let new = serde_json::to_value(f(current)).map_err(SessionError::Encode)?;
+                r.data.insert(key, new.clone());
+                Ok(Some(new))
+            }))
+            .await?
+            .unwrap_or(Value::Null);
+        T::deserialize(value).map_err(|source| SessionError::Decode {
+            key: String::new(),
+            source,
+        })
+    }
+
+    /// The session id, or `None` while the session is new and unsaved.
+    pub async fn id(&self) -> Result<Option<String>, SessionError> {
+        self.load().await?;
+        Ok(match &self.state().phase {
+            Phase::Live(live, _) => Some(live.cell.id.clone()),
+            _ => None,
+        })
+    }
+
+    /// Binds the session to `user` so [`SessionManager::revoke_user`]
+    /// (crate::SessionManager::revoke_user) can end it. Call it right after
+    /// [`regenerate`](Self::regenerate) at login.
+    pub async fn bind_user(&self, user: &str) -> Result<(), SessionError> {
+        let user = user.to_string();
+        self.mutate(Box::new(move |r| {
+            r.user = Some(user);
+            Ok(None)
+        }))
+        .await
+        .map(|_| ())
+    }
+
+    /// The user bound with [`bind_user`](Self::bind_user), if any.
+    pub async fn user(&self) -> Result<Option<String>, SessionError> {
+        self.read(|r| r.user.clone()).await
+    }
+
+    /// Replaces the session id (against fixation, e.g. at login): the keys in
+    /// `keep` are carried over, the rest dropped, the user binding kept; the
+    /// old id is invalid at once. The new id starts a new absolute clock.
+    pub async fn regenerate(&self, keep: &[&str]) -> Result<(), SessionError> {
+        self.load().await?;
+        let (old, mut record) = {
+            let st = self.state();
+            match &st.phase {
+                Phase::Live(live, _) => (Some(live.clone()), SessionRecord::default()),
+                Phase::Fresh(r) => (None, r.clone()),
+                Phase::Detached(r) => {
+                    let mut r = r.clone();
+                    r.data.retain(|k, _| keep.contains(&k.as_str()));
+                    drop(st);
+                    self.state().phase = Phase::Detached(r);
+                    return Ok(());
+                }
+                Phase::Unloaded | Phase::Destroyed => (None, SessionRecord::default()),
+            }
+        };
+        if let Some(old) = old {
+            // The old session's final state, taken as it is destroyed, so a
+            // concurrent write to a kept key is not lost.
+            match old.actor.ask(Destroy { only_user: None }).await {
+                Ok(Destroyed(Ok(Some(final_record)))) => record = final_record,
+                Ok(Destroyed(Ok(None))) => {}
+                Ok(Destroyed(Err(e))) => return Err(e),
+                Err(_) => {} // already gone: start from nothing
+            }
+            self.state().wrote |= self.inner.rt.store().is_some();
+        }
+        record.data.retain(|k, _| keep.contains(&k.as_str()));
+        let new_record = SessionRecord {
+            data: record.data,
+            user: record.user,
+            cookie: record.cookie,
+            ..SessionRecord::default()
+        };
+        let live = self.inner.rt.create(new_record).await?;
+        let snap = live.cell.current();
+        let mut st = self.state();
+        st.phase = Phase::Live(live, snap);
+        st.id_changed = true;
+        st.modified = true;
+        st.wrote |= self.inner.rt.store().is_some();
+        Ok(())
+    }
+
+    /// Ends the session for good: its data is dropped, its id never valid
+    /// again, and the response clears the cookie. Fails (changing nothing)
+    /// only when the store cannot delete it.
+    pub async fn destroy(&self) -> Result<(), SessionError> {
+        self.load().await?;
+        let live = match &self.state().phase {
+            Phase::Live(live, _) => Some(live.clone()),
+            _ => None,
+        };
+        if let Some(live) = live {
+            match live.actor.ask(Destroy { only_user: None }).await {
+                Ok(Destroyed(Err(e))) => return Err(e),
+                Ok(Destroyed(Ok(_))) | Err(_) => {}
+            }
+        }
+        let mut st = self.state();
+        if !matches!(st.phase, Phase::Detached(_)) {
+            st.phase = Phase::Destroyed;
+            st.wrote |= self.inner.rt.store().is_some();
+        }
+        Ok(())
+    }
+
+    /// Refreshes this request's view with the session's latest state
+    /// (changes made by concurrent requests become visible).
+    pub async fn reload(&self) -> Result<(), SessionError> {
+        self.load().await?;
+        let mut st = self.state();
+        let next = match &st.phase {
+            Phase::Live(live, _) if live.cell.lifecycle() == Lifecycle::Alive => {
+                Phase::Live(live.clone(), live.cell.current())
+            }
+            Phase::Live(..) | Phase::Fresh(_) => Phase::Fresh(SessionRecord::default()),
+            Phase::Detached(_) => Phase::Detached(SessionRecord::default()),
+            Phase::Unloaded => Phase::Unloaded,
+            Phase::Destroyed => Phase::Destroyed,
+        };
+        st.phase = next;
+        Ok(())
+    }
+
+    /// Makes the session durable now: a new session is created (even when
+    /// unmodified and save-uninitialized is off), and with a sync store its
+    /// state is flushed before this returns. Changes are saved as they happen
+    /// anyway; call this before a redirect or to force a cookie.
+    pub async fn save(&self) -> Result<(), SessionError> {
+        self.load().await?;
+        let fresh = match &self.state().phase {
+            Phase::Fresh(r) => Some(r.clone()),
+            Phase::Unloaded | Phase::Destroyed => Some(SessionRecord::default()),
+            _ => None,
+        };
+        if let Some(record) = fresh {
+            let live = self.inner.rt.create(record).await?;
+            let snap = live.cell.current();
+            let mut st = self.state();
+            st.phase = Phase::Live(live, snap);
+            st.id_changed = true;
+            st.wrote |= self.inner.rt.store().is_some();
+        }
+        if let Some(store) = self.inner.rt.store() {
+            store.flush().await?;
+        }
+        let mut st = self.state();
+        st.saved = true;
+        st.modified = false;
+        Ok(())
+    }
+
+    /// Resets the idle timeout now (every load already does).
+    pub async fn touch(&self) -> Result<(), SessionError> {
+        self.load().await?;
+        if let Phase::Live(live, _) = &self.state().phase {
+            live.cell.touch(now_ms());
+        }
+        Ok(())
+    }
+
+    /// Overrides cookie attributes for this session (persisted with it).
+    /// Not a modification of the data.
+    pub async fn options(&self, options: CookieOptions) -> Result<(), SessionError> {
+        self.load().await?;
+        {
+            let mut st = self.state();
+            if let Phase::Fresh(r) | Phase::Detached(r) = &mut st.phase {
+                options.apply(&mut r.cookie);
+                return Ok(());
+            }
+        }
+        self.mutate(Box::new(move |r| {
+            options.apply(&mut r.cookie);
+            Ok(None)
+        }))
+        .await
+        .map(|_| ())
+    }
+
+    /// Whether this request changed the session's data (since load or the
+    /// last [`save`](Self::save)).
+    pub fn is_modified(&self) -> bool {
+        self.state().modified
+    }
+
+    /// Whether [`save`](Self::save) succeeded in this request.
+    pub fn is_saved(&self) -> bool {
+        self.state().saved
+    }
+
+    /// Finishes the request: with a sync store, waits until this request's
+    /// changes are on disk, then returns the `Set-Cookie` header values to
+    /// send. Adapters call it after the handler, whatever its outcome.
+    pub async fn finish(&self) -> Result<Vec<String>, SessionError> {
+        let rt = &self.inner.rt;
+        let config = rt.config();
+        if self.inner.loaded.initialized() && config.save_uninitialized {
+            let fresh = matches!(self.state().phase, Phase::Fresh(_));
+            if fresh {
+                self.save().await?;
+                self.state().saved = false;
+            }
+        }
+        let wrote = self.state().wrote;
+        if wrote {
+            if let Some(store) = rt.store() {
+                store.flush().await?;
+            }
+        }
+        let st = self.state();
+        let had_cookie = self.inner.incoming.is_some();
+        let clear = || {
+            vec![crate::cookie::clear_cookie(
+                &config.cookie_name,
+                &config.cookie.path,
+                config.cookie.domain.as_deref(),
+            )]
+        };
+        Ok(match &st.phase {
+            Phase::Unloaded | Phase::Detached(_) => Vec::new(),
+            Phase::Fresh(_) | Phase::Destroyed if had_cookie => clear(),
+            Phase::Fresh(_) | Phase::Destroyed => Vec::new(),
+            Phase::Live(live, _) => {
+                if live.cell.lifecycle() == Lifecycle::Dead {
+                    // Destroyed by a concurrent request: never re-send its id.
+                    if had_cookie && !st.id_changed {
+                        clear()
+                    } else {
+                        Vec::new()
+                    }
+                } else if st.id_changed || st.renew || st.modified || st.saved || config.rolling {
+                    let snapshot = live.cell.current();
+                    vec![response::session_cookie(
+                        rt,
+                        &live.cell.cookie_value,
+                        &snapshot.record,
+                        self.inner.https,
+                    )]
+                } else {
+                    Vec::new()
+                }
+            }
+        })
+    }
+}
+
+fn take(parked: &Mutex<Option<MutateFn>>) -> Result<MutateFn, SessionError> {
+    parked
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .take()
+        .ok_or_else(|| SessionError::Unavailable("operation already consumed".into()))
+}
+
+
+/// Serializable view of a session for debugging or APIs.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SessionView {
+    /// The id, `None` while new and unsaved.
+    pub id: Option<String>,
+    /// The data.
+    pub data: BTreeMap<String, Value>,
+}

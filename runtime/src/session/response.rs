@@ -1,0 +1,113 @@
+//! The session's `Set-Cookie`: configured attributes, per-session overrides
+//! and the expiry rule.
+
+use crate::clock::{ms, now_ms, to_system_time};
+use crate::config::Secure;
+use crate::cookie::{set_cookie, CookieAttributes, SameSite};
+use crate::manager::Runtime;
+use crate::store::{CookieOverrides, SessionRecord};
+use std::time::Duration;
+
+/// Per-session cookie overrides for [`Session::options`](crate::Session::options)
+/// (fastify's `session.options()`); `None` fields keep the configured value.
+///
+/// ```
+/// use livesession::{CookieOptions, Secure};
+/// use std::time::Duration;
+/// let remember_me = CookieOptions {
+///     max_age: Some(Duration::from_secs(30 * 86400)),
+///     secure: Some(Secure::Always),
+///     ..Default::default()
+/// };
+/// # let _ = remember_me;
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CookieOptions {
+    /// Idle timeout (and cookie lifetime) for this session.
+    pub max_age: Option<Duration>,
+    /// `HttpOnly`.
+    pub http_only: Option<bool>,
+    /// `Secure`.
+    pub secure: Option<Secure>,
+    /// `SameSite`.
+    pub same_site: Option<SameSite>,
+    /// `Domain`.
+    pub domain: Option<String>,
+    /// `Partitioned`.
+    pub partitioned: Option<bool>,
+}
+
+impl CookieOptions {
+    pub(crate) fn apply(&self, o: &mut CookieOverrides) {
+        if let Some(d) = self.max_age {
+            o.max_age_ms = Some(ms(d).max(1));
+        }
+        if let Some(v) = self.http_only {
+            o.http_only = Some(v);
+        }
+        if let Some(v) = self.secure {
+            o.secure = Some(
+                match v {
+                    Secure::Always => "true",
+                    Secure::Never => "false",
+                    Secure::Auto => "auto",
+                }
+                .into(),
+            );
+        }
+        if let Some(v) = self.same_site {
+            o.same_site = Some(
+                match v {
+                    SameSite::Strict => "strict",
+                    SameSite::Lax => "lax",
+                    SameSite::None => "none",
+                }
+                .into(),
+            );
+        }
+        if let Some(v) = &self.domain {
+            o.domain = Some(v.clone());
+        }
+        if let Some(v) = self.partitioned {
+            o.partitioned = Some(v);
+        }
+    }
+}
+
+/// The `Set-Cookie` value for a live session. `Expires` is the earlier of
+/// now + max age and the absolute deadline (or the fixed `expires`).
+pub(crate) fn session_cookie(rt: &Runtime, value: &str, record: &SessionRecord, https: bool) -> String {
+    let config = rt.config();
+    let c = &config.cookie;
+    let o = &record.cookie;
+    let secure_setting = o
+        .secure
+        .as_deref()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(c.secure);
+    let secure = match secure_setting {
+        Secure::Always => true,
+        Secure::Never => false,
+        Secure::Auto => https,
+    };
+    let mut same_site = match o.same_site.as_deref() {
+        Some(s) => s.parse().ok().or(c.same_site),
+        None => c.same_site,
+    };
+    if secure_setting == Secure::Auto && !https && same_site == Some(SameSite::None) {
+        // Browsers reject SameSite=None without Secure (fastify does the same).
+        same_site = Some(SameSite::Lax);
+    }
+    let expires = rt.expires_at(record, now_ms()).map(to_system_time);
+    let attributes = CookieAttributes {
+        domain: o.domain.as_deref().or(c.domain.as_deref()),
+        path: &c.path,
+        expires,
+        http_only: o.http_only.unwrap_or(c.http_only),
+        secure,
+        partitioned: o.partitioned.unwrap_or(c.partitioned),
+        same_site,
+    };
+    set_cookie(&config.cookie_name, value, &attributes)
+}
