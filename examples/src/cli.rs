@@ -123,7 +123,16 @@ mod tests {
             let err = parse(bad).unwrap_err();
             assert_eq!(err.exit_code(), 2, "{bad:?}");
         }
-        let a = parse(&["--secret", "a", "--secret", "b", "--rolling", "false", "--partitioned"]).unwrap();
+        let a = parse(&[
+            "--secret",
+            "a",
+            "--secret",
+            "b",
+            "--rolling",
+            "false",
+            "--partitioned",
+        ])
+        .unwrap();
         assert_eq!(a.secrets, ["a", "b"]);
         assert!(!a.rolling && a.partitioned);
     }

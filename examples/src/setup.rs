@@ -58,16 +58,22 @@ pub fn build_manager(args: &DemoArgs) -> Result<SessionManager, StartupError> {
         .passivate_after(Duration::from_millis(args.passivate_after_ms))
         .trust_proxy(args.trust_proxy);
     if args.memory {
-        eprintln!("livesession: sessions are kept in memory only (--memory): they are lost on exit");
+        eprintln!(
+            "livesession: sessions are kept in memory only (--memory): they are lost on exit"
+        );
     } else {
         let durability = match args.durability.as_str() {
             "periodic" => Durability::Periodic(PERIODIC_FLUSH),
             _ => Durability::Sync,
         };
         let dir = args.data_dir.join("sessions");
-        let store = SledStore::open(&dir, SledConfig::new().durability(durability)).map_err(|e| {
-            failure(format!("cannot open the session store in {}: {e}", dir.display()))
-        })?;
+        let store =
+            SledStore::open(&dir, SledConfig::new().durability(durability)).map_err(|e| {
+                failure(format!(
+                    "cannot open the session store in {}: {e}",
+                    dir.display()
+                ))
+            })?;
         eprintln!(
             "livesession: sessions are stored in {} (durability {})",
             dir.display(),
@@ -124,12 +130,20 @@ fn load_or_create_secret(dir: &Path) -> Result<String, StartupError> {
     options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options
-        .open(&path)
-        .map_err(|e| failure(format!("cannot write the secret to {}: {e}", path.display())))?;
+    let mut file = options.open(&path).map_err(|e| {
+        failure(format!(
+            "cannot write the secret to {}: {e}",
+            path.display()
+        ))
+    })?;
     file.write_all(secret.as_bytes())
         .and_then(|_| file.sync_all())
-        .map_err(|e| failure(format!("cannot write the secret to {}: {e}", path.display())))?;
+        .map_err(|e| {
+            failure(format!(
+                "cannot write the secret to {}: {e}",
+                path.display()
+            ))
+        })?;
     eprintln!(
         "livesession: no --secret or LIVESESSION_SECRET given; made a random secret and kept it in {}",
         path.display()

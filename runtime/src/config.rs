@@ -344,12 +344,10 @@ impl SessionConfigBuilder {
             SecretSource::Secrets(list) => {
                 match list.first() {
                     None => return err("at least one secret is required".into()),
-                    Some(first) if first.len() < MIN_SECRET_LEN => {
-                        return err(format!(
-                            "the signing secret must be at least {MIN_SECRET_LEN} bytes long (got {})",
-                            first.len()
-                        ))
-                    }
+                    Some(first) if first.len() < MIN_SECRET_LEN => return err(format!(
+                        "the signing secret must be at least {MIN_SECRET_LEN} bytes long (got {})",
+                        first.len()
+                    )),
                     _ => {}
                 }
                 Arc::new(HmacSigner::new(&list).map_err(ConfigError)?)
@@ -426,25 +424,25 @@ mod tests {
     fn rejects_invalid_settings_with_clear_messages() {
         assert!(msg(SessionConfig::builder()).contains("secret"));
         assert!(msg(SessionConfig::builder().secret("short")).contains("at least 32"));
-        assert!(msg(SessionConfig::builder().secrets(Vec::<String>::new())).contains("at least one"));
+        assert!(
+            msg(SessionConfig::builder().secrets(Vec::<String>::new())).contains("at least one")
+        );
         assert!(msg(SessionConfig::builder().secret(S).cookie_name("a b")).contains("cookie name"));
         assert!(msg(SessionConfig::builder().secret(S).cookie_prefix("a;")).contains("prefix"));
         assert!(msg(SessionConfig::builder().secret(S).cookie_path("app")).contains("path"));
-        assert!(msg(
-            SessionConfig::builder()
-                .secret(S)
-                .max_age(Some(Duration::ZERO))
-        )
+        assert!(msg(SessionConfig::builder()
+            .secret(S)
+            .max_age(Some(Duration::ZERO)))
         .contains("max age"));
-        assert!(msg(
-            SessionConfig::builder()
-                .secret(S)
-                .secure(Secure::Never)
-                .same_site(Some(SameSite::None))
-        )
+        assert!(msg(SessionConfig::builder()
+            .secret(S)
+            .secure(Secure::Never)
+            .same_site(Some(SameSite::None)))
         .contains("SameSite=None"));
-        assert!(msg(SessionConfig::builder().secret(S).id_generator(|| "a.b".into()))
-            .contains("id generator"));
+        assert!(msg(SessionConfig::builder()
+            .secret(S)
+            .id_generator(|| "a.b".into()))
+        .contains("id generator"));
     }
 
     #[test]

@@ -175,9 +175,8 @@ pub fn clear_cookie(name: &str, path: &str, domain: Option<&str>) -> String {
 /// Whether `s` is a valid cookie name (an RFC 7230 token).
 pub fn is_token(s: &str) -> bool {
     !s.is_empty()
-        && s.bytes().all(|b| {
-            b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
-        })
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
 /// Whether every byte of `s` is an RFC 6265 cookie-octet (a value or prefix
@@ -216,7 +215,10 @@ mod tests {
             find_cookie("sessionId=a%zz", "sessionId").as_deref(),
             Some("a%zz")
         );
-        assert_eq!(find_cookie("sessionId=\"q\"", "sessionId").as_deref(), Some("\"q\""));
+        assert_eq!(
+            find_cookie("sessionId=\"q\"", "sessionId").as_deref(),
+            Some("\"q\"")
+        );
     }
 
     #[test]

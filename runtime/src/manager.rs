@@ -138,7 +138,10 @@ impl Runtime {
     }
 
     /// A brand-new session with a fresh server-made id holding `record`.
-    pub async fn create(&self, mut record: SessionRecord) -> Result<Arc<LiveSession>, SessionError> {
+    pub async fn create(
+        &self,
+        mut record: SessionRecord,
+    ) -> Result<Arc<LiveSession>, SessionError> {
         if self.shutting_down.load(Ordering::Relaxed) {
             return Err(SessionError::Unavailable("shutting down".into()));
         }
@@ -182,7 +185,11 @@ impl Runtime {
 
     /// The live session for `key`, activating it from the store if needed.
     /// `None`: unknown, expired or destroyed.
-    pub async fn lookup(&self, key: SessionKey, id: &str) -> Result<Option<Arc<LiveSession>>, SessionError> {
+    pub async fn lookup(
+        &self,
+        key: SessionKey,
+        id: &str,
+    ) -> Result<Option<Arc<LiveSession>>, SessionError> {
         let deadline = tokio::time::Instant::now() + RETIRE_WAIT;
         loop {
             let slot = match (self.registry.slot(&key), self.store()) {
@@ -218,7 +225,11 @@ impl Runtime {
     }
 
     /// Loads `key` from the store and spawns its actor (called once per slot).
-    async fn activate(&self, key: SessionKey, id: &str) -> Result<Option<Arc<LiveSession>>, SessionError> {
+    async fn activate(
+        &self,
+        key: SessionKey,
+        id: &str,
+    ) -> Result<Option<Arc<LiveSession>>, SessionError> {
         let Some(store) = self.store() else {
             return Ok(None);
         };
@@ -241,7 +252,12 @@ impl Runtime {
             }
             return Ok(None);
         }
-        let cell = Arc::new(SessionCell::new(id.to_string(), self.cookie_value(id), record, now));
+        let cell = Arc::new(SessionCell::new(
+            id.to_string(),
+            self.cookie_value(id),
+            record,
+            now,
+        ));
         Ok(Some(self.spawn_actor(cell, true)))
     }
 

@@ -58,9 +58,10 @@ impl Registry {
 
     /// Removes the slot of `cell`, if it still holds that very session.
     pub fn remove(&self, cell: &Arc<SessionCell>) {
-        self.map.remove_if(&cell.key, |_, slot| {
-            matches!(slot.get(), Some(Some(live)) if Arc::ptr_eq(&live.cell, cell))
-        });
+        self.map.remove_if(
+            &cell.key,
+            |_, slot| matches!(slot.get(), Some(Some(live)) if Arc::ptr_eq(&live.cell, cell)),
+        );
     }
 
     /// Removes `slot` if it is still the one registered under `key` and holds

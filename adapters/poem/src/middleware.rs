@@ -42,7 +42,11 @@ impl<E: Endpoint> Endpoint for SessionEndpoint<E> {
     async fn call(&self, mut req: Request) -> Result<Self::Output> {
         let session = {
             let joined;
-            let mut cookies = req.headers().get_all(COOKIE).iter().filter_map(|v| v.to_str().ok());
+            let mut cookies = req
+                .headers()
+                .get_all(COOKIE)
+                .iter()
+                .filter_map(|v| v.to_str().ok());
             let first = cookies.next();
             let cookie_header = match cookies.next() {
                 None => first,

@@ -20,7 +20,13 @@ impl SessionHoop {
 
 #[async_trait]
 impl Handler for SessionHoop {
-    async fn handle(&self, req: &mut Request, depot: &mut Depot, res: &mut Response, ctrl: &mut FlowCtrl) {
+    async fn handle(
+        &self,
+        req: &mut Request,
+        depot: &mut Depot,
+        res: &mut Response,
+        ctrl: &mut FlowCtrl,
+    ) {
         let session = {
             let joined;
             let mut cookies = req

@@ -10,7 +10,9 @@ use livesession_poem::{into_poem_error, Session, SessionMiddleware};
 use poem::http::StatusCode;
 use poem::listener::TcpListener;
 use poem::web::{Data, Json, Path, Query};
-use poem::{delete, get, handler, post, Body, EndpointExt, IntoResponse, Response, Result, Route, Server};
+use poem::{
+    delete, get, handler, post, Body, EndpointExt, IntoResponse, Response, Result, Route, Server,
+};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -45,7 +47,9 @@ async fn show_session(session: &Session) -> Result<Json<Value>> {
 async fn put_key(session: &Session, Path(key): Path<String>, body: Body) -> Result<StatusCode> {
     let bytes = match body.into_bytes_limit(MAX_BODY).await {
         Ok(b) => b,
-        Err(poem::error::ReadBodyError::PayloadTooLarge) => return Ok(StatusCode::PAYLOAD_TOO_LARGE),
+        Err(poem::error::ReadBodyError::PayloadTooLarge) => {
+            return Ok(StatusCode::PAYLOAD_TOO_LARGE)
+        }
         Err(_) => return Ok(StatusCode::BAD_REQUEST),
     };
     let Ok(value) = serde_json::from_slice::<Value>(&bytes) else {
@@ -83,7 +87,10 @@ async fn login(session: &Session, body: Body) -> Result<Response> {
         Err(e) => return Ok((StatusCode::BAD_REQUEST, e).into_response()),
     };
     session.regenerate(&[]).await.map_err(into_poem_error)?;
-    session.insert("user", &user).await.map_err(into_poem_error)?;
+    session
+        .insert("user", &user)
+        .await
+        .map_err(into_poem_error)?;
     session.bind_user(&user).await.map_err(into_poem_error)?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -139,7 +146,11 @@ async fn main() {
     let listener = TcpListener::bind(args.addr);
     eprintln!("poem-demo: listening on http://{}", args.addr);
     let served = Server::new(listener)
-        .run_with_graceful_shutdown(app, routes::shutdown_signal(), Some(std::time::Duration::from_secs(10)))
+        .run_with_graceful_shutdown(
+            app,
+            routes::shutdown_signal(),
+            Some(std::time::Duration::from_secs(10)),
+        )
         .await;
     if let Err(e) = served {
         eprintln!("poem-demo: cannot serve on {}: {e}", args.addr);

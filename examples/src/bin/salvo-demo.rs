@@ -14,7 +14,10 @@ use serde_json::{json, Value};
 
 /// The request's session; the hoop is installed on every route.
 fn session(depot: &Depot) -> Result<Session, StatusCode> {
-    depot.session().cloned().ok_or(StatusCode::INTERNAL_SERVER_ERROR)
+    depot
+        .session()
+        .cloned()
+        .ok_or(StatusCode::INTERNAL_SERVER_ERROR)
 }
 
 fn manager(depot: &Depot) -> Result<&SessionManager, StatusCode> {
@@ -217,7 +220,11 @@ async fn main() {
         .push(Router::with_path("counter").get(counter))
         .push(Router::with_path("read").get(read))
         .push(Router::with_path("session").get(show_session))
-        .push(Router::with_path("session/{key}").put(put_key).delete(delete_key))
+        .push(
+            Router::with_path("session/{key}")
+                .put(put_key)
+                .delete(delete_key),
+        )
         .push(Router::with_path("regenerate").post(regenerate))
         .push(Router::with_path("login").post(login))
         .push(Router::with_path("me").get(me))

@@ -98,7 +98,10 @@ impl SessionActor {
         let snap = self.cell.current();
         let mut due = rt.expires_at(&snap.record, self.cell.last_access());
         if rt.store().is_some() {
-            let passivate = self.cell.last_access().saturating_add(rt.passivate_after_ms());
+            let passivate = self
+                .cell
+                .last_access()
+                .saturating_add(rt.passivate_after_ms());
             due = Some(due.map_or(passivate, |d| d.min(passivate)));
         }
         // Far enough to never fire when nothing is due.
@@ -121,7 +124,11 @@ impl SessionActor {
             return true;
         }
         if rt.store().is_some()
-            && self.cell.last_access().saturating_add(rt.passivate_after_ms()) <= now
+            && self
+                .cell
+                .last_access()
+                .saturating_add(rt.passivate_after_ms())
+                <= now
         {
             match self.write_back(&rt, true).await {
                 Ok(()) => {
@@ -341,7 +348,11 @@ impl Message<CheckClocks> for SessionActor {
 
 /// Whether `stored` lags the live expiry by more than a quarter of `max_age`:
 /// the point where a read makes the actor refresh the stored expiry.
-pub(crate) fn expiry_refresh_due(stored: Option<u64>, live: Option<u64>, max_age_ms: Option<u64>) -> bool {
+pub(crate) fn expiry_refresh_due(
+    stored: Option<u64>,
+    live: Option<u64>,
+    max_age_ms: Option<u64>,
+) -> bool {
     match (stored, live, max_age_ms) {
         (Some(s), Some(l), Some(m)) => l.saturating_sub(s) > m / 4,
         _ => false,

@@ -5,7 +5,9 @@ mod response;
 pub use response::CookieOptions;
 
 use crate::actor::cell::{Lifecycle, Snapshot};
-use crate::actor::{expiry_refresh_due, CheckClocks, Destroy, Destroyed, Mutate, MutateFn, Mutated};
+use crate::actor::{
+    expiry_refresh_due, CheckClocks, Destroy, Destroyed, Mutate, MutateFn, Mutated,
+};
 use crate::clock::now_ms;
 use crate::error::SessionError;
 use crate::id::is_valid_id;
@@ -110,7 +112,12 @@ enum Target {
 }
 
 impl Session {
-    pub(crate) fn new(rt: Arc<Runtime>, incoming: Option<String>, https: bool, in_scope: bool) -> Self {
+    pub(crate) fn new(
+        rt: Arc<Runtime>,
+        incoming: Option<String>,
+        https: bool,
+        in_scope: bool,
+    ) -> Self {
         Session {
             inner: Arc::new(Inner {
                 rt,
@@ -226,7 +233,9 @@ impl Session {
                 match &st.phase {
                     Phase::Detached(_) => Target::Local,
                     Phase::Fresh(r) => Target::Materialize(r.clone()),
-                    Phase::Unloaded | Phase::Destroyed => Target::Materialize(SessionRecord::default()),
+                    Phase::Unloaded | Phase::Destroyed => {
+                        Target::Materialize(SessionRecord::default())
+                    }
                     Phase::Live(live, _) => Target::Actor(live.clone()),
                 }
             };
@@ -648,7 +657,6 @@ fn take(parked: &Mutex<Option<MutateFn>>) -> Result<MutateFn, SessionError> {
         .take()
         .ok_or_else(|| SessionError::Unavailable("operation already consumed".into()))
 }
-
 
 /// Serializable view of a session for debugging or APIs.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

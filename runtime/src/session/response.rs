@@ -77,7 +77,12 @@ impl CookieOptions {
 
 /// The `Set-Cookie` value for a live session. `Expires` is the earlier of
 /// now + max age and the absolute deadline (or the fixed `expires`).
-pub(crate) fn session_cookie(rt: &Runtime, value: &str, record: &SessionRecord, https: bool) -> String {
+pub(crate) fn session_cookie(
+    rt: &Runtime,
+    value: &str,
+    record: &SessionRecord,
+    https: bool,
+) -> String {
     let config = rt.config();
     let c = &config.cookie;
     let o = &record.cookie;

@@ -1,0 +1,372 @@
+//! Runtime behaviour through the public API, without HTTP: activation,
+//! expiry, no resurrection, revocation, rotation and store failures.
+
+use livesession::store::{MemoryStore, SessionKey, SessionStore};
+use livesession::testing::{FaultyStore, Op};
+use livesession::{RequestInfo, Session, SessionConfig, SessionConfigBuilder, SessionManager};
+use std::sync::Arc;
+use std::time::Duration;
+
+const SECRET: &str = "0123456789abcdef0123456789abcdef";
+
+fn config() -> SessionConfigBuilder {
+    SessionConfig::builder().secret(SECRET)
+}
+
+fn request(m: &SessionManager, cookie: Option<&str>) -> Session {
+    m.start(&RequestInfo {
+        cookie_header: cookie,
+        path: "/",
+        ..Default::default()
+    })
+}
+
+/// `name=value` from a `Set-Cookie` value.
+fn pair(set_cookie: &str) -> String {
+    set_cookie.split(';').next().unwrap().to_string()
+}
+
+/// Creates a session holding `n = 1` and returns its cookie pair.
+async fn new_session(m: &SessionManager) -> String {
+    let s = request(m, None);
+    s.insert("n", 1).await.unwrap();
+    pair(&s.finish().await.unwrap()[0])
+}
+
+async fn read_n(m: &SessionManager, cookie: &str) -> Option<i64> {
+    let s = request(m, Some(cookie));
+    let n = s.get::<i64>("n").await.unwrap();
+    s.finish().await.unwrap();
+    n
+}
+
+async fn wait_until(mut f: impl AsyncFnMut() -> bool, what: &str) {
+    for _ in 0..400 {
+        if f().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("timed out waiting until {what}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_updates_lose_nothing() {
+    let m = SessionManager::new(config().build().unwrap());
+    let cookie = new_session(&m).await;
+    let tasks: Vec<_> = (0..300)
+        .map(|i| {
+            let (m, cookie) = (m.clone(), cookie.clone());
+            tokio::spawn(async move {
+                let s = request(&m, Some(&cookie));
+                s.update("n", |n: Option<i64>| n.unwrap_or(0) + 1)
+                    .await
+                    .unwrap();
+                s.insert(&format!("k{i}"), i).await.unwrap();
+                s.finish().await.unwrap();
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let s = request(&m, Some(&cookie));
+    let data = s.data().await.unwrap();
+    assert_eq!(data["n"], 301);
+    assert_eq!(
+        data.len(),
+        301,
+        "every distinct key written concurrently is kept"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn passivated_session_activates_exactly_once() {
+    let store = FaultyStore::new(MemoryStore::new());
+    let m = SessionManager::new(
+        config()
+            .store(Arc::new(store.clone()))
+            .passivate_after(Duration::from_millis(50))
+            .build()
+            .unwrap(),
+    );
+    let cookie = new_session(&m).await;
+    wait_until(
+        async || m.stats().await.unwrap().live == 0,
+        "the session is passivated",
+    )
+    .await;
+    assert_eq!(m.stats().await.unwrap().stored, 1);
+    let loads_before = store.calls(Op::Load);
+    let tasks: Vec<_> = (0..100)
+        .map(|_| {
+            let (m, cookie) = (m.clone(), cookie.clone());
+            tokio::spawn(async move { read_n(&m, &cookie).await })
+        })
+        .collect();
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), Some(1));
+    }
+    assert_eq!(
+        store.calls(Op::Load) - loads_before,
+        1,
+        "one load for 100 concurrent first requests"
+    );
+    assert_eq!(m.stats().await.unwrap().live, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn destroyed_session_never_comes_back() {
+    let store = Arc::new(MemoryStore::new());
+    let m = SessionManager::new(config().store(store.clone()).build().unwrap());
+    let cookie = new_session(&m).await;
+    let id = cookie
+        .split_once('=')
+        .unwrap()
+        .1
+        .split('.')
+        .next()
+        .unwrap()
+        .to_string();
+    // Requests that loaded the session before the logout write after it.
+    let in_flight: Vec<Session> = (0..20).map(|_| request(&m, Some(&cookie))).collect();
+    for s in &in_flight {
+        assert_eq!(s.get::<i64>("n").await.unwrap(), Some(1));
+    }
+    let logout = request(&m, Some(&cookie));
+    logout.destroy().await.unwrap();
+    let cleared = logout.finish().await.unwrap();
+    assert!(cleared[0].contains("Max-Age=0"), "{cleared:?}");
+    for s in &in_flight {
+        s.update("n", |n: Option<i64>| n.unwrap_or(0) + 100)
+            .await
+            .unwrap();
+        let set = s.finish().await.unwrap();
+        assert!(
+            !set.iter().any(|c| c.contains(&id)),
+            "the old id was re-sent: {set:?}"
+        );
+    }
+    assert_eq!(
+        read_n(&m, &cookie).await,
+        None,
+        "the old cookie starts a fresh session"
+    );
+    assert!(store.load(&SessionKey::of_id(&id)).await.unwrap().is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn never_adopts_a_client_chosen_id() {
+    use livesession::signing::{HmacSigner, Signer};
+    let m = SessionManager::new(config().save_uninitialized(true).build().unwrap());
+    let forged = format!(
+        "sessionId={}",
+        HmacSigner::new([SECRET]).unwrap().sign("attackerChosenId")
+    );
+    let s = request(&m, Some(&forged));
+    assert_eq!(s.get::<i64>("n").await.unwrap(), None);
+    let set = s.finish().await.unwrap();
+    assert!(!set[0].contains("attackerChosenId"), "{set:?}");
+    assert_ne!(s.id().await.unwrap().as_deref(), Some("attackerChosenId"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_timeout_is_extended_by_reads_and_then_ends_the_session() {
+    let m = SessionManager::new(
+        config()
+            .max_age(Some(Duration::from_millis(300)))
+            .build()
+            .unwrap(),
+    );
+    let cookie = new_session(&m).await;
+    for _ in 0..6 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(
+            read_n(&m, &cookie).await,
+            Some(1),
+            "reads keep the session alive"
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(450)).await;
+    assert_eq!(
+        m.stats().await.unwrap().live,
+        0,
+        "the expiry timer stopped the actor"
+    );
+    assert_eq!(read_n(&m, &cookie).await, None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn absolute_timeout_ends_an_active_session_and_regenerate_restarts_it() {
+    let m = SessionManager::new(
+        config()
+            .max_age(Some(Duration::from_secs(60)))
+            .absolute_timeout(Some(Duration::from_millis(400)))
+            .build()
+            .unwrap(),
+    );
+    let cookie = new_session(&m).await;
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    let s = request(&m, Some(&cookie));
+    s.regenerate(&["n"]).await.unwrap();
+    let renewed = pair(&s.finish().await.unwrap()[0]);
+    assert_eq!(
+        read_n(&m, &cookie).await,
+        None,
+        "the old id is invalid at once"
+    );
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    // 500 ms after the first id was made, the regenerated one still lives.
+    assert_eq!(read_n(&m, &renewed).await, Some(1));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        read_n(&m, &renewed).await,
+        None,
+        "absolute deadline of the new id"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revoke_reaches_live_and_stored_sessions() {
+    let store = Arc::new(MemoryStore::new());
+    let m = SessionManager::new(
+        config()
+            .store(store.clone())
+            .passivate_after(Duration::from_millis(100))
+            .build()
+            .unwrap(),
+    );
+    let mut bob = Vec::new();
+    for _ in 0..3 {
+        let s = request(&m, None);
+        s.insert("x", 1).await.unwrap();
+        s.bind_user("bob").await.unwrap();
+        bob.push(pair(&s.finish().await.unwrap()[0]));
+    }
+    let carol = request(&m, None);
+    carol.bind_user("carol").await.unwrap();
+    let carol = pair(&carol.finish().await.unwrap()[0]);
+    // Two of bob's sessions leave memory; one stays live.
+    wait_until(async || m.stats().await.unwrap().live == 0, "passivation").await;
+    assert_eq!(read_n(&m, &bob[0]).await, None); // activates bob[0] again
+    assert_eq!(m.revoke_user("bob").await.unwrap(), 3);
+    for c in &bob {
+        let s = request(&m, Some(c));
+        assert_eq!(s.user().await.unwrap(), None);
+    }
+    let s = request(&m, Some(&carol));
+    assert_eq!(s.user().await.unwrap().as_deref(), Some("carol"));
+    assert_eq!(m.revoke_user("bob").await.unwrap(), 0);
+    assert_eq!(store.count().await.unwrap(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn old_secret_cookie_works_and_is_resigned() {
+    let store: Arc<MemoryStore> = Arc::new(MemoryStore::new());
+    let old = SessionManager::new(
+        SessionConfig::builder()
+            .secret("old-secret-old-secret-old-secret!!")
+            .store(store.clone())
+            .build()
+            .unwrap(),
+    );
+    let cookie = new_session(&old).await;
+    old.shutdown().await.unwrap();
+    let rotated = SessionManager::new(
+        SessionConfig::builder()
+            .secrets([SECRET, "old-secret-old-secret-old-secret!!"])
+            .store(store)
+            .rolling(false)
+            .build()
+            .unwrap(),
+    );
+    let s = request(&rotated, Some(&cookie));
+    assert_eq!(s.get::<i64>("n").await.unwrap(), Some(1));
+    let set = s.finish().await.unwrap();
+    assert_eq!(set.len(), 1, "re-signed even with rolling off");
+    assert_ne!(pair(&set[0]), cookie);
+    assert_eq!(
+        pair(&set[0]).split('.').next(),
+        cookie.split('.').next(),
+        "same id, new signature"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn store_failure_is_an_error_and_changes_nothing() {
+    let store = FaultyStore::new(MemoryStore::new());
+    let m = SessionManager::new(config().store(Arc::new(store.clone())).build().unwrap());
+    let cookie = new_session(&m).await;
+    store.fail(Op::Save, true);
+    let s = request(&m, Some(&cookie));
+    let err = s.insert("n", 2).await.unwrap_err();
+    assert!(err.is_backend_failure(), "{err}");
+    assert_eq!(
+        s.get::<i64>("n").await.unwrap(),
+        Some(1),
+        "nothing half-applied"
+    );
+    store.fail(Op::Delete, true);
+    assert!(s.destroy().await.unwrap_err().is_backend_failure());
+    store.heal();
+    assert_eq!(
+        read_n(&m, &cookie).await,
+        Some(1),
+        "the session survived both failures"
+    );
+    let s = request(&m, Some(&cookie));
+    s.insert("n", 3).await.unwrap();
+    s.finish().await.unwrap();
+    assert_eq!(
+        read_n(&m, &cookie).await,
+        Some(3),
+        "recovered once the store did"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uninitialized_sessions_follow_save_uninitialized() {
+    let off = SessionManager::new(config().build().unwrap());
+    let s = request(&off, None);
+    assert_eq!(s.get::<i64>("n").await.unwrap(), None);
+    assert_eq!(s.id().await.unwrap(), None);
+    assert!(s.finish().await.unwrap().is_empty());
+    assert_eq!(off.stats().await.unwrap().live, 0);
+
+    let on = SessionManager::new(config().save_uninitialized(true).build().unwrap());
+    let s = request(&on, None);
+    assert_eq!(s.get::<i64>("n").await.unwrap(), None);
+    assert_eq!(s.finish().await.unwrap().len(), 1);
+    assert_eq!(on.stats().await.unwrap().live, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn session_from_cookie_loads_outside_a_request() {
+    let m = SessionManager::new(config().build().unwrap());
+    let cookie = new_session(&m).await;
+    let value = cookie.split_once('=').unwrap().1;
+    let s = m.session_from_cookie(value);
+    assert_eq!(s.get::<i64>("n").await.unwrap(), Some(1));
+    assert!(s.id().await.unwrap().is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn panicking_update_leaves_the_session_unchanged() {
+    let m = SessionManager::new(config().build().unwrap());
+    let cookie = new_session(&m).await;
+    let s = request(&m, Some(&cookie));
+    let err = s
+        .update("n", |_: Option<i64>| -> i64 { panic!("user bug") })
+        .await
+        .unwrap_err();
+    assert!(err.is_backend_failure());
+    assert_eq!(read_n(&m, &cookie).await, Some(1));
+    s.update("n", |n: Option<i64>| n.unwrap_or(0) + 1)
+        .await
+        .unwrap();
+    assert_eq!(
+        read_n(&m, &cookie).await,
+        Some(2),
+        "the actor survived the panic"
+    );
+}
