@@ -477,6 +477,8 @@ impl SessionManager {
                     revoked += 1;
                 }
             }
+            // With sync durability the deletes are on disk before we answer.
+            store.flush().await?;
         }
         Ok(revoked)
     }

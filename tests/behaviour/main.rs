@@ -1,0 +1,19 @@
+//! Black-box behaviour suite: drives `poem-demo` and `salvo-demo` over real
+//! HTTP on 127.0.0.1, per shared/CONTRACT.md, all in `--memory` mode.
+//!
+//! Every scenario is written once as `async fn name(demo: Demo)` and
+//! instantiated for both servers by `scenarios!`, which generates
+//! `<module>::poem::<name>` and `<module>::salvo::<name>`
+//! (filter with `cargo test --test behaviour poem::` or `salvo::`).
+
+#[path = "../common/mod.rs"]
+#[macro_use]
+mod common;
+
+mod bad_input;
+mod concurrency;
+mod cookies;
+mod expiry;
+mod options;
+mod routes;
+mod secrets;

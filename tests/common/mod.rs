@@ -1,0 +1,54 @@
+//! Shared helpers of the black-box suites (`behaviour` and `durable`).
+//!
+//! Each suite's `main.rs` pulls this in with
+//! `#[path = "../common/mod.rs"] mod common;`.
+//!
+//! - `harness`: start a demo binary as a child process on a free loopback
+//!   port, wait for `/health`, send requests, stop or kill it.
+//! - `cookie`: parse `Set-Cookie`, percent-decode/encode, split values.
+//! - `signer`: an independent HMAC-SHA256 signer (the @fastify/session
+//!   scheme) to forge and verify cookie values.
+//! - `httpdate`: parse the `Expires` attribute.
+//! - `raw`: raw HTTP/1.1 over TCP, for bytes reqwest refuses to send.
+#![allow(dead_code)]
+
+/// Define the `poem` and `salvo` test modules for a list of
+/// `async fn name(demo: Demo)` scenarios in the current module:
+/// `<module>::poem::<name>` and `<module>::salvo::<name>`.
+macro_rules! scenarios {
+    ($($name:ident),* $(,)?) => {
+        mod poem {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::common::Demo::Poem).await
+                }
+            )*
+        }
+        mod salvo {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::common::Demo::Salvo).await
+                }
+            )*
+        }
+    };
+}
+
+pub mod cookie;
+pub mod harness;
+pub mod httpdate;
+pub mod raw;
+pub mod signer;
+
+pub use cookie::*;
+pub use harness::*;
+pub use signer::*;
+
+/// The default secret the suites pass with `--secret` (32+ characters).
+pub const SECRET: &str = "behaviour-suite-secret-0123456789abcdefXYZ";
+/// A second, older secret for rotation tests.
+pub const OLD_SECRET: &str = "an-older-secret-that-still-verifies-0123456";
+/// A secret the server never knows.
+pub const UNKNOWN_SECRET: &str = "a-secret-the-server-never-heard-of-98765432";
