@@ -1,0 +1,418 @@
+#!/usr/bin/env bash
+# benches/http/run.sh: HTTP benchmark of livesession's demos against peer
+# session libraries, all in one run, on loopback only.
+#
+#   bash benches/http/run.sh            # from the repository root (or anywhere)
+#
+# What it does, in order (it stops by itself; nothing is left running):
+#   1. installs wrk with apt-get if it is missing;
+#   2. builds, in release: the demos (`cargo build --release -p livesession-demos
+#      --bins` in the main workspace) and this folder's own crate (`peer-servers`:
+#      one binary per peer plus `lost-updates`), which is NOT a workspace member
+#      and has its own target dir, benches/http/target;
+#   3. for every server and route: starts the server pinned to core SERVER_CPU
+#      (taskset), runs wrk pinned to core CLIENT_CPU (THREADS threads, CONNS
+#      connections, REPS repetitions of DURATION seconds each, the same server
+#      process across the repetitions of one route), reads the server's
+#      utime+stime from /proc/PID/stat before and after each repetition, stops
+#      the server;
+#        servers: poem-demo, salvo-demo (--memory), poem ServerSession+MemoryStorage,
+#                 poem CookieSession (signed), salvo-session MemoryStore,
+#                 axum + tower-sessions MemoryStore; and the demos' /counter in
+#                 durable mode (--data-dir <tmp> --durability sync|periodic);
+#        routes:  plain   (/plain; the demos' /health): no session at all;
+#                 counter (/counter with ONE cookie, obtained by bench.lua
+#                          before the run and reused on every request);
+#                 read    (/read with that cookie);
+#                 new     (/new; the demos' /counter) with NO cookie: every
+#                          request makes and stores a brand-new session;
+#   4. the concurrency check: `lost-updates` fires LOST_N concurrent
+#      GET /counter on one cookie against every server, LOST_ROUNDS times, in
+#      two settings: pinned to one core (as the benchmark) and on both cores
+#      (peers with --workers 2, demos unpinned: tokio then starts 2 workers);
+#   5. prints ONE markdown table (req/s = median over repetitions, p50/p99 =
+#      median of wrk's per-repetition percentiles, CPU µs/request = server
+#      CPU time / requests, median over repetitions; ratios: each route vs the
+#      same server's plain route, ours vs the peer on the same framework,
+#      durable modes vs memory mode), then the lost-update table.
+#
+# Environment (defaults in brackets):
+#   DURATION [5]  seconds per repetition      REPS [3]  repetitions
+#   CONNS [32]    wrk connections             THREADS [1]  wrk threads
+#   SERVER_CPU [0] / CLIENT_CPU [1]           cores for taskset
+#   LOST_N [400]  concurrent increments       LOST_ROUNDS [3]
+#   PORT_BASE [18400]                         first loopback port used
+#   SERVERS       space-separated subset of server names (default: all)
+#   ROUTES        space-separated subset of plain counter read new (default: all)
+#   SKIP_BUILD=1  use the binaries already built
+#   OUT           results dir [benches/http/target/results/<UTC timestamp>]
+# Outputs: OUT/raw.tsv (one line per repetition), OUT/lost.tsv, OUT/table.md,
+# OUT/logs/<server>-<route>.{stderr,wrk} (server stderr and wrk output).
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$HERE/../.." && pwd)"
+DURATION="${DURATION:-5}"
+REPS="${REPS:-3}"
+CONNS="${CONNS:-32}"
+THREADS="${THREADS:-1}"
+SERVER_CPU="${SERVER_CPU:-0}"
+CLIENT_CPU="${CLIENT_CPU:-1}"
+LOST_N="${LOST_N:-400}"
+LOST_ROUNDS="${LOST_ROUNDS:-3}"
+PORT_BASE="${PORT_BASE:-18400}"
+ROUTES="${ROUTES:-plain counter read new}"
+OUT="${OUT:-$HERE/target/results/$(date -u +%Y%m%dT%H%M%SZ)}"
+SECRET="livesession-http-bench-secret-0123456789abcdef"
+HOST="127.0.0.1"   # loopback only: never change this to another address
+CLK_TCK="$(getconf CLK_TCK)"
+
+ALL_SERVERS="poem-demo salvo-demo poem-server-session poem-cookie-session salvo-session axum-tower-sessions poem-demo-sync poem-demo-periodic salvo-demo-sync salvo-demo-periodic"
+SERVERS="${SERVERS:-$ALL_SERVERS}"
+
+DEMO_BIN="$ROOT/target/release"
+PEER_BIN="$HERE/target/release"
+mkdir -p "$OUT/logs"
+RAW="$OUT/raw.tsv"
+LOST="$OUT/lost.tsv"
+printf 'server\troute\trep\trequests\tduration_us\tp50_us\tp99_us\tcpu_ticks\tstatus_errors\tsocket_errors\talive\tcheck\tother_ticks\n' >"$RAW"
+printf 'server\tsetting\tround\tn\tfinal\tlost\tnon_200\terrors\n' >"$LOST"
+
+log() { printf '[run.sh %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+
+# ---------------------------------------------------------------- 1. wrk
+if ! command -v wrk >/dev/null 2>&1; then
+    log "installing wrk"
+    apt-get install -y wrk >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y wrk >/dev/null; }
+fi
+for tool in curl taskset python3; do
+    command -v "$tool" >/dev/null 2>&1 || { log "missing $tool"; exit 1; }
+done
+
+# ---------------------------------------------------------------- 2. build
+if [ "${SKIP_BUILD:-0}" != 1 ]; then
+    log "building the demos (release)"
+    (cd "$ROOT" && cargo build --release -p livesession-demos --bins)
+    log "building the peer servers (release, own workspace)"
+    (cd "$HERE" && cargo build --release)
+fi
+
+# ---------------------------------------------------------------- servers
+TMPDIRS=()
+ALL_PIDS=()
+cleanup() {
+    local p
+    for p in "${ALL_PIDS[@]}"; do
+        if kill -0 "$p" 2>/dev/null; then kill -TERM "$p" 2>/dev/null || true; fi
+    done
+    sleep 1
+    for p in "${ALL_PIDS[@]}"; do
+        if kill -0 "$p" 2>/dev/null; then kill -KILL "$p" 2>/dev/null || true; fi
+    done
+    for d in "${TMPDIRS[@]}"; do rm -rf "$d"; done
+}
+trap cleanup EXIT
+
+# server_argv NAME PORT WORKERS DATADIR: the server's command line.
+server_argv() {
+    local name=$1 workers=$3 addr="$HOST:$2" dir=$4
+    case "$name" in
+        poem-demo | salvo-demo)
+            echo "$DEMO_BIN/$name --addr $addr --memory --secret $SECRET" ;;
+        poem-demo-sync | poem-demo-periodic | salvo-demo-sync | salvo-demo-periodic)
+            echo "$DEMO_BIN/${name%-*} --addr $addr --data-dir $dir --durability ${name##*-} --secret $SECRET" ;;
+        poem-server-session | poem-cookie-session | salvo-session | axum-tower-sessions)
+            echo "$PEER_BIN/peer-$name --addr $addr --workers $workers" ;;
+        *) log "unknown server $name"; exit 1 ;;
+    esac
+}
+
+is_demo() { case "$1" in poem-demo* | salvo-demo*) return 0 ;; *) return 1 ;; esac; }
+
+# route_args SERVER ROUTE: "<path> <cookie mode>" for bench.lua.
+route_args() {
+    case "$2" in
+        plain) if is_demo "$1"; then echo "/health none"; else echo "/plain none"; fi ;;
+        counter) echo "/counter session" ;;
+        read) echo "/read session" ;;
+        new) if is_demo "$1"; then echo "/counter none"; else echo "/new none"; fi ;;
+    esac
+}
+
+NEXT_PORT=$PORT_BASE
+# start_server NAME PINNED(1|0) WORKERS LOGFILE: sets SERVER_PID, SERVER_PORT, SERVER_DIR.
+start_server() {
+    local name=$1 pinned=$2 workers=$3 logfile=$4 argv plain
+    SERVER_PORT=$NEXT_PORT
+    NEXT_PORT=$((NEXT_PORT + 1))
+    SERVER_DIR="$(mktemp -d /tmp/livesession-bench.XXXXXX)"   # a fresh data dir per start
+    TMPDIRS+=("$SERVER_DIR")
+    # shellcheck disable=SC2207
+    argv=($(server_argv "$name" "$SERVER_PORT" "$workers" "$SERVER_DIR"))
+    if [ "$pinned" = 1 ]; then
+        taskset -c "$SERVER_CPU" "${argv[@]}" 2>"$logfile" >/dev/null &
+    else
+        "${argv[@]}" 2>"$logfile" >/dev/null &
+    fi
+    SERVER_PID=$!
+    ALL_PIDS+=("$SERVER_PID")
+    plain="$(route_args "$name" plain)"; plain="${plain% *}"
+    for _ in $(seq 1 100); do
+        if curl -s -o /dev/null --max-time 1 "http://$HOST:$SERVER_PORT$plain"; then return 0; fi
+        if ! kill -0 "$SERVER_PID" 2>/dev/null; then break; fi
+        sleep 0.1
+    done
+    log "server $name did not come up; stderr:"; cat "$logfile" >&2
+    exit 1
+}
+
+# stop_server NAME PID DIR: SIGTERM, wait (the demos persist sessions on the
+# way out), report anything but a clean exit.
+stop_server() {
+    local name=$1 pid=$2 dir=$3 rc=0
+    if ! kill -0 "$pid" 2>/dev/null; then
+        wait "$pid" 2>/dev/null || rc=$?
+        log "WARNING: $name (pid $pid) had already exited (status $rc)"
+        rm -rf "$dir"; return 0
+    fi
+    kill -TERM "$pid"
+    for _ in $(seq 1 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    if kill -0 "$pid" 2>/dev/null; then
+        log "WARNING: $name ignored SIGTERM for 15 s; killing it"
+        kill -KILL "$pid" 2>/dev/null || true
+    fi
+    wait "$pid" 2>/dev/null || rc=$?
+    # peers die of the signal (143); the demos must exit 0 (CONTRACT.md)
+    if is_demo "$name" && [ "$rc" != 0 ]; then log "WARNING: $name exited with status $rc after SIGTERM"; fi
+    rm -rf "$dir"
+}
+
+cpu_ticks() { # utime + stime of a pid (all its threads), in clock ticks
+    local stat
+    stat="$(cat "/proc/$1/stat" 2>/dev/null)" || { echo 0; return; }
+    stat="${stat##*) }"   # the fields after "(comm) "
+    # shellcheck disable=SC2086
+    set -- $stat
+    echo $(( ${12} + ${13} ))   # fields 14 and 15 of the full line
+}
+
+core_busy() { # busy ticks of core $1 (user nice system irq softirq steal), all processes
+    awk -v c="cpu$1" '$1 == c { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat
+}
+
+# ---------------------------------------------------------------- 3. load
+# One server process per (server, route) cell, all started up front (idle ones
+# cost nothing), then the repetitions run round-robin over the cells: noise
+# from other work on this shared machine spreads over every cell instead of
+# landing on one server.
+routes_for() { # durable modes: /counter only
+    case "$1" in *-sync | *-periodic) echo counter ;; *) echo "$ROUTES" ;; esac
+}
+has_route() { case " $ROUTES " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
+
+CELL_SERVER=(); CELL_ROUTE=(); CELL_PID=(); CELL_PORT=(); CELL_DIR=(); CELL_DEAD=()
+for server in $SERVERS; do
+    for route in $(routes_for "$server"); do
+        has_route "$route" || continue
+        start_server "$server" 1 1 "$OUT/logs/$server-$route.stderr"
+        CELL_SERVER+=("$server"); CELL_ROUTE+=("$route"); CELL_PID+=("$SERVER_PID")
+        CELL_PORT+=("$SERVER_PORT"); CELL_DIR+=("$SERVER_DIR"); CELL_DEAD+=(0)
+    done
+done
+log "${#CELL_PID[@]} servers up; warming up"
+for i in "${!CELL_PID[@]}"; do
+    read -r path mode <<<"$(route_args "${CELL_SERVER[$i]}" "${CELL_ROUTE[$i]}")"
+    taskset -c "$CLIENT_CPU" wrk -t"$THREADS" -c"$CONNS" -d1s -s "$HERE/bench.lua" \
+        "http://$HOST:${CELL_PORT[$i]}" -- "$path" "$mode" >/dev/null 2>&1 || true
+done
+
+for rep in $(seq 1 "$REPS"); do
+    for i in "${!CELL_PID[@]}"; do
+        [ "${CELL_DEAD[$i]}" = 0 ] || continue
+        server=${CELL_SERVER[$i]}; route=${CELL_ROUTE[$i]}; pid=${CELL_PID[$i]}
+        tag="$server-$route"; url="http://$HOST:${CELL_PORT[$i]}"; wrk_out="$OUT/logs/$tag.wrk"
+        read -r path mode <<<"$(route_args "$server" "$route")"
+        before=$(cpu_ticks "$pid"); core_before=$(core_busy "$SERVER_CPU")
+        taskset -c "$CLIENT_CPU" wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency \
+            -s "$HERE/bench.lua" "$url" -- "$path" "$mode" >"$wrk_out.$rep" 2>&1 || true
+        after=$(cpu_ticks "$pid"); core_after=$(core_busy "$SERVER_CPU")
+        # ticks that OTHER processes took on the server's core during the run
+        other=$(( core_after - core_before - (after - before) )); [ "$other" -ge 0 ] || other=0
+        alive=1; kill -0 "$pid" 2>/dev/null || alive=0
+        line="$(grep '^BENCH ' "$wrk_out.$rep" || true)"
+        if [ -z "$line" ]; then
+            log "WARNING: wrk gave no result for $tag rep $rep:"; cat "$wrk_out.$rep" >&2
+            printf '%s\t%s\t%s\t0\t0\t0\t0\t0\t0\t0\t%s\tno-result\t%s\n' "$server" "$route" "$rep" "$alive" "$other" >>"$RAW"
+            if [ "$alive" = 0 ]; then CELL_DEAD[$i]=1; log "WARNING: $server ($route) is dead"; fi
+            continue
+        fi
+        eval "$(echo "$line" | sed 's/^BENCH //')"   # requests= duration_us= p50_us= ...
+        # counter check: on a server-side session, n must have grown by at
+        # least the number of completed requests (+1 for bench.lua's own GET)
+        check="-"
+        if [ "$route" = counter ] && [ "$server" != poem-cookie-session ] && [ "$alive" = 1 ]; then
+            cookie="$(awk '/^COOKIE /{print $2; exit}' "$wrk_out.$rep")"
+            n="$(curl -s --max-time 5 -H "Cookie: $cookie" "$url/read" || echo '?')"
+            if [ "$n" -ge $((requests + 1)) ] 2>/dev/null; then check="ok(n=$n)"; else check="LOW(n=$n,req=$requests)"; fi
+        fi
+        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$server" "$route" "$rep" \
+            "$requests" "$duration_us" "$p50_us" "$p99_us" "$((after - before))" \
+            "$status_errors" "$socket_errors" "$alive" "$check" "$other" >>"$RAW"
+        log "$tag rep $rep: $(awk -v r="$requests" -v d="$duration_us" 'BEGIN{printf "%.0f req/s", r/(d/1e6)}') p50=${p50_us}us p99=${p99_us}us cpu=$((after - before)) others_on_core=$other ticks status_err=$status_errors sock_err=$socket_errors $check"
+        if [ "$alive" = 0 ]; then CELL_DEAD[$i]=1; log "WARNING: $server crashed during $route"; fi
+    done
+done
+for i in "${!CELL_PID[@]}"; do
+    stop_server "${CELL_SERVER[$i]}" "${CELL_PID[$i]}" "${CELL_DIR[$i]}"
+done
+
+# ---------------------------------------------------------------- 4. lost updates
+for setting in pinned-1core both-cores; do
+    for server in $SERVERS; do
+        if [ "$setting" = pinned-1core ]; then
+            start_server "$server" 1 1 "$OUT/logs/$server-lost-$setting.stderr"
+            runner=(taskset -c "$CLIENT_CPU")
+        else
+            start_server "$server" 0 2 "$OUT/logs/$server-lost-$setting.stderr"
+            runner=()
+        fi
+        for round in $(seq 1 "$LOST_ROUNDS"); do
+            res="$("${runner[@]}" "$PEER_BIN/lost-updates" --name "$server" --base "http://$HOST:$SERVER_PORT" --n "$LOST_N" 2>>"$OUT/logs/$server-lost-$setting.client")" || res="$server	$LOST_N	?	?	?	failed"
+            IFS=$'\t' read -r _ n final lost non200 errs <<<"$res"
+            printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$server" "$setting" "$round" "$n" "$final" "$lost" "$non200" "$errs" >>"$LOST"
+            log "lost-updates $server $setting round $round: final=$final lost=$lost non200=$non200 errors=$errs"
+        done
+        stop_server "$server" "$SERVER_PID" "$SERVER_DIR"
+    done
+done
+
+# ---------------------------------------------------------------- 5. report
+python3 - "$RAW" "$LOST" "$OUT" "$DURATION" "$REPS" "$CONNS" "$THREADS" <<'PY' | tee "$OUT/table.md"
+import csv, statistics, sys, os, platform
+raw, lost, out, duration, reps, conns, threads = sys.argv[1:8]
+clk = os.sysconf("SC_CLK_TCK")
+rows = {}
+for r in csv.DictReader(open(raw), delimiter="\t"):
+    rows.setdefault((r["server"], r["route"]), []).append(r)
+
+LABEL = {
+    "poem-demo": "**poem-demo** (livesession, memory)",
+    "salvo-demo": "**salvo-demo** (livesession, memory)",
+    "poem-server-session": "poem ServerSession + MemoryStorage",
+    "poem-cookie-session": "poem CookieSession (signed)",
+    "salvo-session": "salvo-session MemoryStore",
+    "axum-tower-sessions": "axum + tower-sessions MemoryStore",
+    "poem-demo-sync": "**poem-demo** --durability sync",
+    "poem-demo-periodic": "**poem-demo** --durability periodic",
+    "salvo-demo-sync": "**salvo-demo** --durability sync",
+    "salvo-demo-periodic": "**salvo-demo** --durability periodic",
+}
+ROUTE = {"plain": "plain", "counter": "/counter", "read": "/read", "new": "new session"}
+PEERS = {
+    "poem-demo": [("poem-server-session", "poem ServerSession"), ("poem-cookie-session", "poem CookieSession")],
+    "salvo-demo": [("salvo-session", "salvo-session")],
+}
+
+def med(xs):
+    xs = [x for x in xs if x is not None]
+    return statistics.median(xs) if xs else None
+
+def summary(key):
+    rs = [r for r in rows.get(key, []) if int(r["requests"]) > 0]
+    if not rs:
+        return None
+    rps = [int(r["requests"]) / (int(r["duration_us"]) / 1e6) for r in rs]
+    cpu = [int(r["cpu_ticks"]) / clk * 1e6 / int(r["requests"]) for r in rs]
+    return {
+        "rps": med(rps), "p50": med([int(r["p50_us"]) for r in rs]),
+        "p99": med([int(r["p99_us"]) for r in rs]), "cpu": med(cpu),
+        "errors": sum(int(r["status_errors"]) + int(r["socket_errors"]) for r in rs),
+        "dead": any(r["alive"] == "0" for r in rows[key]),
+        "low": [r["check"] for r in rows[key] if r["check"].startswith("LOW")],
+        "reps": len(rs),
+        "other": med([int(r["other_ticks"]) / clk / (int(r["duration_us"]) / 1e6) for r in rs]),
+    }
+
+def lat(us):
+    return f"{us/1000:.2f} ms" if us >= 1000 else f"{us:.0f} µs"
+
+def ratio(a, b):
+    return f"{a/b:.2f}×" if a and b else "–"
+
+print(f"| server | route | req/s | p50 | p99 | CPU µs/req | vs own plain | vs peer / mode (req/s; CPU/req) |")
+print("|---|---|--:|--:|--:|--:|--:|---|")
+order = [s for s in LABEL if any(k[0] == s for k in rows)]
+notes = []
+for s in order:
+    for route in ["plain", "counter", "read", "new"]:
+        m = summary((s, route))
+        if m is None:
+            if (s, route) in rows:
+                print(f"| {LABEL[s]} | {ROUTE[route]} | no result | | | | | |")
+            continue
+        plain = summary((s, "plain"))
+        own = ratio(m["rps"], plain["rps"]) if plain and route != "plain" else ("1.00×" if route == "plain" else "–")
+        cmp = []
+        for peer, name in PEERS.get(s, []):
+            p = summary((peer, route))
+            if p:
+                cmp.append(f"{ratio(m['rps'], p['rps'])} / {ratio(m['cpu'], p['cpu'])} vs {name}")
+        if s.endswith("-sync") or s.endswith("-periodic"):
+            mem = summary((s.rsplit("-", 1)[0], route))
+            if mem:
+                cmp.append(f"{ratio(m['rps'], mem['rps'])} / {ratio(m['cpu'], mem['cpu'])} vs memory mode")
+            if s.endswith("-sync"):
+                per = summary((s.rsplit("-", 1)[0] + "-periodic", route))
+                if per:
+                    cmp.append(f"{ratio(m['rps'], per['rps'])} / {ratio(m['cpu'], per['cpu'])} vs periodic")
+        if m["other"] is not None and m["other"] > 0.10:
+            notes.append(f"{s} {route}: other processes took {m['other']*100:.0f}% of the server's core (median over reps): req/s and latency are depressed; CPU µs/req is not")
+        if m["errors"]:
+            notes.append(f"{s} {route}: {m['errors']} wrk errors (status>399 or socket) over {m['reps']} reps")
+        if m["dead"]:
+            notes.append(f"{s} {route}: the server DIED during the run")
+        if m["low"]:
+            notes.append(f"{s} {route}: counter below completed requests: {', '.join(m['low'])}")
+        print(f"| {LABEL[s]} | {ROUTE[route]} | {m['rps']:,.0f} | {lat(m['p50'])} | {lat(m['p99'])} | {m['cpu']:.1f} | {own} | {'; '.join(cmp)} |")
+print()
+print(f"wrk: {threads} thread, {conns} connections, {reps} × {duration} s per cell (median shown), "
+      f"server on core 0 and wrk on core 1 (taskset), one tokio worker per server. "
+      f"plain = /plain (peers) or /health (demos); new session = /new (peers) or /counter without a cookie (demos). "
+      f"Ratios read left/right: req/s ratio (higher is better) / CPU-per-request ratio (lower is better).")
+all_other = [int(r["other_ticks"]) / clk / (int(r["duration_us"]) / 1e6)
+             for rs in rows.values() for r in rs if int(r["requests"]) > 0]
+if all_other:
+    print()
+    print(f"Interference: other processes used a median {statistics.median(all_other)*100:.0f}% "
+          f"(max {max(all_other)*100:.0f}%) of the server's core during the runs.")
+if notes:
+    print()
+    print("Anomalies:")
+    for n in notes:
+        print(f"- {n}")
+
+# lost updates
+L = {}
+for r in csv.DictReader(open(lost), delimiter="\t"):
+    L.setdefault((r["server"], r["setting"]), []).append(r)
+if L:
+    print()
+    n = next(iter(L.values()))[0]["n"]
+    print(f"Lost updates: {n} concurrent GET /counter on one cookie (after one GET that set n = 1), lost = {int(n)+1} − final n; per round")
+    print()
+    print("| server | 1 core, 1 worker | 2 cores, 2 workers | non-200 / errors |")
+    print("|---|---|---|---|")
+    servers = []
+    for (s, _) in L:
+        if s not in servers:
+            servers.append(s)
+    for s in servers:
+        cells = []
+        bad = []
+        for setting in ["pinned-1core", "both-cores"]:
+            rs = L.get((s, setting), [])
+            cells.append(", ".join(r["lost"] for r in rs) or "–")
+            bad += [f"{r['non_200']}/{r['errors']}" for r in rs]
+        print(f"| {LABEL.get(s, s)} | {cells[0]} | {cells[1]} | {', '.join(bad)} |")
+PY
+log "results in $OUT"

@@ -1,0 +1,622 @@
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use livesession::store::{SessionKey, SessionRecord, SessionStore, StoreError, StoreFuture};
+use sled::Tree;
+
+use crate::codec::{self, IndexFields};
+use crate::config::{Durability, SledConfig};
+use crate::counter::{Counter, Step};
+use crate::group_commit::GroupCommit;
+
+/// `meta` key: on-disk layout version of the four trees.
+const LAYOUT_KEY: &[u8] = b"layout";
+const LAYOUT_VERSION: u8 = 1;
+/// `meta` key: record count (u64 BE) ++ clean-shutdown flag (1 byte).
+const COUNT_KEY: &[u8] = b"count";
+/// Records the recount walks per lock acquisition.
+const RECOUNT_BATCH: usize = 256;
+/// `by_expiry` entries `remove_expired` handles between two yields.
+const SWEEP_CHUNK: usize = 128;
+
+/// A [`SessionStore`] backed by a sled database.
+///
+/// Cheap to clone: clones share the database. Dropping the last clone
+/// persists the record count and flushes the database (a blocking call of a
+/// few milliseconds), so the next [`open`](Self::open) starts without
+/// scanning; see [`count_is_exact`](Self::count_is_exact) for what happens
+/// after a crash.
+///
+/// All methods call sled directly (microseconds each) except
+/// [`flush`](SessionStore::flush), which runs on `spawn_blocking`, and
+/// [`remove_expired`](SessionStore::remove_expired), which yields to the
+/// executor every 128 index entries.
+///
+/// ```
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// use livesession::store::{SessionKey, SessionRecord, SessionStore};
+/// use livesession_sled::{SledConfig, SledStore};
+///
+/// let dir = tempfile::tempdir().unwrap();
+/// let key = SessionKey::of_id("id");
+/// {
+///     let store = SledStore::open(dir.path(), SledConfig::default()).unwrap();
+///     let mut record = SessionRecord::default();
+///     record.user = Some("alice".into());
+///     store.create(&key, &record).await.unwrap();
+///     store.flush().await.unwrap();
+/// }
+/// let store = SledStore::open(dir.path(), SledConfig::default()).unwrap();
+/// assert_eq!(store.keys_for_user("alice").await.unwrap(), vec![key]);
+/// assert_eq!(store.count().await.unwrap(), 1);
+/// # });
+/// ```
+#[derive(Clone)]
+pub struct SledStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: sled::Db,
+    records: Tree,
+    by_expiry: Tree,
+    by_user: Tree,
+    meta: Tree,
+    counter: Arc<Counter>,
+    durability: Durability,
+    group: Arc<GroupCommit>,
+    recount: Mutex<Option<JoinHandle<()>>>,
+}
+
+fn backend(err: sled::Error) -> StoreError {
+    StoreError::backend(err)
+}
+
+fn encode_count(count: u64, clean: bool) -> [u8; 9] {
+    let mut out = [0u8; 9];
+    out[..8].copy_from_slice(&count.to_be_bytes());
+    out[8] = u8::from(clean);
+    out
+}
+
+/// `(count, clean)`, or `None` if absent or malformed.
+fn decode_count(bytes: &[u8]) -> Option<(u64, bool)> {
+    let count: [u8; 8] = bytes.get(..8)?.try_into().ok()?;
+    match bytes.get(8..) {
+        Some([flag]) => Some((u64::from_be_bytes(count), *flag == 1)),
+        _ => None,
+    }
+}
+
+fn expiry_entry(at_ms: u64, key: &[u8; 32]) -> [u8; 40] {
+    let mut out = [0u8; 40];
+    out[..8].copy_from_slice(&at_ms.to_be_bytes());
+    out[8..].copy_from_slice(key);
+    out
+}
+
+fn user_prefix(user: &str) -> Result<Vec<u8>, StoreError> {
+    let len = u32::try_from(user.len())
+        .map_err(|_| StoreError::Backend("user name longer than 4 GiB".into()))?;
+    let mut out = Vec::with_capacity(4 + user.len() + 32);
+    out.extend_from_slice(&len.to_be_bytes());
+    out.extend_from_slice(user.as_bytes());
+    Ok(out)
+}
+
+fn user_entry(user: &str, key: &[u8; 32]) -> Result<Vec<u8>, StoreError> {
+    let mut out = user_prefix(user)?;
+    out.extend_from_slice(key);
+    Ok(out)
+}
+
+impl SledStore {
+    /// Opens (or creates) the store in the directory `path`.
+    ///
+    /// Opening does not scan the sessions: after a clean shutdown the
+    /// persisted count is used as is; otherwise the count is recounted in a
+    /// background thread (see [`count_is_exact`](Self::count_is_exact)).
+    /// Fails with [`StoreError::Backend`] if sled cannot open the directory
+    /// (for instance because another process holds it, after waiting up to
+    /// [`SledConfig::lock_wait`]) or if it holds an unknown layout version.
+    pub fn open(path: impl AsRef<Path>, config: SledConfig) -> Result<SledStore, StoreError> {
+        let sled_config = sled::Config::new()
+            .path(path)
+            .cache_capacity(config.get_cache_capacity_bytes())
+            .flush_every_ms(Some(config.flush_every_ms()));
+        let db = open_waiting_for_lock(&sled_config, config.get_lock_wait())?;
+        let records = db.open_tree("records").map_err(backend)?;
+        let by_expiry = db.open_tree("by_expiry").map_err(backend)?;
+        let by_user = db.open_tree("by_user").map_err(backend)?;
+        let meta = db.open_tree("meta").map_err(backend)?;
+
+        match meta.get(LAYOUT_KEY).map_err(backend)? {
+            None => {
+                meta.insert(LAYOUT_KEY, &[LAYOUT_VERSION])
+                    .map_err(backend)?;
+            }
+            Some(v) if v.as_ref() == [LAYOUT_VERSION] => {}
+            Some(v) => {
+                return Err(StoreError::Backend(format!(
+                    "unsupported livesession-sled layout version {:?}",
+                    v.as_ref()
+                )))
+            }
+        }
+
+        let persisted = meta
+            .get(COUNT_KEY)
+            .map_err(backend)?
+            .and_then(|v| decode_count(&v));
+        let (counter, recount) = match persisted {
+            Some((count, true)) => (Arc::new(Counter::exact(count)), false),
+            Some((estimate, false)) => (Arc::new(Counter::needs_recount(estimate)), true),
+            // A new database, or one written without a counter.
+            None if records.first().map_err(backend)?.is_none() => {
+                (Arc::new(Counter::exact(0)), false)
+            }
+            None => (Arc::new(Counter::needs_recount(0)), true),
+        };
+        // From now on the persisted count is only an estimate, until a clean
+        // shutdown. Make that durable before any record changes.
+        meta.insert(COUNT_KEY, &encode_count(counter.get(), false))
+            .map_err(backend)?;
+        db.flush().map_err(backend)?;
+
+        let group = {
+            let db = db.clone();
+            let meta = meta.clone();
+            let counter = Arc::clone(&counter);
+            GroupCommit::new(Box::new(move || {
+                // Keep the persisted estimate close, for the post-crash recount.
+                meta.insert(COUNT_KEY, &encode_count(counter.get(), false))
+                    .map_err(|e| e.to_string())?;
+                db.flush().map(drop).map_err(|e| e.to_string())
+            }))
+        };
+
+        let handle = if recount {
+            tracing::info!(
+                estimate = counter.get(),
+                "livesession-sled: store was not shut down cleanly; recounting records in the background"
+            );
+            Some(
+                spawn_recount(Arc::clone(&counter), records.clone())
+                    .map_err(StoreError::backend)?,
+            )
+        } else {
+            None
+        };
+
+        Ok(SledStore {
+            inner: Arc::new(Inner {
+                db,
+                records,
+                by_expiry,
+                by_user,
+                meta,
+                counter,
+                durability: config.get_durability(),
+                group,
+                recount: Mutex::new(handle),
+            }),
+        })
+    }
+
+    /// Whether [`count`](SessionStore::count) is exact.
+    ///
+    /// It is, except for a while after opening a store that was not shut down
+    /// cleanly: then `count` starts from the last persisted value and a
+    /// background thread recounts the records (measured: ~2.5 s for 1M records,
+    /// without blocking other operations), after which the count is exact
+    /// again, including every change made in the meantime.
+    pub fn count_is_exact(&self) -> bool {
+        self.inner.counter.is_exact()
+    }
+
+    /// The configured durability.
+    pub fn durability(&self) -> Durability {
+        self.inner.durability
+    }
+
+    /// Bytes the database occupies on disk.
+    pub fn size_on_disk(&self) -> Result<u64, StoreError> {
+        self.inner.db.size_on_disk().map_err(backend)
+    }
+}
+
+/// Opens the database, retrying while its file lock is held (see
+/// [`SledConfig::lock_wait`]).
+fn open_waiting_for_lock(config: &sled::Config, wait: Duration) -> Result<sled::Db, StoreError> {
+    let deadline = Instant::now() + wait;
+    loop {
+        match config.open() {
+            Ok(db) => return Ok(db),
+            Err(sled::Error::Io(e))
+                if e.to_string().contains("could not acquire lock")
+                    && Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Err(e) => return Err(backend(e)),
+        }
+    }
+}
+
+fn spawn_recount(counter: Arc<Counter>, records: Tree) -> std::io::Result<JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("livesession-sled-recount".into())
+        .spawn(move || {
+            let started = std::time::Instant::now();
+            loop {
+                // `abandon_recount` (on close) makes the next step return Done.
+                match counter.repair_step(&records, RECOUNT_BATCH) {
+                    Ok(Step::Continue) => {}
+                    Ok(Step::Done) => {
+                        if counter.is_exact() {
+                            tracing::info!(
+                                count = counter.get(),
+                                elapsed_ms = started.elapsed().as_millis() as u64,
+                                "livesession-sled: recount finished"
+                            );
+                        }
+                        return;
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "livesession-sled: recount failed; count() stays an estimate");
+                        counter.abandon_recount();
+                        return;
+                    }
+                }
+            }
+        })
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // Stop a running recount; it holds a handle to the database.
+        self.counter.abandon_recount();
+        let handle = self
+            .recount
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(handle) = handle {
+            let _ = handle.join();
+        }
+        let clean = self.counter.is_exact();
+        let result = self
+            .meta
+            .insert(COUNT_KEY, &encode_count(self.counter.get(), clean))
+            .and_then(|_| self.db.flush());
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "livesession-sled: final flush failed; the next open will recount");
+        }
+    }
+}
+
+impl Inner {
+    /// Inserts the index entries of `new` that `old` does not already have.
+    fn add_index(
+        &self,
+        key: &[u8; 32],
+        new: &IndexFields,
+        old: Option<&IndexFields>,
+    ) -> Result<(), StoreError> {
+        if let Some(at) = new.expires_at_ms {
+            if old.is_none_or(|o| o.expires_at_ms != Some(at)) {
+                self.by_expiry
+                    .insert(expiry_entry(at, key), &[])
+                    .map_err(backend)?;
+            }
+        }
+        if let Some(user) = &new.user {
+            if old.is_none_or(|o| o.user.as_ref() != Some(user)) {
+                self.by_user
+                    .insert(user_entry(user, key)?, &[])
+                    .map_err(backend)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes the index entries of `old` that `keep` does not share.
+    fn remove_index(
+        &self,
+        key: &[u8; 32],
+        old: &IndexFields,
+        keep: &IndexFields,
+    ) -> Result<(), StoreError> {
+        if let Some(at) = old.expires_at_ms {
+            if keep.expires_at_ms != Some(at) {
+                self.by_expiry
+                    .remove(expiry_entry(at, key))
+                    .map_err(backend)?;
+            }
+        }
+        if let Some(user) = &old.user {
+            if keep.user.as_ref() != Some(user) {
+                self.by_user
+                    .remove(user_entry(user, key)?)
+                    .map_err(backend)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn load(&self, key: &SessionKey) -> Result<Option<SessionRecord>, StoreError> {
+        match self.records.get(key.as_bytes()).map_err(backend)? {
+            None => Ok(None),
+            Some(bytes) => codec::decode(&bytes).map(Some),
+        }
+    }
+
+    fn create(&self, key: &SessionKey, record: &SessionRecord) -> Result<(), StoreError> {
+        let k = key.as_bytes();
+        let bytes = codec::encode(record)?;
+        if self.records.contains_key(k).map_err(backend)? {
+            return Err(StoreError::AlreadyExists);
+        }
+        let index = IndexFields::of(record);
+        self.add_index(k, &index, None)?;
+        let created = self.counter.track(k, || {
+            let swapped = self
+                .records
+                .compare_and_swap(k, None::<&[u8]>, Some(bytes))
+                .map_err(backend)?;
+            Ok::<_, StoreError>(match swapped {
+                Ok(()) => (true, 1),
+                Err(_) => (false, 0),
+            })
+        })?;
+        if !created {
+            // Lost a race with another writer of the same key: withdraw our
+            // index entries, except those the winner's record also uses.
+            let winner = self
+                .records
+                .get(k)
+                .map_err(backend)?
+                .and_then(|b| codec::decode_index(&b).ok())
+                .unwrap_or_default();
+            self.remove_index(k, &index, &winner)?;
+            return Err(StoreError::AlreadyExists);
+        }
+        Ok(())
+    }
+
+    fn save(&self, key: &SessionKey, record: &SessionRecord) -> Result<(), StoreError> {
+        let k = key.as_bytes();
+        let bytes = codec::encode(record)?;
+        let new = IndexFields::of(record);
+        let old_bytes = self.records.get(k).map_err(backend)?;
+        // A corrupt old record's index entries cannot be found; they stay
+        // behind as stale entries, which readers tolerate.
+        let old = old_bytes
+            .as_deref()
+            .and_then(|b| codec::decode_index(b).ok());
+        // 1. New index entries first: a crash now leaves only extra entries.
+        self.add_index(k, &new, old.as_ref())?;
+        // 2. The record.
+        let replaced = self.counter.track(k, || {
+            let prev = self.records.insert(k, bytes).map_err(backend)?;
+            let change = if prev.is_none() { 1 } else { 0 };
+            Ok::<_, StoreError>((prev, change))
+        })?;
+        // 3. Entries of the record actually replaced that are now stale.
+        if let Some(prev) = replaced {
+            let prev_index = if old_bytes.as_ref() == Some(&prev) {
+                old
+            } else {
+                codec::decode_index(&prev).ok()
+            };
+            if let Some(prev_index) = prev_index {
+                self.remove_index(k, &prev_index, &new)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn delete(&self, key: &SessionKey) -> Result<bool, StoreError> {
+        let k = key.as_bytes();
+        let removed = self.counter.track(k, || {
+            let prev = self.records.remove(k).map_err(backend)?;
+            let change = if prev.is_some() { -1 } else { 0 };
+            Ok::<_, StoreError>((prev, change))
+        })?;
+        match removed {
+            None => Ok(false),
+            Some(prev) => {
+                if let Ok(index) = codec::decode_index(&prev) {
+                    self.remove_index(k, &index, &IndexFields::default())?;
+                }
+                Ok(true)
+            }
+        }
+    }
+
+    fn keys_for_user(&self, user: &str) -> Result<Vec<SessionKey>, StoreError> {
+        let prefix = user_prefix(user)?;
+        let mut keys = Vec::new();
+        for entry in self.by_user.scan_prefix(&prefix) {
+            let (entry, _) = entry.map_err(backend)?;
+            let Some(k) = entry
+                .get(prefix.len()..)
+                .and_then(|rest| <[u8; 32]>::try_from(rest).ok())
+            else {
+                continue;
+            };
+            // Skip stale entries: the record is gone or now belongs to
+            // someone else (or is unreadable).
+            let Some(bytes) = self.records.get(k).map_err(backend)? else {
+                continue;
+            };
+            if codec::decode_index(&bytes).is_ok_and(|f| f.user.as_deref() == Some(user)) {
+                keys.push(SessionKey::from_bytes(k));
+            }
+        }
+        Ok(keys)
+    }
+
+    /// Handles one due `by_expiry` entry; returns whether a record was removed.
+    fn sweep_entry(
+        &self,
+        entry: &[u8],
+        skip: &(dyn Fn(&SessionKey) -> bool + Send + Sync),
+    ) -> Result<bool, StoreError> {
+        let parsed = entry.get(..8).zip(entry.get(8..)).and_then(|(at, k)| {
+            Some((
+                u64::from_be_bytes(at.try_into().ok()?),
+                <[u8; 32]>::try_from(k).ok()?,
+            ))
+        });
+        let Some((at, k)) = parsed else {
+            tracing::warn!("livesession-sled: dropping malformed expiry index entry");
+            self.by_expiry.remove(entry).map_err(backend)?;
+            return Ok(false);
+        };
+        let key = SessionKey::from_bytes(k);
+        if skip(&key) {
+            return Ok(false);
+        }
+        let Some(bytes) = self.records.get(k).map_err(backend)? else {
+            // Stale: the record is gone.
+            self.by_expiry.remove(entry).map_err(backend)?;
+            return Ok(false);
+        };
+        let index = match codec::decode_index(&bytes) {
+            Ok(index) => Some(index),
+            Err(e) => {
+                tracing::warn!(?key, error = %e, "livesession-sled: removing an unreadable record whose expiry is due");
+                None
+            }
+        };
+        if let Some(index) = &index {
+            if index.expires_at_ms != Some(at) {
+                // Stale: the record was re-saved with another expiry.
+                self.by_expiry.remove(entry).map_err(backend)?;
+                self.restore_index(&k)?;
+                return Ok(false);
+            }
+        }
+        let removed = self.counter.track(&k, || {
+            let swapped = self
+                .records
+                .compare_and_swap(k, Some(&bytes), None::<&[u8]>)
+                .map_err(backend)?;
+            Ok::<_, StoreError>(match swapped {
+                Ok(()) => (true, -1),
+                // Re-saved meanwhile: it lives on, with its own index entries.
+                Err(_) => (false, 0),
+            })
+        })?;
+        if !removed {
+            return Ok(false);
+        }
+        self.by_expiry.remove(entry).map_err(backend)?;
+        if let Some(index) = &index {
+            self.remove_index(&k, index, &IndexFields::default())?;
+        }
+        self.restore_index(&k)?;
+        Ok(true)
+    }
+
+    /// After removing index entries of `k`: if a record was written under `k`
+    /// concurrently, make sure its own entries exist.
+    fn restore_index(&self, k: &[u8; 32]) -> Result<(), StoreError> {
+        if let Some(bytes) = self.records.get(k).map_err(backend)? {
+            if let Ok(index) = codec::decode_index(&bytes) {
+                self.add_index(k, &index, None)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl SessionStore for SledStore {
+    fn load<'a>(&'a self, key: &'a SessionKey) -> StoreFuture<'a, Option<SessionRecord>> {
+        let result = self.inner.load(key);
+        Box::pin(async move { result })
+    }
+
+    fn create<'a>(&'a self, key: &'a SessionKey, record: &'a SessionRecord) -> StoreFuture<'a, ()> {
+        let result = self.inner.create(key, record);
+        Box::pin(async move { result })
+    }
+
+    fn save<'a>(&'a self, key: &'a SessionKey, record: &'a SessionRecord) -> StoreFuture<'a, ()> {
+        let result = self.inner.save(key, record);
+        Box::pin(async move { result })
+    }
+
+    fn delete<'a>(&'a self, key: &'a SessionKey) -> StoreFuture<'a, bool> {
+        let result = self.inner.delete(key);
+        Box::pin(async move { result })
+    }
+
+    fn keys_for_user<'a>(&'a self, user: &'a str) -> StoreFuture<'a, Vec<SessionKey>> {
+        let result = self.inner.keys_for_user(user);
+        Box::pin(async move { result })
+    }
+
+    fn remove_expired<'a>(
+        &'a self,
+        now_ms: u64,
+        limit: usize,
+        skip: &'a (dyn Fn(&SessionKey) -> bool + Send + Sync),
+    ) -> StoreFuture<'a, usize> {
+        Box::pin(async move {
+            let inner = &self.inner;
+            let upper = expiry_entry(now_ms, &[0xff; 32]);
+            let mut removed = 0usize;
+            let mut after: Option<sled::IVec> = None;
+            while removed < limit {
+                // Walk in chunks, yielding in between, so a large sweep does
+                // not hold an executor thread for long. Each chunk restarts
+                // the range after the last entry seen.
+                let chunk: Vec<sled::IVec> = {
+                    let range = match &after {
+                        None => inner.by_expiry.range(..=&upper[..]),
+                        Some(last) => inner.by_expiry.range::<&[u8], _>((
+                            std::ops::Bound::Excluded(last.as_ref()),
+                            std::ops::Bound::Included(&upper[..]),
+                        )),
+                    };
+                    range
+                        .keys()
+                        .take(SWEEP_CHUNK)
+                        .collect::<Result<_, _>>()
+                        .map_err(backend)?
+                };
+                let exhausted = chunk.len() < SWEEP_CHUNK;
+                for entry in &chunk {
+                    if removed >= limit {
+                        break;
+                    }
+                    if inner.sweep_entry(entry, skip)? {
+                        removed += 1;
+                    }
+                }
+                match chunk.into_iter().last() {
+                    Some(last) if !exhausted => after = Some(last),
+                    _ => break,
+                }
+                tokio::task::yield_now().await;
+            }
+            Ok(removed)
+        })
+    }
+
+    fn count(&self) -> StoreFuture<'_, u64> {
+        let n = self.inner.counter.get();
+        Box::pin(async move { Ok(n) })
+    }
+
+    fn flush(&self) -> StoreFuture<'_, ()> {
+        match self.inner.durability {
+            Durability::Periodic(_) => Box::pin(async { Ok(()) }),
+            _ => Box::pin(Arc::clone(&self.inner.group).flush()),
+        }
+    }
+}
