@@ -344,10 +344,12 @@ impl SessionConfigBuilder {
             SecretSource::Secrets(list) => {
                 match list.first() {
                     None => return err("at least one secret is required".into()),
-                    Some(first) if first.len() < MIN_SECRET_LEN => return err(format!(
+                    Some(first) if first.len() < MIN_SECRET_LEN => {
+                        return err(format!(
                         "the signing secret must be at least {MIN_SECRET_LEN} bytes long (got {})",
                         first.len()
-                    )),
+                    ))
+                    }
                     _ => {}
                 }
                 Arc::new(HmacSigner::new(&list).map_err(ConfigError)?)

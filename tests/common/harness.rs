@@ -198,10 +198,10 @@ impl Server {
                 Ok(()) => return srv,
                 Err(e) => {
                     let log = srv.log();
-                    srv.child.take().map(|mut c| {
+                    if let Some(mut c) = srv.child.take() {
                         let _ = c.kill();
                         let _ = c.wait();
-                    });
+                    }
                     last = format!("{e}\n--- {} log ---\n{log}", demo.name());
                     let lower = log.to_ascii_lowercase();
                     let bind_race = lower.contains("in use") || lower.contains("addrinuse");

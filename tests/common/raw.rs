@@ -98,7 +98,10 @@ pub async fn request(port: u16, head: &[u8], body: &[u8]) -> Result<RawResp, Str
     }
 }
 
-fn parse_head(buf: &[u8]) -> Option<(u16, Vec<(String, String)>, usize)> {
+/// Status, headers and the body's offset of a raw HTTP/1.1 response.
+type Head = (u16, Vec<(String, String)>, usize);
+
+fn parse_head(buf: &[u8]) -> Option<Head> {
     let end = buf.windows(4).position(|w| w == b"\r\n\r\n")?;
     let head = String::from_utf8_lossy(&buf[..end]).into_owned();
     let mut lines = head.split("\r\n");

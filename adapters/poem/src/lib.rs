@@ -1,4 +1,4 @@
-//! Poem adapter for [livesession](livesession): a middleware that attaches a
+//! Poem adapter for [livesession]: a middleware that attaches a
 //! session to each request and an extractor, so a handler just takes
 //! `session: &Session`.
 //!

@@ -1,4 +1,4 @@
-//! Salvo adapter for [livesession](livesession): a hoop that attaches a
+//! Salvo adapter for [livesession]: a hoop that attaches a
 //! session to each request's [`Depot`](salvo::Depot), and a `Depot`
 //! extension to reach it from handlers.
 //!
@@ -12,8 +12,10 @@
 //!     let session = depot.session().expect("SessionHoop is installed");
 //!     match session.update("n", |n: Option<i64>| n.unwrap_or(0) + 1).await {
 //!         Ok(n) => res.render(n.to_string()),
-//!         Err(e) => res.status_code(livesession_salvo::status_for(&e)),
-//!     };
+//!         Err(e) => {
+//!             res.status_code(livesession_salvo::status_for(&e));
+//!         }
+//!     }
 //! }
 //!
 //! # async fn run() {

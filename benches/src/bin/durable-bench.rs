@@ -41,7 +41,10 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let mut args = std::env::args().skip(1);
-    let stored: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(1_000_000);
+    let stored: usize = args
+        .next()
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(1_000_000);
     let live: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(10_000);
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("sessions");
@@ -60,7 +63,10 @@ async fn main() {
             let id = random_id();
             let mut data = BTreeMap::new();
             data.insert("n".to_string(), serde_json::json!(i));
-            data.insert("csrf".to_string(), serde_json::json!("0123456789abcdef0123456789abcdef"));
+            data.insert(
+                "csrf".to_string(),
+                serde_json::json!("0123456789abcdef0123456789abcdef"),
+            );
             let record = SessionRecord {
                 data,
                 user: Some(format!("user{}", i % 50_000)),
@@ -68,7 +74,10 @@ async fn main() {
                 expires_at_ms: Some(now_ms + 86_400_000),
                 ..SessionRecord::default()
             };
-            store.create(&SessionKey::of_id(&id), &record).await.expect("create");
+            store
+                .create(&SessionKey::of_id(&id), &record)
+                .await
+                .expect("create");
             if i < live {
                 sample_ids.push(id);
             }

@@ -22,7 +22,10 @@ async fn main() {
     );
     // Warm up allocator and runtime so the baseline is fair.
     for _ in 0..1000 {
-        let s = manager.start(&RequestInfo { path: "/", ..Default::default() });
+        let s = manager.start(&RequestInfo {
+            path: "/",
+            ..Default::default()
+        });
         s.insert("n", 1).await.unwrap();
         s.finish().await.unwrap();
     }
@@ -33,9 +36,14 @@ async fn main() {
         .map(|i| {
             let m = manager.clone();
             tokio::spawn(async move {
-                let s = m.start(&RequestInfo { path: "/", ..Default::default() });
+                let s = m.start(&RequestInfo {
+                    path: "/",
+                    ..Default::default()
+                });
                 s.insert("n", i).await.unwrap();
-                s.insert("csrf", "0123456789abcdef0123456789abcdef").await.unwrap();
+                s.insert("csrf", "0123456789abcdef0123456789abcdef")
+                    .await
+                    .unwrap();
                 s.finish().await.unwrap().pop().unwrap()
             })
         })

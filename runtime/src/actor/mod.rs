@@ -277,10 +277,10 @@ impl Message<Destroy> for SessionActor {
         };
         if let Some(user) = &msg.only_user {
             let snap = self.cell.current();
-            let unexpired = !rt
+            let expired = rt
                 .expires_at(&snap.record, self.cell.last_access())
                 .is_some_and(|t| t <= now_ms());
-            if snap.record.user.as_deref() != Some(user) || !unexpired {
+            if snap.record.user.as_deref() != Some(user) || expired {
                 return Destroyed(Ok(None));
             }
         }

@@ -420,8 +420,8 @@ impl Session {
         })
     }
 
-    /// Binds the session to `user` so [`SessionManager::revoke_user`]
-    /// (crate::SessionManager::revoke_user) can end it. Call it right after
+    /// Binds the session to `user` so
+    /// [`SessionManager::revoke_user`](crate::SessionManager::revoke_user) can end it. Call it right after
     /// [`regenerate`](Self::regenerate) at login.
     pub async fn bind_user(&self, user: &str) -> Result<(), SessionError> {
         let user = user.to_string();
@@ -496,9 +496,9 @@ impl Session {
             _ => None,
         };
         if let Some(live) = live {
-            match live.actor.ask(Destroy { only_user: None }).await {
-                Ok(Destroyed(Err(e))) => return Err(e),
-                Ok(Destroyed(Ok(_))) | Err(_) => {}
+            // An actor that is already gone was destroyed or expired: fine.
+            if let Ok(Destroyed(Err(e))) = live.actor.ask(Destroy { only_user: None }).await {
+                return Err(e);
             }
         }
         let mut st = self.state();

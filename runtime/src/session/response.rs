@@ -14,12 +14,10 @@ use std::time::Duration;
 /// ```
 /// use livesession::{CookieOptions, Secure};
 /// use std::time::Duration;
-/// let remember_me = CookieOptions {
-///     max_age: Some(Duration::from_secs(30 * 86400)),
-///     secure: Some(Secure::Always),
-///     ..Default::default()
-/// };
-/// # let _ = remember_me;
+/// let remember_me = CookieOptions::default()
+///     .max_age(Duration::from_secs(30 * 86400))
+///     .secure(Secure::Always);
+/// assert_eq!(remember_me.max_age, Some(Duration::from_secs(30 * 86400)));
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -39,6 +37,42 @@ pub struct CookieOptions {
 }
 
 impl CookieOptions {
+    /// Sets the idle timeout (and cookie lifetime) for this session.
+    pub fn max_age(mut self, max_age: Duration) -> Self {
+        self.max_age = Some(max_age);
+        self
+    }
+
+    /// Sets `HttpOnly`.
+    pub fn http_only(mut self, on: bool) -> Self {
+        self.http_only = Some(on);
+        self
+    }
+
+    /// Sets `Secure`.
+    pub fn secure(mut self, secure: Secure) -> Self {
+        self.secure = Some(secure);
+        self
+    }
+
+    /// Sets `SameSite`.
+    pub fn same_site(mut self, same_site: SameSite) -> Self {
+        self.same_site = Some(same_site);
+        self
+    }
+
+    /// Sets `Domain`.
+    pub fn domain(mut self, domain: impl Into<String>) -> Self {
+        self.domain = Some(domain.into());
+        self
+    }
+
+    /// Sets `Partitioned`.
+    pub fn partitioned(mut self, on: bool) -> Self {
+        self.partitioned = Some(on);
+        self
+    }
+
     pub(crate) fn apply(&self, o: &mut CookieOverrides) {
         if let Some(d) = self.max_age {
             o.max_age_ms = Some(ms(d).max(1));
