@@ -98,6 +98,7 @@ pub struct SessionConfig {
     pub(crate) trust_proxy: bool,
     pub(crate) store: Option<Arc<dyn SessionStore>>,
     pub(crate) passivate_after: Duration,
+    pub(crate) hibernate_after: Duration,
     pub(crate) sweep_interval: Duration,
 }
 
@@ -171,6 +172,7 @@ pub struct SessionConfigBuilder {
     trust_proxy: bool,
     store: Option<Arc<dyn SessionStore>>,
     passivate_after: Duration,
+    hibernate_after: Duration,
     sweep_interval: Duration,
 }
 
@@ -188,6 +190,7 @@ impl Default for SessionConfigBuilder {
             trust_proxy: false,
             store: None,
             passivate_after: Duration::from_secs(300),
+            hibernate_after: Duration::from_secs(1),
             sweep_interval: Duration::from_secs(1),
         }
     }
@@ -327,6 +330,16 @@ impl SessionConfigBuilder {
         self
     }
 
+    /// How long a session's owner actor keeps running after its last message.
+    /// Then it hibernates: the session stays live in memory (readable, with
+    /// its clocks parked in a shared alarm queue) and the next change spawns
+    /// a new owner. Default 1 s. Longer keeps hot sessions' actors warm;
+    /// shorter saves memory.
+    pub fn hibernate_after(mut self, idle: Duration) -> Self {
+        self.hibernate_after = idle;
+        self
+    }
+
     /// With a store: how often expired records are swept. Default 1 s.
     pub fn sweep_interval(mut self, every: Duration) -> Self {
         self.sweep_interval = every;
@@ -384,8 +397,14 @@ impl SessionConfigBuilder {
         if self.cookie.same_site == Some(SameSite::None) && self.cookie.secure == Secure::Never {
             return err("SameSite=None requires Secure (use secure true or auto)".into());
         }
-        if self.passivate_after.is_zero() || self.sweep_interval.is_zero() {
-            return err("passivate after and sweep interval must be greater than zero".into());
+        if self.passivate_after.is_zero()
+            || self.sweep_interval.is_zero()
+            || self.hibernate_after.is_zero()
+        {
+            return err(
+                "passivate after, hibernate after and sweep interval must be greater than zero"
+                    .into(),
+            );
         }
         if let Some(gen) = &self.id_generator {
             let sample = gen();
@@ -407,6 +426,7 @@ impl SessionConfigBuilder {
             trust_proxy: self.trust_proxy,
             store: self.store,
             passivate_after: self.passivate_after,
+            hibernate_after: self.hibernate_after,
             sweep_interval: self.sweep_interval,
         })
     }

@@ -1,20 +1,24 @@
 //! The entry point: [`SessionManager`] turns requests into [`Session`]
 //! handles and owns the registry, the store and the background sweeper.
 
+use crate::actor::alarms::Alarms;
 use crate::actor::cell::{Lifecycle, SessionCell};
-use crate::actor::{ActorArgs, Destroy, Destroyed, Retire, SessionActor};
+use crate::actor::{
+    ActorArgs, CheckClocks, Destroy, Destroyed, Mutate, MutateFn, Mutated, MutatedOk, Retire,
+    Retired, SessionActor,
+};
 use crate::clock::{ms, now_ms};
 use crate::config::SessionConfig;
 use crate::cookie::find_cookie;
 use crate::error::SessionError;
 use crate::id::{is_valid_id, random_id};
-use crate::registry::{LiveSession, Registry};
+use crate::registry::Registry;
 use crate::session::Session;
 use crate::store::{SessionKey, SessionRecord, SessionStore, StoreError};
-use kameo::actor::Spawn;
+use kameo::actor::{ActorRef, Spawn};
 use kameo::mailbox;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, UNIX_EPOCH};
 
 /// Capacity of each session's mailbox: concurrent requests beyond it wait
@@ -24,6 +28,10 @@ const MAILBOX_CAPACITY: usize = 64;
 /// How long a request waits for a session that is being written out
 /// (passivation) before giving up with an error.
 const RETIRE_WAIT: Duration = Duration::from_secs(10);
+
+/// How many owners a message tries before giving up (an owner that
+/// hibernates while a message is on its way is replaced by a new one).
+const OWNER_ATTEMPTS: usize = 16;
 
 /// What an adapter extracts from a request.
 #[derive(Debug, Clone, Copy, Default)]
@@ -51,8 +59,9 @@ pub struct Stats {
 pub(crate) struct Runtime {
     config: SessionConfig,
     registry: Registry,
+    alarms: Arc<Alarms>,
     me: Weak<Runtime>,
-    sweeper_started: AtomicBool,
+    background_started: AtomicBool,
     shutting_down: AtomicBool,
 }
 
@@ -69,8 +78,16 @@ impl Runtime {
         self.config.store.as_ref()
     }
 
+    pub fn alarms(&self) -> &Alarms {
+        &self.alarms
+    }
+
     pub fn passivate_after_ms(&self) -> u64 {
         ms(self.config.passivate_after)
+    }
+
+    pub fn hibernate_after_ms(&self) -> u64 {
+        ms(self.config.hibernate_after)
     }
 
     /// The idle timeout of a session: its own override, else the configured one.
@@ -125,23 +142,104 @@ impl Runtime {
         }
     }
 
-    fn spawn_actor(&self, cell: Arc<SessionCell>, stored: bool) -> Arc<LiveSession> {
-        let actor = SessionActor::spawn_with_mailbox(
+    /// The running owner of `cell`, spawned if it has none. `None` when the
+    /// session has ended.
+    pub fn owner(&self, cell: &Arc<SessionCell>, by_alarm: bool) -> Option<ActorRef<SessionActor>> {
+        let mut slot = cell.owner();
+        if cell.lifecycle() != Lifecycle::Alive {
+            return None;
+        }
+        if let Some(owner) = slot.as_ref() {
+            if owner.is_alive() {
+                return Some(owner.clone());
+            }
+        }
+        let owner = SessionActor::spawn_with_mailbox(
             ActorArgs {
                 cell: cell.clone(),
                 runtime: self.me.clone(),
-                stored,
+                by_alarm,
             },
             mailbox::bounded(MAILBOX_CAPACITY),
         );
-        Arc::new(LiveSession { cell, actor })
+        *slot = Some(owner.clone());
+        Some(owner)
     }
 
-    /// A brand-new session with a fresh server-made id holding `record`.
+    /// Applies the parked change through the owner of `cell`. `Ok(None)`: the
+    /// session ended (or was passivated) before the change could be applied.
+    pub async fn mutate(
+        &self,
+        cell: &Arc<SessionCell>,
+        parked: &Arc<Mutex<Option<MutateFn>>>,
+    ) -> Result<Option<MutatedOk>, SessionError> {
+        for _ in 0..OWNER_ATTEMPTS {
+            let Some(owner) = self.owner(cell, false) else {
+                return Ok(None);
+            };
+            let msg = Mutate(Box::new({
+                let parked = parked.clone();
+                move |record: &mut SessionRecord| take_parked(&parked)?(record)
+            }));
+            match owner.ask(msg).await {
+                Ok(Mutated { result }) => return result.map(Some),
+                Err(_) if is_parked(parked) => {
+                    // Not applied: the owner hibernated or the session ended.
+                    if cell.lifecycle() != Lifecycle::Alive {
+                        return Ok(None);
+                    }
+                    tokio::task::yield_now().await;
+                }
+                Err(e) => {
+                    return Err(SessionError::Unavailable(format!(
+                        "the session owner stopped during a change: {e}"
+                    )))
+                }
+            }
+        }
+        Err(SessionError::Unavailable(
+            "the session owner kept stopping".into(),
+        ))
+    }
+
+    /// Destroys `cell` (only if bound to `only_user`, when given). Returns
+    /// the final record, or `None` if it had ended or did not match.
+    pub async fn destroy(
+        &self,
+        cell: &Arc<SessionCell>,
+        only_user: Option<&str>,
+    ) -> Result<Option<SessionRecord>, SessionError> {
+        for _ in 0..OWNER_ATTEMPTS {
+            let Some(owner) = self.owner(cell, false) else {
+                return Ok(None);
+            };
+            let msg = Destroy {
+                only_user: only_user.map(String::from),
+            };
+            match owner.ask(msg).await {
+                Ok(Destroyed(result)) => return result,
+                Err(_) if cell.lifecycle() == Lifecycle::Alive => tokio::task::yield_now().await,
+                Err(_) => return Ok(None),
+            }
+        }
+        Err(SessionError::Unavailable(
+            "the session owner kept stopping".into(),
+        ))
+    }
+
+    /// Asks the owner to re-check its clocks (and lazily persist the expiry).
+    pub fn check_clocks(&self, cell: &Arc<SessionCell>) {
+        if let Some(owner) = self.owner(cell, false) {
+            let _ = owner.tell(CheckClocks).try_send();
+        }
+    }
+
+    /// A brand-new live session with a fresh server-made id holding `record`
+    /// (already containing its first change, if any).
     pub async fn create(
         &self,
         mut record: SessionRecord,
-    ) -> Result<Arc<LiveSession>, SessionError> {
+    ) -> Result<Arc<SessionCell>, SessionError> {
         if self.shutting_down.load(Ordering::Relaxed) {
             return Err(SessionError::Unavailable("shutting down".into()));
         }
@@ -156,31 +254,42 @@ impl Runtime {
         // a few tries before it is reported.
         for _ in 0..4 {
             let id = self.new_id()?;
-            let cell = Arc::new(SessionCell::new(
-                id.clone(),
-                self.cookie_value(&id),
-                record.clone(),
-                now,
-            ));
+            let cookie_value = self.cookie_value(&id);
+            let cell = Arc::new(SessionCell::new(id, cookie_value, record.clone(), now));
             if self.registry.contains(&cell.key) {
                 continue;
             }
             if let Some(store) = self.store() {
                 match store.create(&cell.key, &record).await {
-                    Ok(()) => {}
+                    Ok(()) => cell.set_stored_expiry(record.expires_at_ms),
                     Err(StoreError::AlreadyExists) => continue,
                     Err(e) => return Err(e.into()),
                 }
             }
-            let live = self.spawn_actor(cell, self.store().is_some());
-            if self.registry.insert_new(live.clone()) {
-                return Ok(live);
+            if self.registry.insert_new(cell.clone()) {
+                self.park_alarm(&cell);
+                return Ok(cell);
             }
-            live.actor.kill();
         }
         Err(SessionError::Invalid(
             "the id generator keeps returning ids that are in use".into(),
         ))
+    }
+
+    /// Parks the first alarm of an ownerless live session.
+    fn park_alarm(&self, cell: &SessionCell) {
+        let last = cell.last_access();
+        let expiry = self.expires_at(&cell.current().record, last);
+        let due = match self.store() {
+            Some(_) => {
+                let passivate = last.saturating_add(self.passivate_after_ms());
+                Some(expiry.map_or(passivate, |e| e.min(passivate)))
+            }
+            None => expiry,
+        };
+        if let Some(at) = due {
+            self.alarms.set(cell, at);
+        }
     }
 
     /// The live session for `key`, activating it from the store if needed.
@@ -189,7 +298,7 @@ impl Runtime {
         &self,
         key: SessionKey,
         id: &str,
-    ) -> Result<Option<Arc<LiveSession>>, SessionError> {
+    ) -> Result<Option<Arc<SessionCell>>, SessionError> {
         let deadline = tokio::time::Instant::now() + RETIRE_WAIT;
         loop {
             let slot = match (self.registry.slot(&key), self.store()) {
@@ -207,11 +316,11 @@ impl Runtime {
                     self.registry.remove_empty(&key, &slot);
                     return Ok(None);
                 }
-                Ok(Some(live)) => match live.cell.lifecycle() {
-                    Lifecycle::Alive => return Ok(Some(live.clone())),
+                Ok(Some(cell)) => match cell.lifecycle() {
+                    Lifecycle::Alive => return Ok(Some(cell.clone())),
                     Lifecycle::Dead => return Ok(None),
                     Lifecycle::Retired => {
-                        // Being written out; its actor removes the slot next.
+                        // Being written out; its owner removes the slot next.
                         if tokio::time::Instant::now() > deadline {
                             return Err(SessionError::Unavailable(
                                 "a session stayed in passivation for too long".into(),
@@ -229,7 +338,7 @@ impl Runtime {
         &self,
         key: SessionKey,
         id: &str,
-    ) -> Result<Option<Arc<LiveSession>>, SessionError> {
+    ) -> Result<Option<Arc<SessionCell>>, SessionError> {
         let Some(store) = self.store() else {
             return Ok(None);
         };
@@ -252,13 +361,16 @@ impl Runtime {
             }
             return Ok(None);
         }
+        let stored_expiry = record.expires_at_ms;
         let cell = Arc::new(SessionCell::new(
             id.to_string(),
             self.cookie_value(id),
             record,
             now,
         ));
-        Ok(Some(self.spawn_actor(cell, true)))
+        cell.set_stored_expiry(stored_expiry);
+        self.park_alarm(&cell);
+        Ok(Some(cell))
     }
 
     /// Destroys the stored (not live) session `key` if bound to `user`,
@@ -293,8 +405,8 @@ impl Runtime {
                     self.registry.remove_empty(&key, &slot);
                     return Ok(deleted.load(Ordering::Relaxed));
                 }
-                Ok(Some(live)) => match live.cell.lifecycle() {
-                    Lifecycle::Alive => return destroy_if_user(live.clone(), user).await,
+                Ok(Some(cell)) => match cell.lifecycle() {
+                    Lifecycle::Alive => return Ok(self.destroy(cell, Some(user)).await?.is_some()),
                     Lifecycle::Dead => return Ok(false),
                     Lifecycle::Retired => {
                         if tokio::time::Instant::now() > deadline {
@@ -309,28 +421,20 @@ impl Runtime {
         }
     }
 
-    fn ensure_sweeper(&self) {
-        if self.store().is_none() || self.sweeper_started.swap(true, Ordering::Relaxed) {
+    /// Starts the alarm task and, with a store, the sweeper (once, lazily,
+    /// because they need a Tokio runtime).
+    fn ensure_background(&self) {
+        if self.background_started.swap(true, Ordering::Relaxed) {
             return;
         }
         let Ok(handle) = tokio::runtime::Handle::try_current() else {
-            self.sweeper_started.store(false, Ordering::Relaxed);
+            self.background_started.store(false, Ordering::Relaxed);
             return;
         };
-        let me = self.me.clone();
-        let every = self.config.sweep_interval;
-        handle.spawn(async move {
-            let mut tick = tokio::time::interval(every);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tick.tick().await;
-                let Some(rt) = me.upgrade() else { return };
-                if rt.shutting_down.load(Ordering::Relaxed) {
-                    return;
-                }
-                rt.sweep_once().await;
-            }
-        });
+        handle.spawn(run_alarms(self.me.clone(), self.alarms.clone()));
+        if self.store().is_some() {
+            handle.spawn(run_sweeper(self.me.clone(), self.config.sweep_interval));
+        }
     }
 
     async fn sweep_once(&self) {
@@ -355,18 +459,66 @@ impl Runtime {
     }
 }
 
-async fn destroy_if_user(live: Arc<LiveSession>, user: &str) -> Result<bool, SessionError> {
-    match live
-        .actor
-        .ask(Destroy {
-            only_user: Some(user.to_string()),
-        })
-        .await
-    {
-        Ok(Destroyed(r)) => r.map(|rec| rec.is_some()),
-        // Already gone (destroyed, expired or retired concurrently).
-        Err(_) => Ok(false),
+/// Wakes the owners of hibernating sessions whose alarm is due. Holds the
+/// runtime only weakly, so a dropped manager ends it within a second.
+async fn run_alarms(me: Weak<Runtime>, alarms: Arc<Alarms>) {
+    const MAX_NAP: Duration = Duration::from_secs(1);
+    loop {
+        // `notify_one` leaves a permit when nobody waits, so an alarm set
+        // between reading the queue and waiting is not missed.
+        let wait = alarms
+            .next_due()
+            .map_or(MAX_NAP, |t| {
+                Duration::from_millis(t.saturating_sub(now_ms()))
+            })
+            .min(MAX_NAP);
+        if !wait.is_zero() {
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = alarms.earlier.notified() => {}
+            }
+        }
+        let Some(rt) = me.upgrade() else { return };
+        if rt.shutting_down.load(Ordering::Relaxed) {
+            return;
+        }
+        for (at, key) in alarms.take_due(now_ms()) {
+            if let Some(cell) = rt.registry.live_cell(&key) {
+                let current =
+                    cell.alarm_at_ms
+                        .compare_exchange(at, 0, Ordering::SeqCst, Ordering::SeqCst);
+                if current.is_ok() {
+                    rt.owner(&cell, true);
+                }
+            }
+        }
     }
+}
+
+/// Removes expired records from the store every `every`.
+async fn run_sweeper(me: Weak<Runtime>, every: Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let Some(rt) = me.upgrade() else { return };
+        if rt.shutting_down.load(Ordering::Relaxed) {
+            return;
+        }
+        rt.sweep_once().await;
+    }
+}
+
+fn take_parked(parked: &Mutex<Option<MutateFn>>) -> Result<MutateFn, SessionError> {
+    parked
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .take()
+        .ok_or_else(|| SessionError::Unavailable("operation already consumed".into()))
+}
+
+fn is_parked(parked: &Mutex<Option<MutateFn>>) -> bool {
+    parked.lock().unwrap_or_else(|e| e.into_inner()).is_some()
 }
 
 /// Creates sessions for requests and manages them all.
@@ -409,11 +561,12 @@ impl SessionManager {
         let rt = Arc::new_cyclic(|me| Runtime {
             config,
             registry: Registry::default(),
+            alarms: Arc::new(Alarms::default()),
             me: me.clone(),
-            sweeper_started: AtomicBool::new(false),
+            background_started: AtomicBool::new(false),
             shutting_down: AtomicBool::new(false),
         });
-        rt.ensure_sweeper();
+        rt.ensure_background();
         SessionManager { rt }
     }
 
@@ -426,7 +579,7 @@ impl SessionManager {
     /// handler first uses it; call [`Session::finish`] after the handler to
     /// get the `Set-Cookie` values.
     pub fn start(&self, req: &RequestInfo<'_>) -> Session {
-        self.rt.ensure_sweeper();
+        self.rt.ensure_background();
         let config = &self.rt.config;
         let in_scope = path_in_scope(req.path, &config.cookie.path);
         let incoming = if in_scope {
@@ -464,9 +617,9 @@ impl SessionManager {
     /// [`Session::bind_user`]), live or only in the store. Returns how many.
     pub async fn revoke_user(&self, user: &str) -> Result<usize, SessionError> {
         let mut revoked = 0;
-        for live in self.rt.registry.live() {
-            if live.cell.current().record.user.as_deref() == Some(user)
-                && destroy_if_user(live, user).await?
+        for cell in self.rt.registry.live() {
+            if cell.current().record.user.as_deref() == Some(user)
+                && self.rt.destroy(&cell, Some(user)).await?.is_some()
             {
                 revoked += 1;
             }
@@ -507,15 +660,21 @@ impl SessionManager {
     pub async fn shutdown(&self) -> Result<(), SessionError> {
         self.rt.shutting_down.store(true, Ordering::SeqCst);
         let mut first_error = None;
-        for live in self.rt.registry.live() {
+        for cell in self.rt.registry.live() {
             if self.rt.store().is_none() {
-                live.actor.kill();
+                cell.set_lifecycle(Lifecycle::Retired);
+                if let Some(owner) = cell.owner().take() {
+                    owner.kill();
+                }
                 continue;
             }
-            match live.actor.ask(Retire).await {
-                Ok(crate::actor::Retired(Ok(()))) | Err(_) => {}
-                Ok(crate::actor::Retired(Err(e))) => {
-                    tracing::error!(key = ?live.cell.key, error = %e, "could not persist a session at shutdown");
+            let Some(owner) = self.rt.owner(&cell, false) else {
+                continue;
+            };
+            match owner.ask(Retire).await {
+                Ok(Retired(Ok(()))) | Err(_) => {}
+                Ok(Retired(Err(e))) => {
+                    tracing::error!(key = ?cell.key, error = %e, "could not persist a session at shutdown");
                     first_error.get_or_insert(e);
                 }
             }

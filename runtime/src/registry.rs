@@ -8,22 +8,14 @@
 //! request that was in flight when it went.
 
 use crate::actor::cell::SessionCell;
-use crate::actor::SessionActor;
 use crate::store::SessionKey;
 use dashmap::DashMap;
-use kameo::actor::ActorRef;
 use std::sync::Arc;
 use tokio::sync::OnceCell;
 
-/// A live session as the registry and requests see it.
-pub(crate) struct LiveSession {
-    pub cell: Arc<SessionCell>,
-    pub actor: ActorRef<SessionActor>,
-}
-
 /// A registry slot: empty while its session is being activated, then the
 /// live session, or `None` when the store had nothing.
-pub(crate) type Slot = Arc<OnceCell<Option<Arc<LiveSession>>>>;
+pub(crate) type Slot = Arc<OnceCell<Option<Arc<SessionCell>>>>;
 
 #[derive(Default)]
 pub(crate) struct Registry {
@@ -46,8 +38,8 @@ impl Registry {
     }
 
     /// Registers a freshly created session. Returns false if the key is taken.
-    pub fn insert_new(&self, live: Arc<LiveSession>) -> bool {
-        match self.map.entry(live.cell.key) {
+    pub fn insert_new(&self, live: Arc<SessionCell>) -> bool {
+        match self.map.entry(live.key) {
             dashmap::Entry::Occupied(_) => false,
             dashmap::Entry::Vacant(v) => {
                 v.insert(Arc::new(OnceCell::new_with(Some(Some(live)))));
@@ -60,7 +52,7 @@ impl Registry {
     pub fn remove(&self, cell: &Arc<SessionCell>) {
         self.map.remove_if(
             &cell.key,
-            |_, slot| matches!(slot.get(), Some(Some(live)) if Arc::ptr_eq(&live.cell, cell)),
+            |_, slot| matches!(slot.get(), Some(Some(live)) if Arc::ptr_eq(live, cell)),
         );
     }
 
@@ -82,8 +74,15 @@ impl Registry {
         self.map.len()
     }
 
+    /// The live session under `key`, if there is one right now.
+    pub fn live_cell(&self, key: &SessionKey) -> Option<Arc<SessionCell>> {
+        self.map
+            .get(key)
+            .and_then(|s| s.value().get().and_then(|o| o.clone()))
+    }
+
     /// Every live session right now.
-    pub fn live(&self) -> Vec<Arc<LiveSession>> {
+    pub fn live(&self) -> Vec<Arc<SessionCell>> {
         self.map
             .iter()
             .filter_map(|e| e.value().get().and_then(|o| o.clone()))

@@ -9,8 +9,12 @@ use std::time::Duration;
 
 const SECRET: &str = "0123456789abcdef0123456789abcdef";
 
+/// Owners hibernate after 5 ms here, so nearly every change in these tests
+/// races an owner going to sleep and a new one being spawned.
 fn config() -> SessionConfigBuilder {
-    SessionConfig::builder().secret(SECRET)
+    SessionConfig::builder()
+        .secret(SECRET)
+        .hibernate_after(Duration::from_millis(5))
 }
 
 fn request(m: &SessionManager, cookie: Option<&str>) -> Session {
@@ -78,6 +82,68 @@ async fn concurrent_updates_lose_nothing() {
         301,
         "every distinct key written concurrently is kept"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn updates_spread_over_hibernations_lose_nothing() {
+    let m = SessionManager::new(config().build().unwrap());
+    let cookie = new_session(&m).await;
+    let tasks: Vec<_> = (0..8)
+        .map(|t| {
+            let (m, cookie) = (m.clone(), cookie.clone());
+            tokio::spawn(async move {
+                for i in 0..25u64 {
+                    // 0..7 ms apart: owners keep hibernating between changes.
+                    tokio::time::sleep(Duration::from_millis((i * 7 + t) % 8)).await;
+                    let s = request(&m, Some(&cookie));
+                    s.update("n", |n: Option<i64>| n.unwrap_or(0) + 1)
+                        .await
+                        .unwrap();
+                    s.finish().await.unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    assert_eq!(read_n(&m, &cookie).await, Some(201));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hibernated_sessions_still_expire_and_passivate() {
+    let m = SessionManager::new(
+        config()
+            .max_age(Some(Duration::from_millis(150)))
+            .build()
+            .unwrap(),
+    );
+    let cookie = new_session(&m).await;
+    tokio::time::sleep(Duration::from_millis(60)).await; // owner is asleep by now
+    assert_eq!(read_n(&m, &cookie).await, Some(1));
+    wait_until(
+        async || m.stats().await.unwrap().live == 0,
+        "the parked alarm ends it",
+    )
+    .await;
+    assert_eq!(read_n(&m, &cookie).await, None);
+
+    let store = Arc::new(MemoryStore::new());
+    let durable = SessionManager::new(
+        config()
+            .store(store.clone())
+            .passivate_after(Duration::from_millis(100))
+            .build()
+            .unwrap(),
+    );
+    let cookie = new_session(&durable).await;
+    wait_until(
+        async || durable.stats().await.unwrap().live == 0,
+        "passivation by alarm",
+    )
+    .await;
+    assert_eq!(store.count().await.unwrap(), 1);
+    assert_eq!(read_n(&durable, &cookie).await, Some(1));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

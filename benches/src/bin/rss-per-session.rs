@@ -8,12 +8,21 @@ use livesession::{RequestInfo, SessionConfig, SessionManager};
 use livesession_benches::rss_bytes;
 use std::time::Instant;
 
+// The demos use mimalloc too: unlike glibc malloc it returns freed memory to
+// the OS, so RSS follows what is really in use after owners hibernate.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let n: usize = std::env::args()
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(100_000);
+    // `two-writes` (default): the second write wakes each session's owner
+    // actor; `one-write`: sessions are created with their data and no owner
+    // ever runs.
+    let two_writes = std::env::args().nth(2).as_deref() != Some("one-write");
     let manager = SessionManager::new(
         SessionConfig::builder()
             .secret("0123456789abcdef0123456789abcdef")
@@ -31,36 +40,59 @@ async fn main() {
     }
     let before = rss_bytes();
     let started = Instant::now();
+    // 64 requests in flight at a time, as from a pool of client connections.
     let mut cookies = Vec::with_capacity(n);
-    let tasks: Vec<_> = (0..n)
-        .map(|i| {
-            let m = manager.clone();
-            tokio::spawn(async move {
-                let s = m.start(&RequestInfo {
-                    path: "/",
-                    ..Default::default()
-                });
+    let mut in_flight = tokio::task::JoinSet::new();
+    for i in 0..n {
+        if in_flight.len() >= 64 {
+            cookies.push(in_flight.join_next().await.unwrap().unwrap());
+        }
+        let m = manager.clone();
+        in_flight.spawn(async move {
+            let s = m.start(&RequestInfo {
+                path: "/",
+                ..Default::default()
+            });
+            if two_writes {
                 s.insert("n", i).await.unwrap();
                 s.insert("csrf", "0123456789abcdef0123456789abcdef")
                     .await
                     .unwrap();
-                s.finish().await.unwrap().pop().unwrap()
-            })
-        })
-        .collect();
-    for t in tasks {
-        cookies.push(t.await.unwrap());
+            } else {
+                s.insert(
+                    "login",
+                    serde_json::json!({"n": i, "csrf": "0123456789abcdef0123456789abcdef"}),
+                )
+                .await
+                .unwrap();
+            }
+            s.finish().await.unwrap().pop().unwrap()
+        });
+    }
+    while let Some(cookie) = in_flight.join_next().await {
+        cookies.push(cookie.unwrap());
     }
     let elapsed = started.elapsed();
-    let after = rss_bytes();
+    let busy = rss_bytes();
+    // Let every owner actor hibernate (default: 1 s after its last message).
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    let idle = rss_bytes();
     let live = manager.stats().await.unwrap().live;
+    let tasks = tokio::runtime::Handle::current()
+        .metrics()
+        .num_alive_tasks();
+    println!("alive tokio tasks after idling: {tasks}");
+    let per = |rss: u64| rss.saturating_sub(before) / n as u64;
     println!(
-        "sessions={n} live={live} create_time={:.2}s ({:.1} µs/session) rss_before={:.1}MiB rss_after={:.1}MiB per_session={} bytes",
+        "sessions={n} live={live} create_time={:.2}s ({:.1} µs/session) rss_before={:.1}MiB \
+         rss_with_owners_awake={:.1}MiB ({} B/session) rss_idle={:.1}MiB ({} B/session)",
         elapsed.as_secs_f64(),
         elapsed.as_micros() as f64 / n as f64,
         before as f64 / 1048576.0,
-        after as f64 / 1048576.0,
-        (after.saturating_sub(before)) / n as u64
+        busy as f64 / 1048576.0,
+        per(busy),
+        idle as f64 / 1048576.0,
+        per(idle),
     );
     drop(cookies);
 }

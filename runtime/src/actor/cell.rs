@@ -1,9 +1,19 @@
 //! State a live session shares between its actor and the requests using it.
+//!
+//! A live session is a [`SessionCell`] in the registry. Its owner, a kameo
+//! actor, runs only while there is work: it is spawned by the first change
+//! after a quiet spell and hibernates after [`hibernate_after`] without
+//! messages, leaving the cell (snapshot, clocks) in memory and its next
+//! deadline in the shared alarm queue. Reads never need the actor.
+//!
+//! [`hibernate_after`]: crate::SessionConfigBuilder::hibernate_after
 
+use super::SessionActor;
 use crate::store::{SessionKey, SessionRecord};
 use arc_swap::ArcSwap;
+use kameo::actor::ActorRef;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 /// An immutable published version of a session. Readers load it without
 /// messaging the actor; only the actor publishes new ones.
@@ -15,7 +25,7 @@ pub(crate) struct Snapshot {
     pub record: SessionRecord,
 }
 
-/// Lifecycle of a live session, written only by its actor.
+/// Lifecycle of a live session, written only by its owner.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
 pub(crate) enum Lifecycle {
@@ -28,7 +38,7 @@ pub(crate) enum Lifecycle {
     Dead = 2,
 }
 
-/// The part of a live session that requests may read directly.
+/// A live session: what requests read directly, plus the slot of its owner.
 pub(crate) struct SessionCell {
     /// SHA-256 of the id: the registry and store key.
     pub key: SessionKey,
@@ -36,14 +46,18 @@ pub(crate) struct SessionCell {
     /// computed once per id.
     pub cookie_value: String,
     /// The raw id, kept in memory only.
-    pub id: String,
+    id: String,
     /// The latest published version.
     pub snapshot: ArcSwap<Snapshot>,
     /// When a request last loaded the session (Unix ms): the idle clock.
-    pub last_access_ms: AtomicU64,
+    last_access_ms: AtomicU64,
     /// The expiry the store holds (Unix ms, `u64::MAX` for none or not stored).
     stored_expiry_ms: AtomicU64,
+    /// When the parked alarm of a hibernating owner fires (Unix ms, 0: none).
+    pub alarm_at_ms: AtomicU64,
     lifecycle: AtomicU8,
+    /// The running owner, if any. Locked only briefly (never across an await).
+    owner: Mutex<Option<ActorRef<SessionActor>>>,
 }
 
 impl SessionCell {
@@ -55,8 +69,15 @@ impl SessionCell {
             snapshot: ArcSwap::from_pointee(Snapshot { version: 0, record }),
             last_access_ms: AtomicU64::new(now_ms),
             stored_expiry_ms: AtomicU64::new(u64::MAX),
+            alarm_at_ms: AtomicU64::new(0),
             lifecycle: AtomicU8::new(Lifecycle::Alive as u8),
+            owner: Mutex::new(None),
         }
+    }
+
+    /// The raw session id.
+    pub fn id(&self) -> &str {
+        &self.id
     }
 
     pub fn lifecycle(&self) -> Lifecycle {
@@ -94,5 +115,10 @@ impl SessionCell {
 
     pub fn current(&self) -> Arc<Snapshot> {
         self.snapshot.load_full()
+    }
+
+    /// The owner slot. Poisoning is ignored: the slot holds a plain handle.
+    pub fn owner(&self) -> MutexGuard<'_, Option<ActorRef<SessionActor>>> {
+        self.owner.lock().unwrap_or_else(|e| e.into_inner())
     }
 }

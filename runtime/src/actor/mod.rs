@@ -1,11 +1,15 @@
 //! The session actor: the single owner of one live session.
 //!
-//! Every change to a session is a message to its actor, applied one at a
-//! time, so concurrent requests never overwrite each other. The actor also
-//! owns the session's clocks: one timer, raced against the mailbox inside the
-//! actor's own loop (no task per timer), wakes it for idle expiry, the
-//! absolute deadline and passivation.
+//! Every change to a session is a message to its owner, applied one at a
+//! time on the latest state, so concurrent requests never overwrite each
+//! other. The owner also keeps the session's clocks: while it runs, one
+//! timer raced against the mailbox inside its own loop (no task per timer)
+//! wakes it for idle expiry, the absolute deadline, passivation and
+//! hibernation. After `hibernate_after` without messages it parks its next
+//! deadline in the shared [`alarms`] queue and stops; the session stays live
+//! in its [`cell`], and the next change (or the alarm) spawns a new owner.
 
+pub(crate) mod alarms;
 pub(crate) mod cell;
 
 use crate::clock::now_ms;
@@ -36,16 +40,23 @@ pub(crate) struct SessionActor {
     cell: Arc<SessionCell>,
     runtime: Weak<Runtime>,
     timer: Pin<Box<Sleep>>,
-    /// The record in the store is older than the published snapshot.
-    dirty: bool,
+    /// When the last message arrived (Unix ms); hibernation counts from here.
+    last_message_ms: u64,
 }
 
-/// What the actor is started with.
+/// What an owner is started with.
 pub(crate) struct ActorArgs {
     pub cell: Arc<SessionCell>,
     pub runtime: Weak<Runtime>,
-    /// Whether the store already holds the record as published.
-    pub stored: bool,
+    /// Started by its alarm rather than for a message: hibernate again at
+    /// once unless something is due.
+    pub by_alarm: bool,
+}
+
+enum TimerOutcome {
+    Continue,
+    Stop,
+    Deliver(Signal<SessionActor>),
 }
 
 impl Actor for SessionActor {
@@ -53,18 +64,12 @@ impl Actor for SessionActor {
     type Error = Infallible;
 
     async fn on_start(args: ActorArgs, _: ActorRef<Self>) -> Result<Self, Infallible> {
-        if args.stored {
-            let stored = args.cell.current().record.expires_at_ms;
-            args.cell.set_stored_expiry(stored);
-        }
-        let mut actor = SessionActor {
+        Ok(SessionActor {
             cell: args.cell,
             runtime: args.runtime,
             timer: Box::pin(tokio::time::sleep(Duration::ZERO)),
-            dirty: !args.stored,
-        };
-        actor.rearm();
-        Ok(actor)
+            last_message_ms: if args.by_alarm { 0 } else { now_ms() },
+        })
     }
 
     async fn next(
@@ -72,15 +77,22 @@ impl Actor for SessionActor {
         _: WeakActorRef<Self>,
         mailbox: &mut MailboxReceiver<Self>,
     ) -> Result<Option<Signal<Self>>, Infallible> {
+        self.rearm();
         loop {
             tokio::select! {
                 biased;
-                signal = mailbox.recv() => return Ok(signal),
-                _ = &mut self.timer => {
-                    if self.on_timer().await {
-                        return Ok(None);
-                    }
+                signal = mailbox.recv() => {
+                    self.last_message_ms = now_ms();
+                    return Ok(signal);
                 }
+                _ = &mut self.timer => match self.on_timer(mailbox).await {
+                    TimerOutcome::Continue => self.rearm(),
+                    TimerOutcome::Stop => return Ok(None),
+                    TimerOutcome::Deliver(signal) => {
+                        self.last_message_ms = now_ms();
+                        return Ok(Some(signal));
+                    }
+                },
             }
         }
     }
@@ -91,29 +103,36 @@ impl SessionActor {
         self.runtime.upgrade()
     }
 
+    /// The next instant the session itself needs attention: expiry or
+    /// (with a store) passivation.
+    fn session_deadline(&self, rt: &Runtime) -> Option<u64> {
+        let snap = self.cell.current();
+        let last = self.cell.last_access();
+        let expiry = rt.expires_at(&snap.record, last);
+        if rt.store().is_some() {
+            let passivate = last.saturating_add(rt.passivate_after_ms());
+            Some(expiry.map_or(passivate, |d| d.min(passivate)))
+        } else {
+            expiry
+        }
+    }
+
     /// Sets the timer to the next instant something may be due.
     fn rearm(&mut self) {
         let Some(rt) = self.rt() else { return };
-        let now = now_ms();
-        let snap = self.cell.current();
-        let mut due = rt.expires_at(&snap.record, self.cell.last_access());
-        if rt.store().is_some() {
-            let passivate = self
-                .cell
-                .last_access()
-                .saturating_add(rt.passivate_after_ms());
-            due = Some(due.map_or(passivate, |d| d.min(passivate)));
-        }
-        // Far enough to never fire when nothing is due.
-        let wait = due.map_or(Duration::from_secs(86_400 * 365), |d| {
-            Duration::from_millis(d.saturating_sub(now))
-        });
+        let hibernate = self.last_message_ms.saturating_add(rt.hibernate_after_ms());
+        let due = self
+            .session_deadline(&rt)
+            .map_or(hibernate, |d| d.min(hibernate));
+        let wait = Duration::from_millis(due.saturating_sub(now_ms()));
         self.timer.as_mut().reset(Instant::now() + wait);
     }
 
-    /// Handles a timer wake-up. Returns true when the actor must stop.
-    async fn on_timer(&mut self) -> bool {
-        let Some(rt) = self.rt() else { return true };
+    /// Handles a timer wake-up.
+    async fn on_timer(&mut self, mailbox: &mut MailboxReceiver<Self>) -> TimerOutcome {
+        let Some(rt) = self.rt() else {
+            return TimerOutcome::Stop;
+        };
         let now = now_ms();
         let snap = self.cell.current();
         if rt
@@ -121,7 +140,7 @@ impl SessionActor {
             .is_some_and(|t| t <= now)
         {
             self.end(&rt, Lifecycle::Dead).await;
-            return true;
+            return TimerOutcome::Stop;
         }
         if rt.store().is_some()
             && self
@@ -133,24 +152,40 @@ impl SessionActor {
             match self.write_back(&rt, true).await {
                 Ok(()) => {
                     self.end(&rt, Lifecycle::Retired).await;
-                    return true;
+                    return TimerOutcome::Stop;
                 }
                 Err(e) => {
                     tracing::error!(key = ?self.cell.key, error = %e, "passivation failed; the session stays live and is retried");
                     self.timer
                         .as_mut()
                         .reset(Instant::now() + PASSIVATION_RETRY);
-                    return false;
+                    return TimerOutcome::Continue;
                 }
             }
         }
-        self.rearm();
-        false
+        if self.last_message_ms.saturating_add(rt.hibernate_after_ms()) <= now {
+            // Hibernate, unless a message slipped in: checked under the owner
+            // lock, so a request either finds this owner's slot empty (and
+            // spawns a new one) or its message is delivered here.
+            let mut owner = self.cell.owner();
+            match mailbox.try_recv() {
+                Ok(signal) => return TimerOutcome::Deliver(signal),
+                Err(_) => {
+                    *owner = None;
+                    drop(owner);
+                    if let Some(at) = self.session_deadline(&rt) {
+                        rt.alarms().set(&self.cell, at);
+                    }
+                    return TimerOutcome::Stop;
+                }
+            }
+        }
+        TimerOutcome::Continue
     }
 
-    /// Writes the current snapshot (and fresh expiry) to the store if it is
-    /// newer than what the store holds. With `exact`, any expiry difference
-    /// counts; otherwise only one past the lazy-refresh threshold.
+    /// Writes the current snapshot with its fresh expiry to the store if the
+    /// stored expiry lags behind. With `exact`, any difference counts;
+    /// otherwise only one past the lazy-refresh threshold.
     async fn write_back(&mut self, rt: &Runtime, exact: bool) -> Result<(), SessionError> {
         let Some(store) = rt.store() else {
             return Ok(());
@@ -158,25 +193,23 @@ impl SessionActor {
         let snap = self.cell.current();
         let expiry = rt.expires_at(&snap.record, self.cell.last_access());
         let stored = self.cell.stored_expiry();
-        let expiry_moved = if exact {
+        let moved = if exact {
             expiry != stored
         } else {
             expiry_refresh_due(stored, expiry, rt.max_age_ms(&snap.record))
         };
-        if !self.dirty && !expiry_moved {
+        if !moved {
             return Ok(());
         }
         let mut record = snap.record.clone();
         record.expires_at_ms = expiry;
         store.save(&self.cell.key, &record).await?;
         self.cell.set_stored_expiry(expiry);
-        self.dirty = false;
         Ok(())
     }
 
     /// Leaves the registry for good (`Dead`: also deletes the stored record).
     async fn end(&mut self, rt: &Runtime, how: Lifecycle) {
-        self.cell.set_lifecycle(how);
         if how == Lifecycle::Dead {
             if let Some(store) = rt.store() {
                 // If this fails the record is expired on disk anyway: activation
@@ -186,6 +219,13 @@ impl SessionActor {
                 }
             }
         }
+        self.retire(rt, how);
+    }
+
+    /// Marks the session ended and leaves the registry.
+    fn retire(&self, rt: &Runtime, how: Lifecycle) {
+        self.cell.set_lifecycle(how);
+        *self.cell.owner() = None;
         rt.registry().remove(&self.cell);
     }
 }
@@ -211,8 +251,9 @@ impl Message<Mutate> for SessionActor {
     type Reply = Mutated;
 
     async fn handle(&mut self, Mutate(f): Mutate, _: &mut Context<Self, Mutated>) -> Mutated {
-        let result = self.mutate(f).await;
-        Mutated { result }
+        Mutated {
+            result: self.mutate(f).await,
+        }
     }
 }
 
@@ -241,14 +282,12 @@ impl SessionActor {
             // Store first, publish second: a failed write changes nothing.
             store.save(&self.cell.key, &record).await?;
             self.cell.set_stored_expiry(expiry);
-            self.dirty = false;
         }
         let snapshot = Arc::new(Snapshot {
             version: current.version + 1,
             record,
         });
         self.cell.snapshot.store(snapshot.clone());
-        self.rearm();
         Ok(MutatedOk {
             snapshot,
             value,
@@ -290,8 +329,7 @@ impl Message<Destroy> for SessionActor {
                 return Destroyed(Err(e.into()));
             }
         }
-        self.cell.set_lifecycle(Lifecycle::Dead);
-        rt.registry().remove(&self.cell);
+        self.retire(&rt, Lifecycle::Dead);
         ctx.stop();
         Destroyed(Ok(Some(self.cell.current().record.clone())))
     }
@@ -314,14 +352,14 @@ impl Message<Retire> for SessionActor {
         if let Err(e) = self.write_back(&rt, true).await {
             return Retired(Err(e));
         }
-        self.end(&rt, Lifecycle::Retired).await;
+        self.retire(&rt, Lifecycle::Retired);
         ctx.stop();
         Retired(Ok(()))
     }
 }
 
-/// Re-check the clocks now (a request saw the session past its deadline), and
-/// lazily persist an idle-expiry extension.
+/// Re-check the clocks now (a request saw the session past its deadline),
+/// and lazily persist an idle-expiry extension.
 pub(crate) struct CheckClocks;
 
 impl Message<CheckClocks> for SessionActor {
@@ -329,11 +367,10 @@ impl Message<CheckClocks> for SessionActor {
 
     async fn handle(&mut self, _: CheckClocks, ctx: &mut Context<Self, ()>) {
         let Some(rt) = self.rt() else { return };
-        let now = now_ms();
         let snap = self.cell.current();
         if rt
             .expires_at(&snap.record, self.cell.last_access())
-            .is_some_and(|t| t <= now)
+            .is_some_and(|t| t <= now_ms())
         {
             self.end(&rt, Lifecycle::Dead).await;
             ctx.stop();
@@ -342,12 +379,11 @@ impl Message<CheckClocks> for SessionActor {
         if let Err(e) = self.write_back(&rt, false).await {
             tracing::warn!(key = ?self.cell.key, error = %e, "could not persist an idle-expiry extension");
         }
-        self.rearm();
     }
 }
 
 /// Whether `stored` lags the live expiry by more than a quarter of `max_age`:
-/// the point where a read makes the actor refresh the stored expiry.
+/// the point where a read makes the owner refresh the stored expiry.
 pub(crate) fn expiry_refresh_due(
     stored: Option<u64>,
     live: Option<u64>,

@@ -4,18 +4,14 @@ mod response;
 
 pub use response::CookieOptions;
 
-use crate::actor::cell::{Lifecycle, Snapshot};
-use crate::actor::{
-    expiry_refresh_due, CheckClocks, Destroy, Destroyed, Mutate, MutateFn, Mutated,
-};
+use crate::actor::cell::{Lifecycle, SessionCell, Snapshot};
+use crate::actor::{expiry_refresh_due, MutateFn};
 use crate::clock::now_ms;
 use crate::error::SessionError;
 use crate::id::is_valid_id;
 use crate::manager::Runtime;
-use crate::registry::LiveSession;
 use crate::signing::Unsigned;
 use crate::store::{SessionKey, SessionRecord};
-use kameo::error::SendError;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -83,6 +79,9 @@ struct State {
     renew: bool,
     /// A new id was issued in this request (new session saved, regenerate).
     id_changed: bool,
+    /// The fresh session must be stored at the end of the request even if
+    /// unmodified (it replaces a regenerated one).
+    must_create: bool,
     modified: bool,
     saved: bool,
     /// Something reached the store: flush before responding (sync durability).
@@ -94,10 +93,12 @@ enum Phase {
     /// Not loaded yet.
     #[default]
     Unloaded,
-    /// A new session that exists only in this request so far.
+    /// A new session that exists only in this request so far: changes are
+    /// applied here (nobody else can see it) and it is created, with one
+    /// store write, when the request finishes or `save()` is called.
     Fresh(SessionRecord),
     /// A live session and this request's view of it.
-    Live(Arc<LiveSession>, Arc<Snapshot>),
+    Live(Arc<SessionCell>, Arc<Snapshot>),
     /// Destroyed in this request.
     Destroyed,
     /// Outside the cookie path: a scratch session that is never stored.
@@ -106,9 +107,10 @@ enum Phase {
 
 /// Where an operation must go, decided under the state lock.
 enum Target {
+    /// A session only this request can see (new, or outside the cookie path).
     Local,
-    Materialize(SessionRecord),
-    Actor(Arc<LiveSession>),
+    /// A live session: its owner applies the change.
+    Owner(Arc<SessionCell>),
 }
 
 impl Session {
@@ -182,30 +184,30 @@ impl Session {
 
     /// Registers this request's load of `live`: extends its idle clock and
     /// returns the snapshot to read, or `None` if it has just ended.
-    fn attach(&self, live: &Arc<LiveSession>) -> Option<Arc<Snapshot>> {
+    fn attach(&self, cell: &Arc<SessionCell>) -> Option<Arc<Snapshot>> {
         let rt = &self.inner.rt;
         let now = now_ms();
-        let snapshot = live.cell.current();
+        let snapshot = cell.current();
         if rt
-            .expires_at(&snapshot.record, live.cell.last_access())
+            .expires_at(&snapshot.record, cell.last_access())
             .is_some_and(|t| t <= now)
         {
             // Past its deadline but the timer has not fired yet: end it now.
-            let _ = live.actor.tell(CheckClocks).try_send();
+            rt.check_clocks(cell);
             return None;
         }
-        live.cell.touch(now);
-        if live.cell.lifecycle() != Lifecycle::Alive {
+        cell.touch(now);
+        if cell.lifecycle() != Lifecycle::Alive {
             return None;
         }
         if rt.store().is_some()
             && expiry_refresh_due(
-                live.cell.stored_expiry(),
+                cell.stored_expiry(),
                 rt.expires_at(&snapshot.record, now),
                 rt.max_age_ms(&snapshot.record),
             )
         {
-            let _ = live.actor.tell(CheckClocks).try_send();
+            rt.check_clocks(cell);
         }
         Some(snapshot)
     }
@@ -221,65 +223,51 @@ impl Session {
         })
     }
 
-    /// Applies `f` through the session's owner (creating the session first
+    /// Applies `f` through the session's owner (creating the session with it
     /// if it is new), following the session if it moves.
     async fn mutate(&self, f: MutateFn) -> Result<Option<Value>, SessionError> {
         self.load().await?;
+        let rt = &self.inner.rt;
         // `f` runs at most once; it is parked here between attempts.
         let parked = Arc::new(Mutex::new(Some(f)));
         for _ in 0..MAX_ATTEMPTS {
             let target = {
-                let st = self.state();
+                let mut st = self.state();
                 match &st.phase {
-                    Phase::Detached(_) => Target::Local,
-                    Phase::Fresh(r) => Target::Materialize(r.clone()),
+                    Phase::Detached(_) | Phase::Fresh(_) => Target::Local,
                     Phase::Unloaded | Phase::Destroyed => {
-                        Target::Materialize(SessionRecord::default())
+                        st.phase = Phase::Fresh(SessionRecord::default());
+                        Target::Local
                     }
-                    Phase::Live(live, _) => Target::Actor(live.clone()),
+                    Phase::Live(cell, _) => Target::Owner(cell.clone()),
                 }
             };
-            let live = match target {
+            match target {
                 Target::Local => {
                     let f = take(&parked)?;
                     let mut st = self.state();
-                    let Phase::Detached(record) = &mut st.phase else {
+                    let (Phase::Detached(record) | Phase::Fresh(record)) = &mut st.phase else {
                         return Err(SessionError::Unavailable(
                             "session state changed concurrently".into(),
                         ));
                     };
-                    let before = record.clone();
-                    let value = f(record)?;
-                    let changed = before.data != record.data;
-                    st.modified |= changed;
+                    let mut changed = record.clone();
+                    let value = f(&mut changed)?;
+                    let modified = changed.data != record.data || changed.user != record.user;
+                    *record = changed;
+                    st.modified |= modified;
                     return Ok(value);
                 }
-                Target::Materialize(record) => {
-                    let live = self.inner.rt.create(record).await?;
-                    let snap = live.cell.current();
-                    let mut st = self.state();
-                    st.phase = Phase::Live(live.clone(), snap);
-                    st.id_changed = true;
-                    st.wrote |= self.inner.rt.store().is_some();
-                    live
-                }
-                Target::Actor(live) => live,
-            };
-            let msg = Mutate(Box::new({
-                let parked = parked.clone();
-                move |record: &mut SessionRecord| take(&parked)?(record)
-            }));
-            match live.actor.ask(msg).await {
-                Ok(Mutated { result }) => {
-                    let ok = result?;
-                    let mut st = self.state();
-                    st.modified |= ok.data_changed;
-                    st.wrote |= ok.data_changed && self.inner.rt.store().is_some();
-                    st.phase = Phase::Live(live, ok.snapshot);
-                    return Ok(ok.value);
-                }
-                Err(SendError::HandlerError(never)) => match never {},
-                Err(_) => self.follow(&live).await?,
+                Target::Owner(cell) => match rt.mutate(&cell, &parked).await? {
+                    Some(ok) => {
+                        let mut st = self.state();
+                        st.modified |= ok.data_changed;
+                        st.wrote |= ok.data_changed && rt.store().is_some();
+                        st.phase = Phase::Live(cell, ok.snapshot);
+                        return Ok(ok.value);
+                    }
+                    None => self.follow(&cell).await?,
+                },
             }
         }
         Err(SessionError::Unavailable(
@@ -287,23 +275,53 @@ impl Session {
         ))
     }
 
-    /// The session's actor stopped under us: find where the session went.
-    async fn follow(&self, live: &Arc<LiveSession>) -> Result<(), SessionError> {
-        let next = match live.cell.lifecycle() {
+    /// The session ended or left memory under us: find where it went.
+    async fn follow(&self, cell: &Arc<SessionCell>) -> Result<(), SessionError> {
+        let next = match cell.lifecycle() {
             // Destroyed or expired by someone else: never revived.
             Lifecycle::Dead | Lifecycle::Alive => None,
             // Passivated: activate it again from the store.
-            Lifecycle::Retired => {
-                let cell = &live.cell;
-                self.inner.rt.lookup(cell.key, &cell.id).await?
-            }
+            Lifecycle::Retired => self.inner.rt.lookup(cell.key, cell.id()).await?,
         };
         let mut st = self.state();
-        st.phase = match next.and_then(|l| self.attach(&l).map(|s| (l, s))) {
-            Some((l, s)) => Phase::Live(l, s),
+        st.phase = match next.and_then(|c| self.attach(&c).map(|s| (c, s))) {
+            Some((c, s)) => Phase::Live(c, s),
             None => Phase::Fresh(SessionRecord::default()),
         };
         Ok(())
+    }
+
+    /// Creates the new session this request has been building.
+    async fn create(&self, record: SessionRecord) -> Result<(), SessionError> {
+        let rt = &self.inner.rt;
+        let cell = rt.create(record).await?;
+        let snapshot = cell.current();
+        let mut st = self.state();
+        st.phase = Phase::Live(cell, snapshot);
+        st.id_changed = true;
+        st.must_create = false;
+        st.wrote |= rt.store().is_some();
+        Ok(())
+    }
+
+    /// Destroys the live session `cell`, following it to the store if it is
+    /// passivated meanwhile. Returns its final record if it was live.
+    async fn destroy_live(
+        &self,
+        cell: Arc<SessionCell>,
+    ) -> Result<Option<SessionRecord>, SessionError> {
+        let rt = &self.inner.rt;
+        let mut cell = cell;
+        loop {
+            let done = rt.destroy(&cell, None).await?;
+            if done.is_some() || cell.lifecycle() != Lifecycle::Retired {
+                return Ok(done);
+            }
+            match rt.lookup(cell.key, cell.id()).await? {
+                Some(next) => cell = next,
+                None => return Ok(None),
+            }
+        }
     }
 
     /// The value under `key`, deserialized into `T`; `None` when absent.
@@ -411,11 +429,13 @@ impl Session {
         })
     }
 
-    /// The session id, or `None` while the session is new and unsaved.
+    /// The session id, or `None` while the session is new and not stored
+    /// yet. A new session (including one just regenerated) is stored when
+    /// the request finishes, or at once by [`save`](Self::save).
     pub async fn id(&self) -> Result<Option<String>, SessionError> {
         self.load().await?;
         Ok(match &self.state().phase {
-            Phase::Live(live, _) => Some(live.cell.id.clone()),
+            Phase::Live(cell, _) => Some(cell.id().to_string()),
             _ => None,
         })
     }
@@ -440,13 +460,15 @@ impl Session {
 
     /// Replaces the session id (against fixation, e.g. at login): the keys in
     /// `keep` are carried over, the rest dropped, the user binding kept; the
-    /// old id is invalid at once. The new id starts a new absolute clock.
+    /// old id is invalid at once. The new session, with whatever the handler
+    /// adds to it, is stored when the request finishes (one write) and its id
+    /// starts a new absolute clock.
     pub async fn regenerate(&self, keep: &[&str]) -> Result<(), SessionError> {
         self.load().await?;
         let (old, mut record) = {
             let st = self.state();
             match &st.phase {
-                Phase::Live(live, _) => (Some(live.clone()), SessionRecord::default()),
+                Phase::Live(cell, _) => (Some(cell.clone()), SessionRecord::default()),
                 Phase::Fresh(r) => (None, r.clone()),
                 Phase::Detached(r) => {
                     let mut r = r.clone();
@@ -461,11 +483,8 @@ impl Session {
         if let Some(old) = old {
             // The old session's final state, taken as it is destroyed, so a
             // concurrent write to a kept key is not lost.
-            match old.actor.ask(Destroy { only_user: None }).await {
-                Ok(Destroyed(Ok(Some(final_record)))) => record = final_record,
-                Ok(Destroyed(Ok(None))) => {}
-                Ok(Destroyed(Err(e))) => return Err(e),
-                Err(_) => {} // already gone: start from nothing
+            if let Some(final_record) = self.destroy_live(old).await? {
+                record = final_record;
             }
             self.state().wrote |= self.inner.rt.store().is_some();
         }
@@ -476,13 +495,12 @@ impl Session {
             cookie: record.cookie,
             ..SessionRecord::default()
         };
-        let live = self.inner.rt.create(new_record).await?;
-        let snap = live.cell.current();
+        // The new session is created when the request finishes (or on
+        // `save()`), with everything the handler adds to it meanwhile.
         let mut st = self.state();
-        st.phase = Phase::Live(live, snap);
-        st.id_changed = true;
+        st.phase = Phase::Fresh(new_record);
+        st.must_create = true;
         st.modified = true;
-        st.wrote |= self.inner.rt.store().is_some();
         Ok(())
     }
 
@@ -492,14 +510,12 @@ impl Session {
     pub async fn destroy(&self) -> Result<(), SessionError> {
         self.load().await?;
         let live = match &self.state().phase {
-            Phase::Live(live, _) => Some(live.clone()),
+            Phase::Live(cell, _) => Some(cell.clone()),
             _ => None,
         };
-        if let Some(live) = live {
-            // An actor that is already gone was destroyed or expired: fine.
-            if let Ok(Destroyed(Err(e))) = live.actor.ask(Destroy { only_user: None }).await {
-                return Err(e);
-            }
+        if let Some(cell) = live {
+            // Already ended (destroyed or expired by someone else) is fine.
+            self.destroy_live(cell).await?;
         }
         let mut st = self.state();
         if !matches!(st.phase, Phase::Detached(_)) {
@@ -515,8 +531,8 @@ impl Session {
         self.load().await?;
         let mut st = self.state();
         let next = match &st.phase {
-            Phase::Live(live, _) if live.cell.lifecycle() == Lifecycle::Alive => {
-                Phase::Live(live.clone(), live.cell.current())
+            Phase::Live(cell, _) if cell.lifecycle() == Lifecycle::Alive => {
+                Phase::Live(cell.clone(), cell.current())
             }
             Phase::Live(..) | Phase::Fresh(_) => Phase::Fresh(SessionRecord::default()),
             Phase::Detached(_) => Phase::Detached(SessionRecord::default()),
@@ -539,12 +555,7 @@ impl Session {
             _ => None,
         };
         if let Some(record) = fresh {
-            let live = self.inner.rt.create(record).await?;
-            let snap = live.cell.current();
-            let mut st = self.state();
-            st.phase = Phase::Live(live, snap);
-            st.id_changed = true;
-            st.wrote |= self.inner.rt.store().is_some();
+            self.create(record).await?;
         }
         if let Some(store) = self.inner.rt.store() {
             store.flush().await?;
@@ -558,8 +569,8 @@ impl Session {
     /// Resets the idle timeout now (every load already does).
     pub async fn touch(&self) -> Result<(), SessionError> {
         self.load().await?;
-        if let Phase::Live(live, _) = &self.state().phase {
-            live.cell.touch(now_ms());
+        if let Phase::Live(cell, _) = &self.state().phase {
+            cell.touch(now_ms());
         }
         Ok(())
     }
@@ -600,12 +611,17 @@ impl Session {
     pub async fn finish(&self) -> Result<Vec<String>, SessionError> {
         let rt = &self.inner.rt;
         let config = rt.config();
-        if self.inner.loaded.initialized() && config.save_uninitialized {
-            let fresh = matches!(self.state().phase, Phase::Fresh(_));
-            if fresh {
-                self.save().await?;
-                self.state().saved = false;
+        let pending = {
+            let st = self.state();
+            match &st.phase {
+                Phase::Fresh(r) if st.modified || st.must_create || config.save_uninitialized => {
+                    Some(r.clone())
+                }
+                _ => None,
             }
+        };
+        if let Some(record) = pending {
+            self.create(record).await?;
         }
         let wrote = self.state().wrote;
         if wrote {
@@ -626,8 +642,8 @@ impl Session {
             Phase::Unloaded | Phase::Detached(_) => Vec::new(),
             Phase::Fresh(_) | Phase::Destroyed if had_cookie => clear(),
             Phase::Fresh(_) | Phase::Destroyed => Vec::new(),
-            Phase::Live(live, _) => {
-                if live.cell.lifecycle() == Lifecycle::Dead {
+            Phase::Live(cell, _) => {
+                if cell.lifecycle() == Lifecycle::Dead {
                     // Destroyed by a concurrent request: never re-send its id.
                     if had_cookie && !st.id_changed {
                         clear()
@@ -635,10 +651,10 @@ impl Session {
                         Vec::new()
                     }
                 } else if st.id_changed || st.renew || st.modified || st.saved || config.rolling {
-                    let snapshot = live.cell.current();
+                    let snapshot = cell.current();
                     vec![response::session_cookie(
                         rt,
-                        &live.cell.cookie_value,
+                        &cell.cookie_value,
                         &snapshot.record,
                         self.inner.https,
                     )]
