@@ -2,6 +2,7 @@
 //! timeout, trust proxy, persistence and passivation. Built with
 //! [`SessionConfig::builder`]; invalid settings fail at `build()`.
 
+use crate::clock::{Clock, SystemClock};
 use crate::cookie::{is_attribute_value, is_cookie_octets, is_token, SameSite};
 use crate::id::IdGenerator;
 use crate::signing::{HmacSigner, Signer};
@@ -100,6 +101,7 @@ pub struct SessionConfig {
     pub(crate) passivate_after: Duration,
     pub(crate) hibernate_after: Duration,
     pub(crate) sweep_interval: Duration,
+    pub(crate) clock: Arc<dyn Clock>,
 }
 
 impl fmt::Debug for SessionConfig {
@@ -174,6 +176,7 @@ pub struct SessionConfigBuilder {
     passivate_after: Duration,
     hibernate_after: Duration,
     sweep_interval: Duration,
+    clock: Arc<dyn Clock>,
 }
 
 impl Default for SessionConfigBuilder {
@@ -192,6 +195,7 @@ impl Default for SessionConfigBuilder {
             passivate_after: Duration::from_secs(300),
             hibernate_after: Duration::from_secs(1),
             sweep_interval: Duration::from_secs(1),
+            clock: Arc::new(SystemClock),
         }
     }
 }
@@ -346,6 +350,13 @@ impl SessionConfigBuilder {
         self
     }
 
+    /// The clock for session deadlines. Default: the system clock. Tests use
+    /// [`ManualClock`](crate::clock::ManualClock) to expire sessions without sleeping.
+    pub fn clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
     /// Validates and builds the configuration.
     pub fn build(self) -> Result<SessionConfig, ConfigError> {
         let err = |m: String| Err(ConfigError(m));
@@ -428,6 +439,7 @@ impl SessionConfigBuilder {
             passivate_after: self.passivate_after,
             hibernate_after: self.hibernate_after,
             sweep_interval: self.sweep_interval,
+            clock: self.clock,
         })
     }
 }

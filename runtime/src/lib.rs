@@ -36,7 +36,7 @@
 #![deny(missing_docs)]
 
 mod actor;
-mod clock;
+pub mod clock;
 pub mod config;
 pub mod cookie;
 pub mod error;

@@ -7,7 +7,7 @@ use crate::actor::{
     ActorArgs, CheckClocks, Destroy, Destroyed, Mutate, MutateFn, Mutated, MutatedOk, Retire,
     Retired, SessionActor,
 };
-use crate::clock::{ms, now_ms};
+use crate::clock::ms;
 use crate::config::SessionConfig;
 use crate::cookie::find_cookie;
 use crate::error::SessionError;
@@ -76,6 +76,11 @@ impl Runtime {
 
     pub fn store(&self) -> Option<&Arc<dyn SessionStore>> {
         self.config.store.as_ref()
+    }
+
+    /// Now, by the configured clock (Unix ms).
+    pub fn now_ms(&self) -> u64 {
+        self.config.clock.now_ms()
     }
 
     pub fn alarms(&self) -> &Alarms {
@@ -243,7 +248,7 @@ impl Runtime {
         if self.shutting_down.load(Ordering::Relaxed) {
             return Err(SessionError::Unavailable("shutting down".into()));
         }
-        let now = now_ms();
+        let now = self.now_ms();
         record.created_at_ms = now;
         record.absolute_deadline_ms = self
             .config
@@ -354,7 +359,7 @@ impl Runtime {
             }
             Err(e) => return Err(e.into()),
         };
-        let now = now_ms();
+        let now = self.now_ms();
         if record.is_expired(now) {
             if let Err(e) = store.delete(&key).await {
                 tracing::warn!(?key, error = %e, "could not delete an expired session record");
@@ -388,7 +393,7 @@ impl Runtime {
                     match store.load(&key).await {
                         Ok(Some(rec)) if rec.user.as_deref() == Some(user) => {
                             store.delete(&key).await?;
-                            deleted.store(!rec.is_expired(now_ms()), Ordering::Relaxed);
+                            deleted.store(!rec.is_expired(self.now_ms()), Ordering::Relaxed);
                             Ok(None)
                         }
                         Ok(_) | Err(StoreError::Corrupt(_)) => Ok(None),
@@ -442,7 +447,7 @@ impl Runtime {
         let registry = &self.registry;
         let skip = |k: &SessionKey| registry.contains(k);
         loop {
-            match store.remove_expired(now_ms(), 1000, &skip).await {
+            match store.remove_expired(self.now_ms(), 1000, &skip).await {
                 Ok(n) if n >= 1000 => continue,
                 Ok(n) => {
                     if n > 0 {
@@ -466,11 +471,13 @@ async fn run_alarms(me: Weak<Runtime>, alarms: Arc<Alarms>) {
     loop {
         // `notify_one` leaves a permit when nobody waits, so an alarm set
         // between reading the queue and waiting is not missed.
+        let now = match me.upgrade() {
+            Some(rt) => rt.now_ms(),
+            None => return,
+        };
         let wait = alarms
             .next_due()
-            .map_or(MAX_NAP, |t| {
-                Duration::from_millis(t.saturating_sub(now_ms()))
-            })
+            .map_or(MAX_NAP, |t| Duration::from_millis(t.saturating_sub(now)))
             .min(MAX_NAP);
         if !wait.is_zero() {
             tokio::select! {
@@ -482,7 +489,7 @@ async fn run_alarms(me: Weak<Runtime>, alarms: Arc<Alarms>) {
         if rt.shutting_down.load(Ordering::Relaxed) {
             return;
         }
-        for (at, key) in alarms.take_due(now_ms()) {
+        for (at, key) in alarms.take_due(rt.now_ms()) {
             if let Some(cell) = rt.registry.live_cell(&key) {
                 let current =
                     cell.alarm_at_ms

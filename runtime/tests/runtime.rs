@@ -436,3 +436,40 @@ async fn panicking_update_leaves_the_session_unchanged() {
         "the actor survived the panic"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn manual_clock_expires_sessions_without_sleeping() {
+    use livesession::clock::ManualClock;
+    let clock = Arc::new(ManualClock::starting_now());
+    let m = SessionManager::new(
+        config()
+            .clock(clock.clone())
+            .max_age(Some(Duration::from_secs(3600)))
+            .absolute_timeout(Some(Duration::from_secs(8 * 3600)))
+            .build()
+            .unwrap(),
+    );
+    let cookie = new_session(&m).await;
+    clock.advance(Duration::from_secs(3599));
+    assert_eq!(
+        read_n(&m, &cookie).await,
+        Some(1),
+        "just inside the idle timeout"
+    );
+    clock.advance(Duration::from_secs(3601));
+    assert_eq!(
+        read_n(&m, &cookie).await,
+        None,
+        "idle for more than an hour"
+    );
+
+    let cookie = new_session(&m).await;
+    for _ in 0..9 {
+        clock.advance(Duration::from_secs(3000));
+        let alive = read_n(&m, &cookie).await;
+        if alive.is_none() {
+            return; // ended by the absolute deadline (8 h) despite activity
+        }
+    }
+    panic!("the absolute timeout never ended the session");
+}

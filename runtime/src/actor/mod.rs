@@ -12,7 +12,6 @@
 pub(crate) mod alarms;
 pub(crate) mod cell;
 
-use crate::clock::now_ms;
 use crate::error::SessionError;
 use crate::manager::Runtime;
 use crate::store::SessionRecord;
@@ -40,8 +39,8 @@ pub(crate) struct SessionActor {
     cell: Arc<SessionCell>,
     runtime: Weak<Runtime>,
     timer: Pin<Box<Sleep>>,
-    /// When the last message arrived (Unix ms); hibernation counts from here.
-    last_message_ms: u64,
+    /// When the last message arrived; hibernation counts from here.
+    last_message: Instant,
 }
 
 /// What an owner is started with.
@@ -68,7 +67,12 @@ impl Actor for SessionActor {
             cell: args.cell,
             runtime: args.runtime,
             timer: Box::pin(tokio::time::sleep(Duration::ZERO)),
-            last_message_ms: if args.by_alarm { 0 } else { now_ms() },
+            last_message: if args.by_alarm {
+                // Nothing to wait for: hibernate again unless something is due.
+                Instant::now() - Duration::from_secs(86_400)
+            } else {
+                Instant::now()
+            },
         })
     }
 
@@ -82,14 +86,14 @@ impl Actor for SessionActor {
             tokio::select! {
                 biased;
                 signal = mailbox.recv() => {
-                    self.last_message_ms = now_ms();
+                    self.last_message = Instant::now();
                     return Ok(signal);
                 }
                 _ = &mut self.timer => match self.on_timer(mailbox).await {
                     TimerOutcome::Continue => self.rearm(),
                     TimerOutcome::Stop => return Ok(None),
                     TimerOutcome::Deliver(signal) => {
-                        self.last_message_ms = now_ms();
+                        self.last_message = Instant::now();
                         return Ok(Some(signal));
                     }
                 },
@@ -120,12 +124,15 @@ impl SessionActor {
     /// Sets the timer to the next instant something may be due.
     fn rearm(&mut self) {
         let Some(rt) = self.rt() else { return };
-        let hibernate = self.last_message_ms.saturating_add(rt.hibernate_after_ms());
-        let due = self
-            .session_deadline(&rt)
-            .map_or(hibernate, |d| d.min(hibernate));
-        let wait = Duration::from_millis(due.saturating_sub(now_ms()));
-        self.timer.as_mut().reset(Instant::now() + wait);
+        let hibernate = self.last_message + Duration::from_millis(rt.hibernate_after_ms());
+        let due = match self.session_deadline(&rt) {
+            Some(d) => {
+                let wait = Duration::from_millis(d.saturating_sub(rt.now_ms()));
+                hibernate.min(Instant::now() + wait)
+            }
+            None => hibernate,
+        };
+        self.timer.as_mut().reset(due);
     }
 
     /// Handles a timer wake-up.
@@ -133,7 +140,7 @@ impl SessionActor {
         let Some(rt) = self.rt() else {
             return TimerOutcome::Stop;
         };
-        let now = now_ms();
+        let now = rt.now_ms();
         let snap = self.cell.current();
         if rt
             .expires_at(&snap.record, self.cell.last_access())
@@ -163,7 +170,7 @@ impl SessionActor {
                 }
             }
         }
-        if self.last_message_ms.saturating_add(rt.hibernate_after_ms()) <= now {
+        if self.last_message + Duration::from_millis(rt.hibernate_after_ms()) <= Instant::now() {
             // Hibernate, unless a message slipped in: checked under the owner
             // lock, so a request either finds this owner's slot empty (and
             // spawns a new one) or its message is delivered here.
@@ -318,7 +325,7 @@ impl Message<Destroy> for SessionActor {
             let snap = self.cell.current();
             let expired = rt
                 .expires_at(&snap.record, self.cell.last_access())
-                .is_some_and(|t| t <= now_ms());
+                .is_some_and(|t| t <= rt.now_ms());
             if snap.record.user.as_deref() != Some(user) || expired {
                 return Destroyed(Ok(None));
             }
@@ -370,7 +377,7 @@ impl Message<CheckClocks> for SessionActor {
         let snap = self.cell.current();
         if rt
             .expires_at(&snap.record, self.cell.last_access())
-            .is_some_and(|t| t <= now_ms())
+            .is_some_and(|t| t <= rt.now_ms())
         {
             self.end(&rt, Lifecycle::Dead).await;
             ctx.stop();

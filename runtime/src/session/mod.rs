@@ -6,7 +6,6 @@ pub use response::CookieOptions;
 
 use crate::actor::cell::{Lifecycle, SessionCell, Snapshot};
 use crate::actor::{expiry_refresh_due, MutateFn};
-use crate::clock::now_ms;
 use crate::error::SessionError;
 use crate::id::is_valid_id;
 use crate::manager::Runtime;
@@ -186,7 +185,7 @@ impl Session {
     /// returns the snapshot to read, or `None` if it has just ended.
     fn attach(&self, cell: &Arc<SessionCell>) -> Option<Arc<Snapshot>> {
         let rt = &self.inner.rt;
-        let now = now_ms();
+        let now = rt.now_ms();
         let snapshot = cell.current();
         if rt
             .expires_at(&snapshot.record, cell.last_access())
@@ -570,7 +569,7 @@ impl Session {
     pub async fn touch(&self) -> Result<(), SessionError> {
         self.load().await?;
         if let Phase::Live(cell, _) = &self.state().phase {
-            cell.touch(now_ms());
+            cell.touch(self.inner.rt.now_ms());
         }
         Ok(())
     }

@@ -1,7 +1,7 @@
 //! The session's `Set-Cookie`: configured attributes, per-session overrides
 //! and the expiry rule.
 
-use crate::clock::{ms, now_ms, to_system_time};
+use crate::clock::{ms, to_system_time};
 use crate::config::Secure;
 use crate::cookie::{set_cookie, CookieAttributes, SameSite};
 use crate::manager::Runtime;
@@ -138,7 +138,7 @@ pub(crate) fn session_cookie(
         // Browsers reject SameSite=None without Secure (fastify does the same).
         same_site = Some(SameSite::Lax);
     }
-    let expires = rt.expires_at(record, now_ms()).map(to_system_time);
+    let expires = rt.expires_at(record, rt.now_ms()).map(to_system_time);
     let attributes = CookieAttributes {
         domain: o.domain.as_deref().or(c.domain.as_deref()),
         path: &c.path,
