@@ -464,7 +464,8 @@ async fn manual_clock_expires_sessions_without_sleeping() {
     );
 
     let cookie = new_session(&m).await;
-    for _ in 0..9 {
+    // 12 steps of 50 min: active throughout, past the 8 h deadline at step 10.
+    for _ in 0..12 {
         clock.advance(Duration::from_secs(3000));
         let alive = read_n(&m, &cookie).await;
         if alive.is_none() {
