@@ -14,6 +14,81 @@ use std::time::{Duration, SystemTime};
 /// The shortest accepted signing secret, in bytes (as in @fastify/session).
 pub const MIN_SECRET_LEN: usize = 32;
 
+/// Size limits of one session. Exceeding one fails the change with
+/// [`SessionError::LimitExceeded`](crate::SessionError::LimitExceeded) and
+/// leaves the session as it was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Limits {
+    /// Largest session data, in bytes of its JSON encoding. Default 4 MiB.
+    pub max_session_bytes: usize,
+    /// Most keys in one session. Default 1024.
+    pub max_keys: usize,
+    /// Longest key, in bytes. Default 256.
+    pub max_key_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_session_bytes: 4 * 1024 * 1024,
+            max_keys: 1024,
+            max_key_bytes: 256,
+        }
+    }
+}
+
+impl Limits {
+    /// Checks session data against the limits.
+    pub(crate) fn check(
+        &self,
+        data: &std::collections::BTreeMap<String, serde_json::Value>,
+    ) -> Result<(), crate::SessionError> {
+        use crate::SessionError::LimitExceeded;
+        if data.len() > self.max_keys {
+            return Err(LimitExceeded(format!(
+                "a session holds at most {} keys",
+                self.max_keys
+            )));
+        }
+        if let Some(k) = data.keys().find(|k| k.len() > self.max_key_bytes) {
+            return Err(LimitExceeded(format!(
+                "session keys are at most {} bytes (got {})",
+                self.max_key_bytes,
+                k.len()
+            )));
+        }
+        let mut size = ByteCount(0);
+        // Serializing a map of JSON values into a counter cannot fail.
+        let _ = serde_json::to_writer(&mut size, data);
+        if size.0 > self.max_session_bytes {
+            return Err(LimitExceeded(format!(
+                "session data is at most {} bytes of JSON (got {})",
+                self.max_session_bytes, size.0
+            )));
+        }
+        Ok(())
+    }
+
+    /// Sets the largest session data in bytes.
+    pub fn max_session_bytes(mut self, bytes: usize) -> Self {
+        self.max_session_bytes = bytes;
+        self
+    }
+
+    /// Sets the most keys per session.
+    pub fn max_keys(mut self, keys: usize) -> Self {
+        self.max_keys = keys;
+        self
+    }
+
+    /// Sets the longest key in bytes.
+    pub fn max_key_bytes(mut self, bytes: usize) -> Self {
+        self.max_key_bytes = bytes;
+        self
+    }
+}
+
 /// When to send the `Secure` cookie attribute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -38,6 +113,20 @@ impl std::str::FromStr for Secure {
                 "invalid secure value {s:?}: expected true, false or auto"
             )),
         }
+    }
+}
+
+/// Counts bytes written, storing nothing.
+struct ByteCount(usize);
+
+impl std::io::Write for ByteCount {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 += buf.len();
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 
@@ -102,6 +191,7 @@ pub struct SessionConfig {
     pub(crate) hibernate_after: Duration,
     pub(crate) sweep_interval: Duration,
     pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) limits: Limits,
 }
 
 impl fmt::Debug for SessionConfig {
@@ -116,6 +206,8 @@ impl fmt::Debug for SessionConfig {
             .field("trust_proxy", &self.trust_proxy)
             .field("durable", &self.store.is_some())
             .field("passivate_after", &self.passivate_after)
+            .field("hibernate_after", &self.hibernate_after)
+            .field("limits", &self.limits)
             .finish_non_exhaustive()
     }
 }
@@ -177,6 +269,8 @@ pub struct SessionConfigBuilder {
     hibernate_after: Duration,
     sweep_interval: Duration,
     clock: Arc<dyn Clock>,
+    limits: Limits,
+    store_timeout: Duration,
 }
 
 impl Default for SessionConfigBuilder {
@@ -196,6 +290,8 @@ impl Default for SessionConfigBuilder {
             hibernate_after: Duration::from_secs(1),
             sweep_interval: Duration::from_secs(1),
             clock: Arc::new(SystemClock),
+            limits: Limits::default(),
+            store_timeout: Duration::from_secs(5),
         }
     }
 }
@@ -357,6 +453,21 @@ impl SessionConfigBuilder {
         self
     }
 
+    /// Size limits per session. Default [`Limits::default`] (4 MiB, 1024
+    /// keys, 256-byte keys).
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// With a store: the deadline of each store call; a call that takes
+    /// longer fails the request with a store error instead of hanging it.
+    /// Default 5 s.
+    pub fn store_timeout(mut self, limit: Duration) -> Self {
+        self.store_timeout = limit;
+        self
+    }
+
     /// Validates and builds the configuration.
     pub fn build(self) -> Result<SessionConfig, ConfigError> {
         let err = |m: String| Err(ConfigError(m));
@@ -411,9 +522,10 @@ impl SessionConfigBuilder {
         if self.passivate_after.is_zero()
             || self.sweep_interval.is_zero()
             || self.hibernate_after.is_zero()
+            || self.store_timeout.is_zero()
         {
             return err(
-                "passivate after, hibernate after and sweep interval must be greater than zero"
+                "passivate after, hibernate after, sweep interval and store timeout must be greater than zero"
                     .into(),
             );
         }
@@ -435,11 +547,15 @@ impl SessionConfigBuilder {
             id_generator: self.id_generator,
             absolute_timeout: self.absolute_timeout,
             trust_proxy: self.trust_proxy,
-            store: self.store,
+            store: self.store.map(|s| {
+                Arc::new(crate::store::TimeoutStore::new(s, self.store_timeout))
+                    as Arc<dyn SessionStore>
+            }),
             passivate_after: self.passivate_after,
             hibernate_after: self.hibernate_after,
             sweep_interval: self.sweep_interval,
             clock: self.clock,
+            limits: self.limits,
         })
     }
 }

@@ -22,7 +22,12 @@ pub enum SessionError {
     /// The durable store failed; nothing of the operation was applied.
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// A configured limit was exceeded (e.g. the id generator misbehaved).
+    /// A change would take the session past a configured limit; nothing of it
+    /// was applied.
+    #[error("session limit exceeded: {0}")]
+    LimitExceeded(String),
+    /// The runtime was misused or misconfigured (e.g. the id generator
+    /// returned an invalid id).
     #[error("{0}")]
     Invalid(String),
     /// An `update` closure panicked; the session was left unchanged.
@@ -38,7 +43,10 @@ impl SessionError {
     pub fn is_backend_failure(&self) -> bool {
         matches!(
             self,
-            SessionError::Store(_) | SessionError::Unavailable(_) | SessionError::UpdatePanicked
+            SessionError::Store(_)
+                | SessionError::Unavailable(_)
+                | SessionError::UpdatePanicked
+                | SessionError::Invalid(_)
         )
     }
 }

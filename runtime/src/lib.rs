@@ -49,7 +49,7 @@ pub mod store;
 #[cfg(feature = "testing")]
 pub mod testing;
 
-pub use config::{ConfigError, CookieConfig, Secure, SessionConfig, SessionConfigBuilder};
+pub use config::{ConfigError, CookieConfig, Limits, Secure, SessionConfig, SessionConfigBuilder};
 pub use cookie::SameSite;
 pub use error::SessionError;
 pub use manager::{RequestInfo, SessionManager, Stats};

@@ -474,3 +474,81 @@ async fn manual_clock_expires_sessions_without_sleeping() {
     }
     panic!("the absolute timeout never ended the session");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn limits_refuse_a_change_and_keep_the_session() {
+    use livesession::{Limits, SessionError};
+    let m = SessionManager::new(
+        config()
+            .limits(
+                Limits::default()
+                    .max_keys(3)
+                    .max_key_bytes(8)
+                    .max_session_bytes(200),
+            )
+            .build()
+            .unwrap(),
+    );
+    let cookie = new_session(&m).await;
+    let s = request(&m, Some(&cookie));
+    s.insert("a", 1).await.unwrap();
+    s.insert("b", 2).await.unwrap();
+    let too_many = s.insert("c", 3).await.unwrap_err();
+    assert!(
+        matches!(too_many, SessionError::LimitExceeded(_)),
+        "{too_many}"
+    );
+    assert!(!too_many.is_backend_failure());
+    let long_key = s.insert("much-too-long-key", 1).await.unwrap_err();
+    assert!(matches!(long_key, SessionError::LimitExceeded(_)));
+    let big = s.insert("a", "x".repeat(500)).await.unwrap_err();
+    assert!(matches!(big, SessionError::LimitExceeded(_)));
+    s.finish().await.unwrap();
+    let data = request(&m, Some(&cookie)).data().await.unwrap();
+    assert_eq!(data.len(), 3, "n, a, b: nothing of the refused changes");
+    assert_eq!(data["a"], 1);
+    // New sessions are held to the same limits.
+    let fresh = request(&m, None);
+    assert!(fresh.insert("big", "x".repeat(500)).await.is_err());
+    assert!(fresh.finish().await.unwrap().is_empty(), "nothing created");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hanging_store_times_out_without_blocking_other_sessions() {
+    let store = FaultyStore::new(MemoryStore::new());
+    let m = SessionManager::new(
+        config()
+            .store(Arc::new(store.clone()))
+            .store_timeout(Duration::from_secs(1))
+            .build()
+            .unwrap(),
+    );
+    let cookie = new_session(&m).await;
+    let other = new_session(&m).await;
+    store.hang(Op::Save, true);
+    let hung = {
+        let (m, cookie) = (m.clone(), cookie.clone());
+        tokio::spawn(async move {
+            let s = request(&m, Some(&cookie));
+            s.insert("n", 2).await
+        })
+    };
+    // Another session is served while the hung change is still waiting.
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert_eq!(read_n(&m, &other).await, Some(1));
+    assert!(
+        !hung.is_finished(),
+        "the other session was served while the hung save was still waiting"
+    );
+    let err = hung.await.unwrap().unwrap_err();
+    assert!(
+        err.is_backend_failure() && err.to_string().contains("timed out"),
+        "{err}"
+    );
+    store.heal();
+    assert_eq!(
+        read_n(&m, &cookie).await,
+        Some(1),
+        "the timed-out change was not applied"
+    );
+}

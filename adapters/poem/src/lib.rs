@@ -37,13 +37,16 @@ use livesession::SessionError;
 use poem::http::StatusCode;
 
 /// Maps a [`SessionError`] to a Poem error: 500 for backend failures (and
-/// logs it), 409 for a stored value of the wrong type, 400 otherwise.
+/// logs it), 409 for a stored value of the wrong type, 413 for a session over its
+/// size limits, 400 otherwise.
 pub fn into_poem_error(err: SessionError) -> poem::Error {
     let status = if err.is_backend_failure() {
         tracing::error!(error = %err, "session backend failure");
         StatusCode::INTERNAL_SERVER_ERROR
     } else if matches!(err, SessionError::Decode { .. }) {
         StatusCode::CONFLICT
+    } else if matches!(err, SessionError::LimitExceeded(_)) {
+        StatusCode::PAYLOAD_TOO_LARGE
     } else {
         StatusCode::BAD_REQUEST
     };

@@ -41,13 +41,16 @@ use livesession::SessionError;
 use salvo::http::StatusCode;
 
 /// The status for a [`SessionError`]: 500 for backend failures (and logs
-/// it), 409 for a stored value of the wrong type, 400 otherwise.
+/// it), 409 for a stored value of the wrong type, 413 for a session over its
+/// size limits, 400 otherwise.
 pub fn status_for(err: &SessionError) -> StatusCode {
     if err.is_backend_failure() {
         tracing::error!(error = %err, "session backend failure");
         StatusCode::INTERNAL_SERVER_ERROR
     } else if matches!(err, SessionError::Decode { .. }) {
         StatusCode::CONFLICT
+    } else if matches!(err, SessionError::LimitExceeded(_)) {
+        StatusCode::PAYLOAD_TOO_LARGE
     } else {
         StatusCode::BAD_REQUEST
     }

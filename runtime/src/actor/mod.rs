@@ -276,6 +276,9 @@ impl SessionActor {
             Err(_) => return Err(SessionError::UpdatePanicked),
         };
         let data_changed = record.data != current.record.data || record.user != current.record.user;
+        if record.data != current.record.data {
+            rt.config().limits.check(&record.data)?;
+        }
         if !data_changed && record.cookie == current.record.cookie {
             return Ok(MutatedOk {
                 snapshot: current,

@@ -15,6 +15,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::OnceCell;
 
@@ -251,7 +252,13 @@ impl Session {
                         ));
                     };
                     let mut changed = record.clone();
-                    let value = f(&mut changed)?;
+                    let value = match catch_unwind(AssertUnwindSafe(|| f(&mut changed))) {
+                        Ok(r) => r?,
+                        Err(_) => return Err(SessionError::UpdatePanicked),
+                    };
+                    if changed.data != record.data {
+                        rt.config().limits.check(&changed.data)?;
+                    }
                     let modified = changed.data != record.data || changed.user != record.user;
                     *record = changed;
                     st.modified |= modified;

@@ -7,10 +7,12 @@
 mod key;
 mod memory;
 mod record;
+mod timeout;
 
 pub use key::SessionKey;
 pub use memory::MemoryStore;
 pub use record::{CookieOverrides, SessionRecord};
+pub(crate) use timeout::TimeoutStore;
 
 use std::future::Future;
 use std::pin::Pin;

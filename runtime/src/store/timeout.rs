@@ -1,0 +1,79 @@
+//! A deadline on every store call, so a hanging backend fails requests with
+//! a clear error instead of hanging them (and the sessions behind them).
+
+use super::{SessionKey, SessionRecord, SessionStore, StoreError, StoreFuture};
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Wraps a store so that each call fails with [`StoreError::Backend`] after
+/// `limit`. Installed by the config builder around every store.
+pub(crate) struct TimeoutStore {
+    inner: Arc<dyn SessionStore>,
+    limit: Duration,
+}
+
+impl TimeoutStore {
+    pub fn new(inner: Arc<dyn SessionStore>, limit: Duration) -> Self {
+        TimeoutStore { inner, limit }
+    }
+
+    fn bound<'a, T: Send + 'a>(
+        &self,
+        op: &'static str,
+        fut: impl Future<Output = Result<T, StoreError>> + Send + 'a,
+    ) -> StoreFuture<'a, T> {
+        let limit = self.limit;
+        Box::pin(async move {
+            match tokio::time::timeout(limit, fut).await {
+                Ok(r) => r,
+                Err(_) => Err(StoreError::Backend(format!(
+                    "session store {op} timed out after {} ms",
+                    limit.as_millis()
+                ))),
+            }
+        })
+    }
+}
+
+impl SessionStore for TimeoutStore {
+    fn load<'a>(&'a self, key: &'a SessionKey) -> StoreFuture<'a, Option<SessionRecord>> {
+        self.bound("load", self.inner.load(key))
+    }
+
+    fn create<'a>(&'a self, key: &'a SessionKey, record: &'a SessionRecord) -> StoreFuture<'a, ()> {
+        self.bound("create", self.inner.create(key, record))
+    }
+
+    fn save<'a>(&'a self, key: &'a SessionKey, record: &'a SessionRecord) -> StoreFuture<'a, ()> {
+        self.bound("save", self.inner.save(key, record))
+    }
+
+    fn delete<'a>(&'a self, key: &'a SessionKey) -> StoreFuture<'a, bool> {
+        self.bound("delete", self.inner.delete(key))
+    }
+
+    fn keys_for_user<'a>(&'a self, user: &'a str) -> StoreFuture<'a, Vec<SessionKey>> {
+        self.bound("keys_for_user", self.inner.keys_for_user(user))
+    }
+
+    fn remove_expired<'a>(
+        &'a self,
+        now_ms: u64,
+        limit: usize,
+        skip: &'a (dyn Fn(&SessionKey) -> bool + Send + Sync),
+    ) -> StoreFuture<'a, usize> {
+        self.bound(
+            "remove_expired",
+            self.inner.remove_expired(now_ms, limit, skip),
+        )
+    }
+
+    fn count(&self) -> StoreFuture<'_, u64> {
+        self.bound("count", self.inner.count())
+    }
+
+    fn flush(&self) -> StoreFuture<'_, ()> {
+        self.bound("flush", self.inner.flush())
+    }
+}
