@@ -4,11 +4,13 @@
 //! sees a raw session id: records are keyed by [`SessionKey`], the SHA-256 of
 //! the id, so a leaked data directory cannot be replayed as cookies.
 
+mod deferred;
 mod key;
 mod memory;
 mod record;
 mod timeout;
 
+pub use deferred::DeferredStore;
 pub use key::SessionKey;
 pub use memory::MemoryStore;
 pub use record::{CookieOverrides, SessionRecord};

@@ -63,7 +63,11 @@ async fn main() {
         .await
         .expect("first GET /counter");
     let cookie = set_cookie(&first).expect("first GET /counter sent no Set-Cookie");
-    assert!(first.status().is_success(), "first GET /counter: {}", first.status());
+    assert!(
+        first.status().is_success(),
+        "first GET /counter: {}",
+        first.status()
+    );
     let _ = first.text().await;
 
     let last_cookie = Arc::new(Mutex::new(None::<String>));

@@ -1,0 +1,111 @@
+//! A store that opens in the background, so a server can start serving
+//! while a large store recovers (sled replays its log after a crash).
+
+use super::{SessionKey, SessionRecord, SessionStore, StoreError, StoreFuture};
+use std::sync::Arc;
+use tokio::sync::watch;
+
+type Opened = Option<Result<Arc<dyn SessionStore>, String>>;
+
+/// A [`SessionStore`] whose backend is opened on a background thread.
+/// Calls made before it is open wait for it (within the runtime's store
+/// timeout); if opening failed, every call fails with that error.
+///
+/// ```
+/// use livesession::store::{DeferredStore, MemoryStore, SessionKey, SessionStore};
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let store = DeferredStore::open(|| Ok(MemoryStore::new()));
+/// store.ready().await.unwrap();
+/// assert_eq!(store.count().await.unwrap(), 0);
+/// # });
+/// ```
+#[derive(Clone)]
+pub struct DeferredStore {
+    opened: watch::Receiver<Opened>,
+}
+
+impl DeferredStore {
+    /// Starts `open` on a new thread and returns at once.
+    pub fn open<S, F>(open: F) -> Self
+    where
+        S: SessionStore,
+        F: FnOnce() -> Result<S, StoreError> + Send + 'static,
+    {
+        let (tx, rx) = watch::channel(None);
+        std::thread::Builder::new()
+            .name("livesession-store-open".into())
+            .spawn(move || {
+                let opened = open()
+                    .map(|s| Arc::new(s) as Arc<dyn SessionStore>)
+                    .map_err(|e| e.to_string());
+                let _ = tx.send(Some(opened));
+            })
+            .map(drop)
+            .unwrap_or_else(|e| {
+                tracing::error!(error = %e, "could not start the store-opening thread");
+            });
+        DeferredStore { opened: rx }
+    }
+
+    /// Waits until the store is open; fails if opening failed.
+    pub async fn ready(&self) -> Result<(), StoreError> {
+        self.store().await.map(drop)
+    }
+
+    async fn store(&self) -> Result<Arc<dyn SessionStore>, StoreError> {
+        let mut rx = self.opened.clone();
+        let opened = rx
+            .wait_for(Option::is_some)
+            .await
+            .map_err(|_| StoreError::Backend("the store-opening thread died".into()))?;
+        match opened.as_ref() {
+            Some(Ok(store)) => Ok(store.clone()),
+            Some(Err(e)) => Err(StoreError::Backend(format!("the store failed to open: {e}"))),
+            None => Err(StoreError::Backend("the store is not open".into())),
+        }
+    }
+}
+
+impl SessionStore for DeferredStore {
+    fn load<'a>(&'a self, key: &'a SessionKey) -> StoreFuture<'a, Option<SessionRecord>> {
+        Box::pin(async move { self.store().await?.load(key).await })
+    }
+
+    fn create<'a>(&'a self, key: &'a SessionKey, record: &'a SessionRecord) -> StoreFuture<'a, ()> {
+        Box::pin(async move { self.store().await?.create(key, record).await })
+    }
+
+    fn save<'a>(&'a self, key: &'a SessionKey, record: &'a SessionRecord) -> StoreFuture<'a, ()> {
+        Box::pin(async move { self.store().await?.save(key, record).await })
+    }
+
+    fn delete<'a>(&'a self, key: &'a SessionKey) -> StoreFuture<'a, bool> {
+        Box::pin(async move { self.store().await?.delete(key).await })
+    }
+
+    fn keys_for_user<'a>(&'a self, user: &'a str) -> StoreFuture<'a, Vec<SessionKey>> {
+        Box::pin(async move { self.store().await?.keys_for_user(user).await })
+    }
+
+    fn remove_expired<'a>(
+        &'a self,
+        now_ms: u64,
+        limit: usize,
+        skip: &'a (dyn Fn(&SessionKey) -> bool + Send + Sync),
+    ) -> StoreFuture<'a, usize> {
+        Box::pin(async move {
+            self.store()
+                .await?
+                .remove_expired(now_ms, limit, skip)
+                .await
+        })
+    }
+
+    fn count(&self) -> StoreFuture<'_, u64> {
+        Box::pin(async move { self.store().await?.count().await })
+    }
+
+    fn flush(&self) -> StoreFuture<'_, ()> {
+        Box::pin(async move { self.store().await?.flush().await })
+    }
+}
