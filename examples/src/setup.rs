@@ -3,6 +3,7 @@
 use crate::cli::DemoArgs;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use livesession::store::DeferredStore;
 use livesession::{SessionConfig, SessionManager};
 use livesession_sled::{Durability, SledConfig, SledStore};
 use std::fs;
@@ -38,7 +39,7 @@ fn failure(message: impl Into<String>) -> StartupError {
 }
 
 /// The session manager the flags describe. Says on stderr where sessions
-/// live and where the secret came from.
+/// live and where the secret came from. Must run inside a Tokio runtime.
 pub fn build_manager(args: &DemoArgs) -> Result<SessionManager, StartupError> {
     let secrets = resolve_secrets(args)?;
     let mut builder = SessionConfig::builder()
@@ -67,19 +68,32 @@ pub fn build_manager(args: &DemoArgs) -> Result<SessionManager, StartupError> {
             _ => Durability::Sync,
         };
         let dir = args.data_dir.join("sessions");
-        let store =
-            SledStore::open(&dir, SledConfig::new().durability(durability)).map_err(|e| {
-                failure(format!(
-                    "cannot open the session store in {}: {e}",
-                    dir.display()
-                ))
-            })?;
+        // Opened in the background: after a crash sled replays its log (about
+        // 2 s with 1M sessions), and the server serves meanwhile; session
+        // requests wait for the store.
+        let store = {
+            let dir = dir.clone();
+            DeferredStore::open(move || {
+                SledStore::open(&dir, SledConfig::new().durability(durability))
+            })
+        };
         eprintln!(
             "livesession: sessions are stored in {} (durability {})",
             dir.display(),
             args.durability
         );
-        builder = builder.store(Arc::new(store));
+        builder = builder.store(Arc::new(store.clone()));
+        // A store that cannot open (another process holds it, a bad
+        // directory) ends the demo with a clear message.
+        tokio::spawn(async move {
+            if let Err(e) = store.ready().await {
+                eprintln!(
+                    "livesession: cannot open the session store in {}: {e}",
+                    dir.display()
+                );
+                std::process::exit(1);
+            }
+        });
     }
     let config = builder.build().map_err(|e| usage(e.to_string()))?;
     Ok(SessionManager::new(config))

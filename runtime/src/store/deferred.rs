@@ -37,7 +37,10 @@ impl DeferredStore {
             .spawn(move || {
                 let opened = open()
                     .map(|s| Arc::new(s) as Arc<dyn SessionStore>)
-                    .map_err(|e| e.to_string());
+                    .map_err(|e| match e {
+                        StoreError::Backend(why) => why,
+                        other => other.to_string(),
+                    });
                 let _ = tx.send(Some(opened));
             })
             .map(drop)
@@ -60,7 +63,9 @@ impl DeferredStore {
             .map_err(|_| StoreError::Backend("the store-opening thread died".into()))?;
         match opened.as_ref() {
             Some(Ok(store)) => Ok(store.clone()),
-            Some(Err(e)) => Err(StoreError::Backend(format!("the store failed to open: {e}"))),
+            Some(Err(e)) => Err(StoreError::Backend(format!(
+                "the store failed to open: {e}"
+            ))),
             None => Err(StoreError::Backend("the store is not open".into())),
         }
     }
