@@ -16,8 +16,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use tokio::sync::OnceCell;
 
 /// How many times an operation follows a session that moved under it
 /// (passivated, or destroyed by another request) before giving up.
@@ -68,7 +68,8 @@ struct Inner {
     https: bool,
     /// The request is inside the cookie path.
     in_scope: bool,
-    loaded: OnceCell<()>,
+    /// Whether the incoming cookie has been resolved.
+    loaded: AtomicBool,
     state: Mutex<State>,
 }
 
@@ -105,6 +106,18 @@ enum Phase {
     Detached(SessionRecord),
 }
 
+/// The outcome of looking at the incoming cookie.
+enum Resolved {
+    /// Decided: this phase, and whether the cookie needs re-signing.
+    Done(Phase, bool),
+    /// The session must be activated from the store (or waited for).
+    Activate {
+        key: SessionKey,
+        id: String,
+        renew: bool,
+    },
+}
+
 /// Where an operation must go, decided under the state lock.
 enum Target {
     /// A session only this request can see (new, or outside the cookie path).
@@ -126,7 +139,7 @@ impl Session {
                 incoming,
                 https,
                 in_scope,
-                loaded: OnceCell::new(),
+                loaded: AtomicBool::new(false),
                 state: Mutex::new(State::default()),
             }),
         }
@@ -138,27 +151,42 @@ impl Session {
         self.inner.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Loads the session the incoming cookie names, once per request.
     async fn load(&self) -> Result<(), SessionError> {
-        self.inner
-            .loaded
-            .get_or_try_init(|| async {
-                let (phase, renew) = self.resolve_incoming().await?;
-                let mut st = self.state();
-                st.phase = phase;
-                st.renew = renew;
-                Ok::<_, SessionError>(())
-            })
-            .await
-            .map(|_| ())
+        if self.inner.loaded.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        match self.resolve_now() {
+            Resolved::Done(phase, renew) => {
+                self.set_loaded(phase, renew);
+                Ok(())
+            }
+            // Rare: the session must be read from the store. Boxed, so the
+            // common path keeps every handler's future small.
+            Resolved::Activate { key, id, renew } => {
+                Box::pin(self.load_from_store(key, id, renew)).await
+            }
+        }
     }
 
-    /// Decides which session the incoming cookie names, if any.
-    async fn resolve_incoming(&self) -> Result<(Phase, bool), SessionError> {
+    fn set_loaded(&self, phase: Phase, renew: bool) {
+        let mut st = self.state();
+        // A concurrent load of the same request may have finished first.
+        if matches!(st.phase, Phase::Unloaded) {
+            st.phase = phase;
+            st.renew = renew;
+        }
+        self.inner.loaded.store(true, Ordering::Release);
+    }
+
+    /// Decides, without waiting, which session the incoming cookie names:
+    /// none, a live one, or one that must be activated from the store.
+    fn resolve_now(&self) -> Resolved {
         let inner = &self.inner;
         if !inner.in_scope {
-            return Ok((Phase::Detached(SessionRecord::default()), false));
+            return Resolved::Done(Phase::Detached(SessionRecord::default()), false);
         }
-        let fresh = Ok((Phase::Fresh(SessionRecord::default()), false));
+        let fresh = Resolved::Done(Phase::Fresh(SessionRecord::default()), false);
         let config = inner.rt.config();
         let Some(value) = inner
             .incoming
@@ -173,13 +201,35 @@ impl Session {
         if !is_valid_id(&id) {
             return fresh;
         }
-        let Some(live) = inner.rt.lookup(SessionKey::of_id(&id), &id).await? else {
-            return fresh;
-        };
-        match self.attach(&live) {
-            Some(snapshot) => Ok((Phase::Live(live, snapshot), renew)),
-            None => fresh,
+        let key = SessionKey::of_id(&id);
+        match inner.rt.registry().live_cell(&key) {
+            Some(cell) if cell.lifecycle() == Lifecycle::Alive => match self.attach(&cell) {
+                Some(snapshot) => Resolved::Done(Phase::Live(cell, snapshot), renew),
+                None => fresh,
+            },
+            Some(cell) if cell.lifecycle() == Lifecycle::Dead => fresh,
+            None if inner.rt.store().is_none() => fresh,
+            // Retired (being written out), activating, or only in the store.
+            _ => Resolved::Activate { key, id, renew },
         }
+    }
+
+    async fn load_from_store(
+        &self,
+        key: SessionKey,
+        id: String,
+        renew: bool,
+    ) -> Result<(), SessionError> {
+        let phase = match self.inner.rt.lookup(key, &id).await? {
+            Some(cell) => match self.attach(&cell) {
+                Some(snapshot) => Phase::Live(cell, snapshot),
+                None => Phase::Fresh(SessionRecord::default()),
+            },
+            None => Phase::Fresh(SessionRecord::default()),
+        };
+        let renew = renew && matches!(phase, Phase::Live(..));
+        self.set_loaded(phase, renew);
+        Ok(())
     }
 
     /// Registers this request's load of `live`: extends its idle clock and
@@ -264,7 +314,8 @@ impl Session {
                     st.modified |= modified;
                     return Ok(value);
                 }
-                Target::Owner(cell) => match rt.mutate(&cell, &parked).await? {
+                // Boxed: the owner round trip is the largest future here.
+                Target::Owner(cell) => match Box::pin(rt.mutate(&cell, &parked)).await? {
                     Some(ok) => {
                         let mut st = self.state();
                         st.modified |= ok.data_changed;
@@ -272,7 +323,7 @@ impl Session {
                         st.phase = Phase::Live(cell, ok.snapshot);
                         return Ok(ok.value);
                     }
-                    None => self.follow(&cell).await?,
+                    None => Box::pin(self.follow(&cell)).await?,
                 },
             }
         }
@@ -627,7 +678,7 @@ impl Session {
             }
         };
         if let Some(record) = pending {
-            self.create(record).await?;
+            Box::pin(self.create(record)).await?;
         }
         let wrote = self.state().wrote;
         if wrote {
