@@ -55,7 +55,7 @@ async fn reopen_keeps_records_indexes_and_count() {
         for i in 0..100 {
             let user = if i % 2 == 0 { Some("even") } else { None };
             store
-                .create(&key(i), &record(i, user, Some(1_000 + i)))
+                .create(&key(i), &record(i, user, Some(1_000 * (1 + i))))
                 .await
                 .expect("create");
         }
@@ -81,7 +81,11 @@ async fn reopen_keeps_records_indexes_and_count() {
             assert_eq!(loaded, None, "deleted record {i} came back");
         } else {
             let user = if i % 2 == 0 { Some("even") } else { None };
-            assert_eq!(loaded, Some(record(i, user, Some(1_000 + i))), "record {i}");
+            assert_eq!(
+                loaded,
+                Some(record(i, user, Some(1_000 * (1 + i)))),
+                "record {i}"
+            );
         }
     }
     assert_eq!(
@@ -94,7 +98,7 @@ async fn reopen_keeps_records_indexes_and_count() {
     );
     assert_eq!(
         store
-            .remove_expired(1_049, 1_000, &never)
+            .remove_expired(50_000, 1_000, &never)
             .await
             .expect("remove_expired"),
         40,

@@ -78,7 +78,9 @@ pub trait SessionStore: Send + Sync + 'static {
     /// any key for which `skip` returns true (live sessions own their record).
     /// A record re-saved with a later expiry in the meantime must survive.
     /// Returns how many records were removed. Must not scan every record: use
-    /// an expiry index.
+    /// an expiry index. An index may be coarse (the sled store's has 1 s
+    /// buckets): a record may then be removed up to that much after its
+    /// expiry, never before. (The runtime never serves an expired record.)
     fn remove_expired<'a>(
         &'a self,
         now_ms: u64,
