@@ -134,7 +134,7 @@ pub fn set_cookie(name: &str, value: &str, a: &CookieAttributes<'_>) -> String {
     out.push_str(a.path);
     if let Some(t) = a.expires {
         out.push_str("; Expires=");
-        out.push_str(&httpdate::fmt_http_date(t));
+        push_http_date(&mut out, t);
     }
     if a.http_only {
         out.push_str("; HttpOnly");
@@ -150,6 +150,25 @@ pub fn set_cookie(name: &str, value: &str, a: &CookieAttributes<'_>) -> String {
         out.push_str(s.as_str());
     }
     out
+}
+
+/// Appends `t` as an IMF-fixdate. The formatted date is cached per thread
+/// for the current second: most responses of a busy server share it.
+fn push_http_date(out: &mut String, t: SystemTime) {
+    use std::cell::RefCell;
+    thread_local! {
+        static LAST: RefCell<(u64, String)> = const { RefCell::new((u64::MAX, String::new())) };
+    }
+    let secs = t
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    LAST.with(|last| {
+        let mut last = last.borrow_mut();
+        if last.0 != secs {
+            *last = (secs, httpdate::fmt_http_date(t));
+        }
+        out.push_str(&last.1);
+    });
 }
 
 /// A cookie that makes the browser drop `name` at `path` / `domain`:
