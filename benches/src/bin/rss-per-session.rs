@@ -3,6 +3,7 @@
 //! the RSS growth per session.
 //!
 //! `cargo run --release -p livesession-benches --bin rss-per-session -- 100000`
+//! (arguments: count, `two-writes`|`one-write`, `memory`|`durable`)
 
 use livesession::{RequestInfo, SessionConfig, SessionManager};
 use livesession_benches::rss_bytes;
@@ -23,12 +24,22 @@ async fn main() {
     // actor; `one-write`: sessions are created with their data and no owner
     // ever runs.
     let two_writes = std::env::args().nth(2).as_deref() != Some("one-write");
-    let manager = SessionManager::new(
-        SessionConfig::builder()
-            .secret("0123456789abcdef0123456789abcdef")
-            .build()
-            .expect("valid config"),
-    );
+    // `durable` as the third argument: a sled store (sync durability) and
+    // passivation after 1 s, to measure memory once sessions have left RAM.
+    let durable = std::env::args().nth(3).as_deref() == Some("durable");
+    let data_dir = tempfile::tempdir().expect("temp dir");
+    let mut config = SessionConfig::builder().secret("0123456789abcdef0123456789abcdef");
+    if durable {
+        let store = livesession_sled::SledStore::open(
+            data_dir.path().join("sessions"),
+            livesession_sled::SledConfig::new(),
+        )
+        .expect("open sled");
+        config = config
+            .store(std::sync::Arc::new(store))
+            .passivate_after(std::time::Duration::from_secs(1));
+    }
+    let manager = SessionManager::new(config.build().expect("valid config"));
     // Warm up allocator and runtime so the baseline is fair.
     for _ in 0..1000 {
         let s = manager.start(&RequestInfo {
@@ -74,10 +85,21 @@ async fn main() {
     }
     let elapsed = started.elapsed();
     let busy = rss_bytes();
-    // Let every owner actor hibernate (default: 1 s after its last message).
+    // Let every owner actor hibernate (default: 1 s after its last message),
+    // and with a store every session passivate.
     tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    for _ in 0..120 {
+        if !durable || manager.stats().await.unwrap().live == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
     let idle = rss_bytes();
-    let live = manager.stats().await.unwrap().live;
+    let stats = manager.stats().await.unwrap();
+    let live = stats.live;
+    if durable {
+        println!("stored={}", stats.stored);
+    }
     let tasks = tokio::runtime::Handle::current()
         .metrics()
         .num_alive_tasks();
