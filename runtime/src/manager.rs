@@ -187,7 +187,7 @@ impl Runtime {
                 move |record: &mut SessionRecord| take_parked(&parked)?(record)
             }));
             match owner.ask(msg).await {
-                Ok(Mutated { result }) => return result.map(Some),
+                Ok(Mutated { result }) => return result,
                 Err(_) if is_parked(parked) => {
                     // Not applied: the owner hibernated or the session ended.
                     if cell.lifecycle() != Lifecycle::Alive {

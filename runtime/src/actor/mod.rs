@@ -240,10 +240,11 @@ impl SessionActor {
 /// Apply a change (insert, remove, clear, update, options, bind).
 pub(crate) struct Mutate(pub MutateFn);
 
-/// The outcome of a [`Mutate`].
+/// The outcome of a [`Mutate`]: `Ok(None)` when the session had reached its
+/// deadline (it is ended instead, and the change not applied).
 #[derive(Reply)]
 pub(crate) struct Mutated {
-    pub result: Result<MutatedOk, SessionError>,
+    pub result: Result<Option<MutatedOk>, SessionError>,
 }
 
 /// A successful [`Mutate`].
@@ -257,9 +258,21 @@ pub(crate) struct MutatedOk {
 impl Message<Mutate> for SessionActor {
     type Reply = Mutated;
 
-    async fn handle(&mut self, Mutate(f): Mutate, _: &mut Context<Self, Mutated>) -> Mutated {
+    async fn handle(&mut self, Mutate(f): Mutate, ctx: &mut Context<Self, Mutated>) -> Mutated {
+        if let Some(rt) = self.rt() {
+            let snap = self.cell.current();
+            if rt
+                .expires_at(&snap.record, self.cell.last_access())
+                .is_some_and(|t| t <= rt.now_ms())
+            {
+                // The timer has not fired yet, but the session is over.
+                self.end(&rt, Lifecycle::Dead).await;
+                ctx.stop();
+                return Mutated { result: Ok(None) };
+            }
+        }
         Mutated {
-            result: self.mutate(f).await,
+            result: self.mutate(f).await.map(Some),
         }
     }
 }

@@ -87,6 +87,8 @@ struct State {
     saved: bool,
     /// Something reached the store: flush before responding (sync durability).
     wrote: bool,
+    /// The live session of this request ended in another request.
+    ended_elsewhere: bool,
 }
 
 #[derive(Default)]
@@ -104,6 +106,16 @@ enum Phase {
     Destroyed,
     /// Outside the cookie path: a scratch session that is never stored.
     Detached(SessionRecord),
+}
+
+/// The outcome of loading a live session for a request.
+enum Attach {
+    /// Loaded: read this snapshot.
+    Live(Arc<Snapshot>),
+    /// Destroyed or expired.
+    Ended,
+    /// Passivated: it must be activated from the store.
+    Moved,
 }
 
 /// The outcome of looking at the incoming cookie.
@@ -203,11 +215,11 @@ impl Session {
         }
         let key = SessionKey::of_id(&id);
         match inner.rt.registry().live_cell(&key) {
-            Some(cell) if cell.lifecycle() == Lifecycle::Alive => match self.attach(&cell) {
-                Some(snapshot) => Resolved::Done(Phase::Live(cell, snapshot), renew),
-                None => fresh,
+            Some(cell) => match self.attach(&cell) {
+                Attach::Live(snapshot) => Resolved::Done(Phase::Live(cell, snapshot), renew),
+                Attach::Ended => fresh,
+                Attach::Moved => Resolved::Activate { key, id, renew },
             },
-            Some(cell) if cell.lifecycle() == Lifecycle::Dead => fresh,
             None if inner.rt.store().is_none() => fresh,
             // Retired (being written out), activating, or only in the store.
             _ => Resolved::Activate { key, id, renew },
@@ -221,10 +233,7 @@ impl Session {
         renew: bool,
     ) -> Result<(), SessionError> {
         let phase = match self.inner.rt.lookup(key, &id).await? {
-            Some(cell) => match self.attach(&cell) {
-                Some(snapshot) => Phase::Live(cell, snapshot),
-                None => Phase::Fresh(SessionRecord::default()),
-            },
+            Some(cell) => self.reattach(cell).await?,
             None => Phase::Fresh(SessionRecord::default()),
         };
         let renew = renew && matches!(phase, Phase::Live(..));
@@ -232,10 +241,16 @@ impl Session {
         Ok(())
     }
 
-    /// Registers this request's load of `live`: extends its idle clock and
-    /// returns the snapshot to read, or `None` if it has just ended.
-    fn attach(&self, cell: &Arc<SessionCell>) -> Option<Arc<Snapshot>> {
+    /// Registers this request's load of `cell`: extends its idle clock and
+    /// returns the snapshot to read, unless the session has ended or has just
+    /// been passivated (then it must be followed to the store).
+    fn attach(&self, cell: &Arc<SessionCell>) -> Attach {
         let rt = &self.inner.rt;
+        match cell.lifecycle() {
+            Lifecycle::Alive => {}
+            Lifecycle::Retired => return Attach::Moved,
+            Lifecycle::Dead => return Attach::Ended,
+        }
         let now = rt.now_ms();
         let snapshot = cell.current();
         if rt
@@ -244,11 +259,13 @@ impl Session {
         {
             // Past its deadline but the timer has not fired yet: end it now.
             rt.check_clocks(cell);
-            return None;
+            return Attach::Ended;
         }
         cell.touch(now);
-        if cell.lifecycle() != Lifecycle::Alive {
-            return None;
+        match cell.lifecycle() {
+            Lifecycle::Alive => {}
+            Lifecycle::Retired => return Attach::Moved,
+            Lifecycle::Dead => return Attach::Ended,
         }
         if rt.store().is_some()
             && expiry_refresh_due(
@@ -259,7 +276,26 @@ impl Session {
         {
             rt.check_clocks(cell);
         }
-        Some(snapshot)
+        Attach::Live(snapshot)
+    }
+
+    /// Loads `cell` for this request, following it to the store when it was
+    /// passivated meanwhile. Ended sessions give a fresh one.
+    async fn reattach(&self, cell: Arc<SessionCell>) -> Result<Phase, SessionError> {
+        let mut cell = cell;
+        for _ in 0..MAX_ATTEMPTS {
+            match self.attach(&cell) {
+                Attach::Live(snapshot) => return Ok(Phase::Live(cell, snapshot)),
+                Attach::Ended => return Ok(Phase::Fresh(SessionRecord::default())),
+                Attach::Moved => match self.inner.rt.lookup(cell.key, cell.id()).await? {
+                    Some(next) => cell = next,
+                    None => return Ok(Phase::Fresh(SessionRecord::default())),
+                },
+            }
+        }
+        Err(SessionError::Unavailable(
+            "the session kept moving; try again".into(),
+        ))
     }
 
     /// Runs `read` on this request's view of the session record.
@@ -335,16 +371,12 @@ impl Session {
     /// The session ended or left memory under us: find where it went.
     async fn follow(&self, cell: &Arc<SessionCell>) -> Result<(), SessionError> {
         let next = match cell.lifecycle() {
-            // Destroyed or expired by someone else: never revived.
-            Lifecycle::Dead | Lifecycle::Alive => None,
             // Passivated: activate it again from the store.
-            Lifecycle::Retired => self.inner.rt.lookup(cell.key, cell.id()).await?,
+            Lifecycle::Retired => self.reattach(cell.clone()).await?,
+            // Destroyed or expired by someone else: never revived.
+            Lifecycle::Dead | Lifecycle::Alive => Phase::Fresh(SessionRecord::default()),
         };
-        let mut st = self.state();
-        st.phase = match next.and_then(|c| self.attach(&c).map(|s| (c, s))) {
-            Some((c, s)) => Phase::Live(c, s),
-            None => Phase::Fresh(SessionRecord::default()),
-        };
+        self.state().phase = next;
         Ok(())
     }
 
@@ -417,9 +449,6 @@ impl Session {
 
     /// Removes `key`; returns its previous value.
     pub async fn remove(&self, key: &str) -> Result<Option<Value>, SessionError> {
-        if self.read(|r| !r.data.contains_key(key)).await? {
-            return Ok(None);
-        }
         let key = key.to_string();
         self.mutate(Box::new(move |r| Ok(r.data.remove(&key))))
             .await
@@ -427,9 +456,6 @@ impl Session {
 
     /// Removes every key (the session and its id stay).
     pub async fn clear(&self) -> Result<(), SessionError> {
-        if self.read(|r| r.data.is_empty()).await? {
-            return Ok(());
-        }
         self.mutate(Box::new(|r| {
             r.data.clear();
             Ok(None)
@@ -583,20 +609,18 @@ impl Session {
     }
 
     /// Refreshes this request's view with the session's latest state
-    /// (changes made by concurrent requests become visible).
+    /// (changes made by concurrent requests become visible). Counts as a load:
+    /// it extends the idle timeout. A session that has ended since becomes a
+    /// fresh one; a new session not stored yet keeps its data.
     pub async fn reload(&self) -> Result<(), SessionError> {
         self.load().await?;
-        let mut st = self.state();
-        let next = match &st.phase {
-            Phase::Live(cell, _) if cell.lifecycle() == Lifecycle::Alive => {
-                Phase::Live(cell.clone(), cell.current())
-            }
-            Phase::Live(..) | Phase::Fresh(_) => Phase::Fresh(SessionRecord::default()),
-            Phase::Detached(_) => Phase::Detached(SessionRecord::default()),
-            Phase::Unloaded => Phase::Unloaded,
-            Phase::Destroyed => Phase::Destroyed,
+        let live = match &self.state().phase {
+            Phase::Live(cell, _) => cell.clone(),
+            // A session only this request can see is already up to date.
+            _ => return Ok(()),
         };
-        st.phase = next;
+        let next = self.reattach(live).await?;
+        self.state().phase = next;
         Ok(())
     }
 
@@ -623,11 +647,23 @@ impl Session {
         Ok(())
     }
 
-    /// Resets the idle timeout now (every load already does).
+    /// Resets the idle timeout now (every load already does). A session that
+    /// has reached its deadline is not revived.
     pub async fn touch(&self) -> Result<(), SessionError> {
         self.load().await?;
-        if let Phase::Live(cell, _) = &self.state().phase {
-            cell.touch(self.inner.rt.now_ms());
+        let (cell, view) = match &self.state().phase {
+            Phase::Live(cell, view) => (cell.clone(), view.clone()),
+            _ => return Ok(()),
+        };
+        match self.attach(&cell) {
+            // Touched; an ended session is not revived (finish sees it dead).
+            Attach::Live(_) | Attach::Ended => {}
+            // Passivated: touch it where it went, keeping this request's view.
+            Attach::Moved => {
+                if let Phase::Live(next, _) = self.reattach(cell).await? {
+                    self.state().phase = Phase::Live(next, view);
+                }
+            }
         }
         Ok(())
     }
@@ -680,6 +716,21 @@ impl Session {
         if let Some(record) = pending {
             Box::pin(self.create(record)).await?;
         }
+        // Passivated while the handler ran (or regenerated away and then
+        // passivated): find out what became of the id before answering.
+        let retired = match &self.state().phase {
+            Phase::Live(cell, _) if cell.lifecycle() == Lifecycle::Retired => Some(cell.clone()),
+            _ => None,
+        };
+        if let Some(cell) = retired {
+            let next = Box::pin(self.reattach(cell)).await?;
+            let mut st = self.state();
+            match next {
+                Phase::Live(..) => st.phase = next,
+                // Ended meanwhile: answered below like a destroyed session.
+                _ => st.ended_elsewhere = true,
+            }
+        }
         let wrote = self.state().wrote;
         if wrote {
             if let Some(store) = rt.store() {
@@ -700,7 +751,7 @@ impl Session {
             Phase::Fresh(_) | Phase::Destroyed if had_cookie => clear(),
             Phase::Fresh(_) | Phase::Destroyed => Vec::new(),
             Phase::Live(cell, _) => {
-                if cell.lifecycle() == Lifecycle::Dead {
+                if cell.lifecycle() == Lifecycle::Dead || st.ended_elsewhere {
                     // Destroyed by a concurrent request: never re-send its id.
                     if had_cookie && !st.id_changed {
                         clear()
