@@ -5,7 +5,7 @@
 use crate::clock::{Clock, SystemClock};
 use crate::cookie::{is_attribute_value, is_cookie_octets, is_token, SameSite};
 use crate::id::IdGenerator;
-use crate::signing::{HmacSigner, Signer};
+use crate::signing::{Algorithm, HmacSigner, Signer};
 use crate::store::SessionStore;
 use std::fmt;
 use std::sync::Arc;
@@ -256,6 +256,7 @@ enum SecretSource {
 /// Builder for [`SessionConfig`]; each setter documents its default.
 pub struct SessionConfigBuilder {
     secrets: SecretSource,
+    algorithm: Algorithm,
     cookie_name: String,
     cookie_prefix: String,
     cookie: CookieConfig,
@@ -277,6 +278,7 @@ impl Default for SessionConfigBuilder {
     fn default() -> Self {
         SessionConfigBuilder {
             secrets: SecretSource::None,
+            algorithm: Algorithm::Sha256,
             cookie_name: "sessionId".into(),
             cookie_prefix: String::new(),
             cookie: CookieConfig::default(),
@@ -312,6 +314,13 @@ impl SessionConfigBuilder {
     {
         self.secrets =
             SecretSource::Secrets(secrets.into_iter().map(|s| s.as_ref().to_vec()).collect());
+        self
+    }
+
+    /// The HMAC hash for `secret`/`secrets` (fastify's `algorithm`).
+    /// Default [`Algorithm::Sha256`].
+    pub fn algorithm(mut self, algorithm: Algorithm) -> Self {
+        self.algorithm = algorithm;
         self
     }
 
@@ -487,7 +496,7 @@ impl SessionConfigBuilder {
                     }
                     _ => {}
                 }
-                Arc::new(HmacSigner::new(&list).map_err(ConfigError)?)
+                Arc::new(HmacSigner::with_algorithm(&list, self.algorithm).map_err(ConfigError)?)
             }
         };
         if !is_token(&self.cookie_name) {

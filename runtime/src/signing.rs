@@ -1,13 +1,25 @@
-//! Cookie signatures: HMAC-SHA256, byte-compatible with @fastify/session and
-//! express-session (`<id>.<base64 sig without padding>`).
+//! Cookie signatures: HMAC-SHA256 (or SHA-512), byte-compatible with
+//! @fastify/session and express-session (`<id>.<base64 sig without padding>`).
 
 use base64::engine::general_purpose::STANDARD_NO_PAD;
 use base64::Engine;
 use hmac::{Hmac, Mac};
-use sha2::Sha256;
+use sha2::{Sha256, Sha512};
 use subtle::ConstantTimeEq;
 
 type HmacSha256 = Hmac<Sha256>;
+type HmacSha512 = Hmac<Sha512>;
+
+/// The HMAC hash (fastify's `algorithm` option).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Algorithm {
+    /// HMAC-SHA256: 43-character signatures. The default, and express-session's.
+    #[default]
+    Sha256,
+    /// HMAC-SHA512: 86-character signatures.
+    Sha512,
+}
 
 /// The outcome of checking a signed cookie value.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,7 +45,7 @@ pub trait Signer: Send + Sync + 'static {
     fn unsign(&self, value: &str) -> Unsigned;
 }
 
-/// HMAC-SHA256 signer with rotation: the first secret signs, all verify.
+/// HMAC signer with rotation: the first secret signs, all verify.
 ///
 /// ```
 /// use livesession::signing::{HmacSigner, Signer, Unsigned};
@@ -45,87 +57,124 @@ pub trait Signer: Send + Sync + 'static {
 #[derive(Clone)]
 pub struct HmacSigner {
     /// Keyed MAC states, cloned per use so the key schedule runs once.
-    keys: Vec<HmacSha256>,
+    keys: Keys,
+}
+
+#[derive(Clone)]
+enum Keys {
+    Sha256(Vec<HmacSha256>),
+    Sha512(Vec<HmacSha512>),
 }
 
 impl std::fmt::Debug for HmacSigner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "HmacSigner({} secrets)", self.keys.len())
+        let (alg, n) = match &self.keys {
+            Keys::Sha256(k) => ("sha256", k.len()),
+            Keys::Sha512(k) => ("sha512", k.len()),
+        };
+        write!(f, "HmacSigner({alg}, {n} secrets)")
     }
 }
 
-/// Length of a base64 (no padding) HMAC-SHA256 signature.
-const SIG_LEN: usize = 43;
-
 impl HmacSigner {
-    /// A signer over `secrets`, first one signing. Fails when the list is
-    /// empty or a secret is empty. (Length rules live in the config builder.)
+    /// An HMAC-SHA256 signer over `secrets`, first one signing. Fails when
+    /// the list is empty or a secret is empty. (Length rules live in the
+    /// config builder.)
     pub fn new<I, S>(secrets: I) -> Result<Self, String>
     where
         I: IntoIterator<Item = S>,
         S: AsRef<[u8]>,
     {
-        let keys = secrets
-            .into_iter()
-            .map(|s| {
-                let s = s.as_ref();
-                if s.is_empty() {
-                    return Err("a secret must not be empty".to_string());
-                }
-                HmacSha256::new_from_slice(s).map_err(|e| e.to_string())
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        if keys.is_empty() {
-            return Err("at least one secret is required".into());
-        }
-        Ok(HmacSigner { keys })
+        Self::with_algorithm(secrets, Algorithm::Sha256)
     }
 
-    fn mac(key: &HmacSha256, id: &str) -> [u8; 32] {
+    /// A signer with the given HMAC hash.
+    pub fn with_algorithm<I, S>(secrets: I, algorithm: Algorithm) -> Result<Self, String>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<[u8]>,
+    {
+        let secrets: Vec<S> = secrets.into_iter().collect();
+        if secrets.is_empty() {
+            return Err("at least one secret is required".into());
+        }
+        if secrets.iter().any(|s| s.as_ref().is_empty()) {
+            return Err("a secret must not be empty".to_string());
+        }
+        fn keyed<M: Mac + hmac::digest::KeyInit, S: AsRef<[u8]>>(
+            secrets: &[S],
+        ) -> Result<Vec<M>, String> {
+            secrets
+                .iter()
+                .map(|s| <M as Mac>::new_from_slice(s.as_ref()).map_err(|e| e.to_string()))
+                .collect()
+        }
+        let keys = match algorithm {
+            Algorithm::Sha256 => Keys::Sha256(keyed(&secrets)?),
+            Algorithm::Sha512 => Keys::Sha512(keyed(&secrets)?),
+        };
+        Ok(HmacSigner { keys })
+    }
+}
+
+/// Signs with the first key; checks against every key in constant time,
+/// without early exit, so the time taken does not tell which secret (if any)
+/// matched.
+fn sign_with<M: Mac + Clone>(keys: &[M], id: &str) -> String {
+    let mut mac = keys[0].clone();
+    mac.update(id.as_bytes());
+    let tag = mac.finalize().into_bytes();
+    let mut out = String::with_capacity(id.len() + 1 + tag.len() * 4 / 3 + 1);
+    out.push_str(id);
+    out.push('.');
+    STANDARD_NO_PAD.encode_string(tag, &mut out);
+    out
+}
+
+fn unsign_with<M: Mac + Clone>(keys: &[M], value: &str, tag_len: usize) -> Unsigned {
+    let Some(dot) = value.rfind('.') else {
+        return Unsigned::Invalid;
+    };
+    let (id, sig) = (&value[..dot], &value[dot + 1..]);
+    let sig_len = (tag_len * 4).div_ceil(3);
+    if id.is_empty() || sig.len() != sig_len {
+        return Unsigned::Invalid;
+    }
+    let mut given = [0u8; 66];
+    let given = match STANDARD_NO_PAD.decode_slice(sig, &mut given) {
+        Ok(n) if n == tag_len => &given[..tag_len],
+        _ => return Unsigned::Invalid,
+    };
+    let mut matched: Option<usize> = None;
+    for (i, key) in keys.iter().enumerate() {
         let mut mac = key.clone();
         mac.update(id.as_bytes());
-        mac.finalize().into_bytes().into()
+        let ok: bool = mac.finalize().into_bytes().as_slice().ct_eq(given).into();
+        if ok && matched.is_none() {
+            matched = Some(i);
+        }
+    }
+    match matched {
+        Some(i) => Unsigned::Valid {
+            id: id.to_string(),
+            renew: i != 0,
+        },
+        None => Unsigned::Invalid,
     }
 }
 
 impl Signer for HmacSigner {
     fn sign(&self, id: &str) -> String {
-        let mac = Self::mac(&self.keys[0], id);
-        let mut out = String::with_capacity(id.len() + 1 + SIG_LEN);
-        out.push_str(id);
-        out.push('.');
-        STANDARD_NO_PAD.encode_string(mac, &mut out);
-        out
+        match &self.keys {
+            Keys::Sha256(k) => sign_with(k, id),
+            Keys::Sha512(k) => sign_with(k, id),
+        }
     }
 
     fn unsign(&self, value: &str) -> Unsigned {
-        let Some(dot) = value.rfind('.') else {
-            return Unsigned::Invalid;
-        };
-        let (id, sig) = (&value[..dot], &value[dot + 1..]);
-        if id.is_empty() || sig.len() != SIG_LEN {
-            return Unsigned::Invalid;
-        }
-        let mut given = [0u8; 33];
-        let given = match STANDARD_NO_PAD.decode_slice(sig, &mut given) {
-            Ok(32) => &given[..32],
-            _ => return Unsigned::Invalid,
-        };
-        // Every key is tried and the outcome combined without early exit, so the
-        // time taken does not tell which secret (if any) matched.
-        let mut matched: Option<usize> = None;
-        for (i, key) in self.keys.iter().enumerate() {
-            let ok: bool = Self::mac(key, id).ct_eq(given).into();
-            if ok && matched.is_none() {
-                matched = Some(i);
-            }
-        }
-        match matched {
-            Some(i) => Unsigned::Valid {
-                id: id.to_string(),
-                renew: i != 0,
-            },
-            None => Unsigned::Invalid,
+        match &self.keys {
+            Keys::Sha256(k) => unsign_with(k, value, 32),
+            Keys::Sha512(k) => unsign_with(k, value, 64),
         }
     }
 }
@@ -154,6 +203,20 @@ mod tests {
             g.sign(ID2),
             "aYb4uTIhdBXCfk_ylik4QN6-u26K0u0e.InCp31AuDa7DX/8rGBz8RMFiCpmUtjcF+S7Aco7tur8"
         );
+    }
+
+    #[test]
+    fn sha512_vector() {
+        let s = HmacSigner::with_algorithm([SECRET], Algorithm::Sha512).unwrap();
+        let v = s.sign(ID1);
+        assert_eq!(
+            v,
+            "Qk_XT2K7-clT-x1tVvoY6tIQ83iP72KN.0CCOVlVx4IaEoYbYpMPxgrjNOiHXOFMsbnOMEV1NZBHQf1i/UhVxpa2505ISVnas1H+knntsWSUEkNThlcGm9g"
+        );
+        assert!(matches!(s.unsign(&v), Unsigned::Valid { renew: false, .. }));
+        let sha256 = HmacSigner::new([SECRET]).unwrap();
+        assert_eq!(sha256.unsign(&v), Unsigned::Invalid);
+        assert_eq!(s.unsign(&sha256.sign(ID1)), Unsigned::Invalid);
     }
 
     #[test]
