@@ -45,6 +45,31 @@ pub fn find_cookie<'a>(header: &'a str, name: &str) -> Option<Cow<'a, str>> {
     None
 }
 
+/// Joins the values of several `Cookie` headers (HTTP/2 may split them)
+/// with `"; "`, borrowing when there is only one. `None` without any.
+///
+/// ```
+/// use livesession::cookie::join_cookie_headers;
+/// assert_eq!(join_cookie_headers(["a=1"]).as_deref(), Some("a=1"));
+/// assert_eq!(join_cookie_headers(["a=1", "b=2"]).as_deref(), Some("a=1; b=2"));
+/// assert_eq!(join_cookie_headers(Vec::<&str>::new()), None);
+/// ```
+pub fn join_cookie_headers<'a>(values: impl IntoIterator<Item = &'a str>) -> Option<Cow<'a, str>> {
+    let mut values = values.into_iter();
+    let first = values.next()?;
+    match values.next() {
+        None => Some(Cow::Borrowed(first)),
+        Some(second) => {
+            let mut joined = format!("{first}; {second}");
+            for v in values {
+                joined.push_str("; ");
+                joined.push_str(v);
+            }
+            Some(Cow::Owned(joined))
+        }
+    }
+}
+
 fn truncate_to_char_boundary(s: &str, max: usize) -> &str {
     if s.len() <= max {
         return s;

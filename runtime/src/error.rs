@@ -39,6 +39,24 @@ pub enum SessionError {
 }
 
 impl SessionError {
+    /// The HTTP status an adapter answers with: 500 for backend failures,
+    /// 409 for a stored value of another type, 413 for a session over its
+    /// limits.
+    ///
+    /// ```
+    /// use livesession::{SessionError, StoreError};
+    /// assert_eq!(SessionError::Store(StoreError::Backend("disk".into())).http_status(), 500);
+    /// assert_eq!(SessionError::LimitExceeded("too big".into()).http_status(), 413);
+    /// ```
+    pub fn http_status(&self) -> u16 {
+        match self {
+            _ if self.is_backend_failure() => 500,
+            SessionError::Decode { .. } => 409,
+            SessionError::LimitExceeded(_) => 413,
+            _ => 400,
+        }
+    }
+
     /// True when the server side failed (store, runtime): a 5xx.
     pub fn is_backend_failure(&self) -> bool {
         matches!(

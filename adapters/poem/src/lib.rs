@@ -36,19 +36,14 @@ pub use middleware::{SessionEndpoint, SessionMiddleware};
 use livesession::SessionError;
 use poem::http::StatusCode;
 
-/// Maps a [`SessionError`] to a Poem error: 500 for backend failures (and
-/// logs it), 409 for a stored value of the wrong type, 413 for a session over its
-/// size limits, 400 otherwise.
+/// Maps a [`SessionError`] to a Poem error with its
+/// [`http_status`](SessionError::http_status) (500 for backend failures,
+/// which are also logged; 409, 413 or 400 for data that does not fit).
 pub fn into_poem_error(err: SessionError) -> poem::Error {
-    let status = if err.is_backend_failure() {
+    let status =
+        StatusCode::from_u16(err.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    if err.is_backend_failure() {
         tracing::error!(error = %err, "session backend failure");
-        StatusCode::INTERNAL_SERVER_ERROR
-    } else if matches!(err, SessionError::Decode { .. }) {
-        StatusCode::CONFLICT
-    } else if matches!(err, SessionError::LimitExceeded(_)) {
-        StatusCode::PAYLOAD_TOO_LARGE
-    } else {
-        StatusCode::BAD_REQUEST
-    };
+    }
     poem::Error::new(err, status)
 }

@@ -1,4 +1,5 @@
 use crate::Session;
+use livesession::cookie::join_cookie_headers;
 use livesession::{RequestInfo, SessionManager};
 use poem::http::header::{COOKIE, SET_COOKIE};
 use poem::http::{HeaderValue, StatusCode};
@@ -41,26 +42,14 @@ impl<E: Endpoint> Endpoint for SessionEndpoint<E> {
 
     async fn call(&self, mut req: Request) -> Result<Self::Output> {
         let session = {
-            let joined;
-            let mut cookies = req
-                .headers()
-                .get_all(COOKIE)
-                .iter()
-                .filter_map(|v| v.to_str().ok());
-            let first = cookies.next();
-            let cookie_header = match cookies.next() {
-                None => first,
-                Some(second) => {
-                    joined = [first.unwrap_or_default(), second]
-                        .into_iter()
-                        .chain(cookies)
-                        .collect::<Vec<_>>()
-                        .join("; ");
-                    Some(joined.as_str())
-                }
-            };
+            let cookie_header = join_cookie_headers(
+                req.headers()
+                    .get_all(COOKIE)
+                    .iter()
+                    .filter_map(|v| v.to_str().ok()),
+            );
             let info = RequestInfo {
-                cookie_header,
+                cookie_header: cookie_header.as_deref(),
                 path: req.uri().path(),
                 tls: req.scheme() == &poem::http::uri::Scheme::HTTPS,
                 forwarded_proto: req

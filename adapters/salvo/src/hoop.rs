@@ -1,3 +1,4 @@
+use livesession::cookie::join_cookie_headers;
 use livesession::{RequestInfo, SessionManager};
 use salvo::http::header::{COOKIE, SET_COOKIE};
 use salvo::http::{HeaderValue, StatusCode};
@@ -28,26 +29,14 @@ impl Handler for SessionHoop {
         ctrl: &mut FlowCtrl,
     ) {
         let session = {
-            let joined;
-            let mut cookies = req
-                .headers()
-                .get_all(COOKIE)
-                .iter()
-                .filter_map(|v| v.to_str().ok());
-            let first = cookies.next();
-            let cookie_header = match cookies.next() {
-                None => first,
-                Some(second) => {
-                    joined = [first.unwrap_or_default(), second]
-                        .into_iter()
-                        .chain(cookies)
-                        .collect::<Vec<_>>()
-                        .join("; ");
-                    Some(joined.as_str())
-                }
-            };
+            let cookie_header = join_cookie_headers(
+                req.headers()
+                    .get_all(COOKIE)
+                    .iter()
+                    .filter_map(|v| v.to_str().ok()),
+            );
             let info = RequestInfo {
-                cookie_header,
+                cookie_header: cookie_header.as_deref(),
                 path: req.uri().path(),
                 tls: req.scheme() == &salvo::http::uri::Scheme::HTTPS,
                 forwarded_proto: req

@@ -40,18 +40,12 @@ pub use livesession::Session;
 use livesession::SessionError;
 use salvo::http::StatusCode;
 
-/// The status for a [`SessionError`]: 500 for backend failures (and logs
-/// it), 409 for a stored value of the wrong type, 413 for a session over its
-/// size limits, 400 otherwise.
+/// The status for a [`SessionError`]: its
+/// [`http_status`](SessionError::http_status) (500 for backend failures,
+/// which are also logged; 409, 413 or 400 for data that does not fit).
 pub fn status_for(err: &SessionError) -> StatusCode {
     if err.is_backend_failure() {
         tracing::error!(error = %err, "session backend failure");
-        StatusCode::INTERNAL_SERVER_ERROR
-    } else if matches!(err, SessionError::Decode { .. }) {
-        StatusCode::CONFLICT
-    } else if matches!(err, SessionError::LimitExceeded(_)) {
-        StatusCode::PAYLOAD_TOO_LARGE
-    } else {
-        StatusCode::BAD_REQUEST
     }
+    StatusCode::from_u16(err.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
 }
