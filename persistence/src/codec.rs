@@ -57,7 +57,15 @@ pub fn encode(record: &SessionRecord) -> Result<Vec<u8>, StoreError> {
 /// Empty input, an unknown version byte, invalid MessagePack, a wrong shape
 /// or trailing bytes all give [`StoreError::Corrupt`]; this never panics.
 pub fn decode(bytes: &[u8]) -> Result<SessionRecord, StoreError> {
-    decode_as(bytes)
+    let record: SessionRecord = decode_as(bytes)?;
+    // What decodes must also encode again (the fuzzer found records 129-157
+    // levels deep that decoded but could never be saved back).
+    if data_too_deep(&record) {
+        return Err(StoreError::Corrupt(format!(
+            "record data nested deeper than {MAX_DATA_DEPTH} levels"
+        )));
+    }
+    Ok(record)
 }
 
 /// The fields of a record that the indexes are built from.
