@@ -26,9 +26,11 @@
 # FUZZ_SANITIZER=address for ASan (slower build and run).
 #
 # Build time: on 2 cores the cold build dominates a smoke run, so runs of
-# under 60 s per target build at opt-level 1 (cold build about a minute and a
-# half, about half the executions per second); longer runs at opt-level 3
-# (cold build over 2 minutes). Both builds live side by side in fuzz/target.
+# under 60 s per target build at opt-level 1 (cold build 65-105 s measured,
+# depending on other load; about half the executions per second of
+# opt-level 3); longer runs at opt-level 3 (cold build over 2 minutes, about
+# 45 s more after an opt-level 1 build). Both live side by side in the target
+# dir; a warm `scripts/fuzz.sh 5` takes about 25-40 s.
 #
 # Environment (all optional):
 #   FUZZ_TARGETS="cookie record"  only these targets (default: all of fuzz/fuzz_targets/)
@@ -37,6 +39,9 @@
 #   FUZZ_RSS_LIMIT_MB=MB          libFuzzer memory limit (default 2048)
 #   FUZZ_ARGS="..."               extra libFuzzer flags, e.g. "-seed=1"
 #   FUZZ_OPT_LEVEL=0|1|2|3        opt-level of the build (default: above)
+#   FUZZ_TARGET_DIR=DIR           build directory (default fuzz/target); point it
+#                                 outside the clone (e.g. ~/.cache/...) to keep
+#                                 the build warm across fresh CI clones
 #   CARGO_FUZZ_VERSION=X.Y.Z      cargo-fuzz version to install (default 0.13.2)
 set -euo pipefail
 
@@ -79,6 +84,9 @@ fi
 
 # The same flags for build and run, so `cargo fuzz run` finds the build fresh.
 flags=(--fuzz-dir "$fuzz_dir" --sanitizer "$sanitizer" --debug-assertions)
+if [[ -n "${FUZZ_TARGET_DIR:-}" ]]; then
+    flags+=(--target-dir "$FUZZ_TARGET_DIR")
+fi
 
 echo "==> building ${targets[*]} (sanitizer: $sanitizer, opt-level $opt_level)"
 build_start=$SECONDS

@@ -655,6 +655,12 @@ impl SessionManager {
         })
     }
 
+    /// Deadlines parked by hibernating sessions (one per live session at
+    /// most); for monitoring and tests.
+    pub fn pending_alarms(&self) -> usize {
+        self.rt.alarms.len()
+    }
+
     /// Removes expired records from the store now (the background sweeper
     /// does this every sweep interval).
     pub async fn sweep_expired(&self) {

@@ -552,3 +552,23 @@ async fn a_hanging_store_times_out_without_blocking_other_sessions() {
         "the timed-out change was not applied"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ended_sessions_leave_no_alarm_behind() {
+    // Found by the `cookie` fuzz target: every created session parks an
+    // alarm; a destroyed one must take it away, or memory grows with
+    // sessions ever created instead of sessions live.
+    let m = SessionManager::new(config().build().unwrap());
+    for _ in 0..200 {
+        let cookie = new_session(&m).await;
+        let s = request(&m, Some(&cookie));
+        s.destroy().await.unwrap();
+        s.finish().await.unwrap();
+    }
+    assert_eq!(m.stats().await.unwrap().live, 0);
+    assert_eq!(
+        m.pending_alarms(),
+        0,
+        "destroyed sessions left alarms queued"
+    );
+}

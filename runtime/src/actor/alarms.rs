@@ -44,6 +44,15 @@ impl Alarms {
         }
     }
 
+    /// Removes the pending alarm of `cell`, if any (the session ended).
+    pub fn cancel(&self, cell: &SessionCell) {
+        let mut q = self.queue();
+        let pending = cell.alarm_at_ms.swap(0, Ordering::SeqCst);
+        if pending != 0 {
+            q.remove(&(pending, cell.key));
+        }
+    }
+
     /// The earliest pending alarm.
     pub fn next_due(&self) -> Option<u64> {
         self.queue().first().map(|e| e.0)
@@ -61,5 +70,10 @@ impl Alarms {
             due.push(first);
         }
         due
+    }
+
+    /// Number of pending alarms.
+    pub fn len(&self) -> usize {
+        self.queue().len()
     }
 }

@@ -233,6 +233,7 @@ impl SessionActor {
     fn retire(&self, rt: &Runtime, how: Lifecycle) {
         self.cell.set_lifecycle(how);
         *self.cell.owner() = None;
+        rt.alarms().cancel(&self.cell);
         rt.registry().remove(&self.cell);
     }
 }
