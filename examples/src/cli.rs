@@ -70,6 +70,31 @@ pub struct DemoArgs {
     pub trust_proxy: bool,
 }
 
+impl DemoArgs {
+    /// The session configuration these flags describe, signed with
+    /// `secrets` (resolved by the caller), without a store: the demo adds
+    /// the sled store unless `--memory`.
+    pub fn session_config(&self, secrets: &[String]) -> livesession::SessionConfigBuilder {
+        use std::time::Duration;
+        livesession::SessionConfig::builder()
+            .secrets(secrets)
+            .cookie_name(&self.cookie_name)
+            .cookie_prefix(&self.cookie_prefix)
+            .cookie_path(&self.cookie_path)
+            .cookie_domain(self.cookie_domain.clone())
+            .secure(self.cookie_secure)
+            .same_site(Some(self.same_site))
+            .partitioned(self.partitioned)
+            .http_only(self.http_only)
+            .max_age(Some(Duration::from_millis(self.max_age_ms)))
+            .absolute_timeout(self.absolute_timeout_ms.map(Duration::from_millis))
+            .rolling(self.rolling)
+            .save_uninitialized(self.save_uninitialized)
+            .passivate_after(Duration::from_millis(self.passivate_after_ms))
+            .trust_proxy(self.trust_proxy)
+    }
+}
+
 fn parse_bool(s: &str) -> Result<bool, String> {
     match s {
         "true" => Ok(true),

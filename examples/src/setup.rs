@@ -4,7 +4,7 @@ use crate::cli::DemoArgs;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use livesession::store::DeferredStore;
-use livesession::{SessionConfig, SessionManager};
+use livesession::SessionManager;
 use livesession_sled::{Durability, SledConfig, SledStore};
 use std::fs;
 use std::io::Write;
@@ -42,22 +42,7 @@ fn failure(message: impl Into<String>) -> StartupError {
 /// live and where the secret came from. Must run inside a Tokio runtime.
 pub fn build_manager(args: &DemoArgs) -> Result<SessionManager, StartupError> {
     let secrets = resolve_secrets(args)?;
-    let mut builder = SessionConfig::builder()
-        .secrets(&secrets)
-        .cookie_name(&args.cookie_name)
-        .cookie_prefix(&args.cookie_prefix)
-        .cookie_path(&args.cookie_path)
-        .cookie_domain(args.cookie_domain.clone())
-        .secure(args.cookie_secure)
-        .same_site(Some(args.same_site))
-        .partitioned(args.partitioned)
-        .http_only(args.http_only)
-        .max_age(Some(Duration::from_millis(args.max_age_ms)))
-        .absolute_timeout(args.absolute_timeout_ms.map(Duration::from_millis))
-        .rolling(args.rolling)
-        .save_uninitialized(args.save_uninitialized)
-        .passivate_after(Duration::from_millis(args.passivate_after_ms))
-        .trust_proxy(args.trust_proxy);
+    let mut builder = args.session_config(&secrets);
     if args.memory {
         eprintln!(
             "livesession: sessions are kept in memory only (--memory): they are lost on exit"

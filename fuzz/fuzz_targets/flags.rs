@@ -18,10 +18,8 @@ mod cli;
 use clap::Parser;
 use cli::DemoArgs;
 use libfuzzer_sys::fuzz_target;
-use livesession::SessionConfig;
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStringExt;
-use std::time::Duration;
 
 fuzz_target!(|data: &[u8]| {
     let argv = std::iter::once(OsString::from("demo")).chain(
@@ -54,28 +52,12 @@ fuzz_target!(|data: &[u8]| {
         args.durability
     );
 
-    // The builder chain of examples/src/setup.rs::build_manager, minus the
+    // The demo's own builder chain (DemoArgs::session_config), minus the
     // sled store and the secret file (no I/O here). Ok or Err, never a panic.
     let secrets = if args.secrets.is_empty() {
         vec!["a secret of at least thirty-two bytes!".to_string()]
     } else {
         args.secrets.clone()
     };
-    let _ = SessionConfig::builder()
-        .secrets(&secrets)
-        .cookie_name(&args.cookie_name)
-        .cookie_prefix(&args.cookie_prefix)
-        .cookie_path(&args.cookie_path)
-        .cookie_domain(args.cookie_domain.clone())
-        .secure(args.cookie_secure)
-        .same_site(Some(args.same_site))
-        .partitioned(args.partitioned)
-        .http_only(args.http_only)
-        .max_age(Some(Duration::from_millis(args.max_age_ms)))
-        .absolute_timeout(args.absolute_timeout_ms.map(Duration::from_millis))
-        .rolling(args.rolling)
-        .save_uninitialized(args.save_uninitialized)
-        .passivate_after(Duration::from_millis(args.passivate_after_ms))
-        .trust_proxy(args.trust_proxy)
-        .build();
+    let _ = args.session_config(&secrets).build();
 });
