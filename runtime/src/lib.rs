@@ -53,5 +53,5 @@ pub use config::{ConfigError, CookieConfig, Limits, Secure, SessionConfig, Sessi
 pub use cookie::SameSite;
 pub use error::SessionError;
 pub use manager::{RequestInfo, SessionManager, Stats};
-pub use session::{CookieOptions, Session, SessionView};
+pub use session::{CookieOptions, Session};
 pub use store::{SessionStore, StoreError};

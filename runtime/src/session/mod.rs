@@ -12,7 +12,7 @@ use crate::manager::Runtime;
 use crate::signing::Unsigned;
 use crate::store::{SessionKey, SessionRecord};
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -780,13 +780,4 @@ fn take(parked: &Mutex<Option<MutateFn>>) -> Result<MutateFn, SessionError> {
         .unwrap_or_else(|e| e.into_inner())
         .take()
         .ok_or_else(|| SessionError::Unavailable("operation already consumed".into()))
-}
-
-/// Serializable view of a session for debugging or APIs.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct SessionView {
-    /// The id, `None` while new and unsaved.
-    pub id: Option<String>,
-    /// The data.
-    pub data: BTreeMap<String, Value>,
 }
