@@ -12,11 +12,12 @@ use crate::config::SessionConfig;
 use crate::cookie::find_cookie;
 use crate::error::SessionError;
 use crate::id::{is_valid_id, random_id};
-use crate::registry::Registry;
+use crate::registry::{Activation, Registry, Slot};
 use crate::session::Session;
 use crate::store::{SessionKey, SessionRecord, SessionStore, StoreError};
 use kameo::actor::{ActorRef, Spawn};
 use kameo::mailbox;
+use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, UNIX_EPOCH};
@@ -282,7 +283,7 @@ impl Runtime {
     }
 
     /// Parks the first alarm of an ownerless live session.
-    fn park_alarm(&self, cell: &SessionCell) {
+    pub(crate) fn park_alarm(&self, cell: &SessionCell) {
         let last = cell.last_access();
         let expiry = self.expires_at(&cell.current().record, last);
         let due = match self.store() {
@@ -304,24 +305,50 @@ impl Runtime {
         key: SessionKey,
         id: &str,
     ) -> Result<Option<Arc<SessionCell>>, SessionError> {
+        let Some(rt) = self.me.upgrade() else {
+            return Err(SessionError::Unavailable("shut down".into()));
+        };
+        let id = id.to_string();
+        self.through_slot(key, move || {
+            let (rt, id) = (rt.clone(), id.clone());
+            async move { settled(rt.activate(key, &id).await) }
+        })
+        .await
+    }
+
+    /// The one way to reach the session under `key` through its registry
+    /// slot. Without a slot (and with a store), this call inserts one and
+    /// settles it with `start()`, run in a task of its own so that a dropped
+    /// request cannot leave it unsettled; concurrent callers wait on the
+    /// same slot. `None`: no live session (absent, expired or ended).
+    async fn through_slot<F, Fut>(
+        &self,
+        key: SessionKey,
+        start: F,
+    ) -> Result<Option<Arc<SessionCell>>, SessionError>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Activation> + Send + 'static,
+    {
         let deadline = tokio::time::Instant::now() + RETIRE_WAIT;
         loop {
-            let slot = match (self.registry.slot(&key), self.store()) {
-                (Some(slot), _) => slot,
-                (None, None) => return Ok(None),
-                (None, Some(_)) => self.registry.slot_or_insert(key),
+            let slot = match self.registry.slot(&key) {
+                Some(slot) => slot,
+                None if self.store().is_none() => return Ok(None),
+                None => {
+                    let (slot, inserted) = self.registry.slot_or_insert(key);
+                    if inserted {
+                        self.settle_in_background(key, slot.clone(), start());
+                    }
+                    slot
+                }
             };
-            let filled = slot.get_or_try_init(|| self.activate(key, id)).await;
-            match filled {
-                Err(e) => {
-                    self.registry.remove_empty(&key, &slot);
-                    return Err(e);
+            match slot.settled().await {
+                Activation::Absent => return Ok(None),
+                Activation::Failed(why) => {
+                    return Err(SessionError::Store(StoreError::Backend(why.clone())))
                 }
-                Ok(None) => {
-                    self.registry.remove_empty(&key, &slot);
-                    return Ok(None);
-                }
-                Ok(Some(cell)) => match cell.lifecycle() {
+                Activation::Live(cell) => match cell.lifecycle() {
                     Lifecycle::Alive => return Ok(Some(cell.clone())),
                     Lifecycle::Dead => return Ok(None),
                     Lifecycle::Retired => {
@@ -338,7 +365,34 @@ impl Runtime {
         }
     }
 
-    /// Loads `key` from the store and spawns its actor (called once per slot).
+    /// Settles `slot` with the outcome of `work` in a task of its own; a slot
+    /// that settles without a live session leaves the registry at once.
+    fn settle_in_background(
+        &self,
+        key: SessionKey,
+        slot: Arc<Slot>,
+        work: impl Future<Output = Activation> + Send + 'static,
+    ) {
+        let Some(rt) = self.me.upgrade() else {
+            slot.settle(Activation::Failed("the session manager was dropped".into()));
+            self.registry.remove_settled_empty(&key, &slot);
+            return;
+        };
+        tokio::spawn(async move {
+            let outcome = work.await;
+            let live = match &outcome {
+                Activation::Live(cell) => Some(cell.clone()),
+                _ => None,
+            };
+            slot.settle(outcome);
+            match live {
+                Some(cell) => rt.park_alarm(&cell),
+                None => rt.registry.remove_settled_empty(&key, &slot),
+            }
+        });
+    }
+
+    /// Loads `key` from the store into a new live cell (called once per slot).
     async fn activate(
         &self,
         key: SessionKey,
@@ -374,55 +428,54 @@ impl Runtime {
             now,
         ));
         cell.set_stored_expiry(stored_expiry);
-        self.park_alarm(&cell);
         Ok(Some(cell))
     }
 
-    /// Destroys the stored (not live) session `key` if bound to `user`,
-    /// holding its registry slot so no request can activate it meanwhile.
+    /// Destroys the session `key` if bound to `user`, whether live or only
+    /// in the store: a stored one is deleted while this call holds its
+    /// registry slot, so no request can activate it meanwhile.
     async fn revoke_key(&self, key: SessionKey, user: &str) -> Result<bool, SessionError> {
+        let Some(rt) = self.me.upgrade() else {
+            return Err(SessionError::Unavailable("shut down".into()));
+        };
+        let deleted = Arc::new(AtomicBool::new(false));
+        let user_owned = user.to_string();
+        let found = self
+            .through_slot(key, {
+                let deleted = deleted.clone();
+                move || {
+                    let (rt, user, deleted) = (rt.clone(), user_owned.clone(), deleted.clone());
+                    async move {
+                        match rt.delete_if_bound(key, &user).await {
+                            Ok(was_live) => {
+                                deleted.store(was_live, Ordering::SeqCst);
+                                Activation::Absent
+                            }
+                            Err(e) => settled(Err(e.into())),
+                        }
+                    }
+                }
+            })
+            .await?;
+        match found {
+            Some(cell) => Ok(self.destroy(&cell, Some(user)).await?.is_some()),
+            None => Ok(deleted.load(Ordering::SeqCst)),
+        }
+    }
+
+    /// Deletes the stored record `key` if it is bound to `user`; returns
+    /// whether it was an unexpired session.
+    async fn delete_if_bound(&self, key: SessionKey, user: &str) -> Result<bool, StoreError> {
         let Some(store) = self.store() else {
             return Ok(false);
         };
-        let deadline = tokio::time::Instant::now() + RETIRE_WAIT;
-        loop {
-            let slot = self.registry.slot_or_insert(key);
-            let deleted = AtomicBool::new(false);
-            let filled = slot
-                .get_or_try_init(|| async {
-                    match store.load(&key).await {
-                        Ok(Some(rec)) if rec.user.as_deref() == Some(user) => {
-                            store.delete(&key).await?;
-                            deleted.store(!rec.is_expired(self.now_ms()), Ordering::Relaxed);
-                            Ok(None)
-                        }
-                        Ok(_) | Err(StoreError::Corrupt(_)) => Ok(None),
-                        Err(e) => Err(SessionError::from(e)),
-                    }
-                })
-                .await;
-            match filled {
-                Err(e) => {
-                    self.registry.remove_empty(&key, &slot);
-                    return Err(e);
-                }
-                Ok(None) => {
-                    self.registry.remove_empty(&key, &slot);
-                    return Ok(deleted.load(Ordering::Relaxed));
-                }
-                Ok(Some(cell)) => match cell.lifecycle() {
-                    Lifecycle::Alive => return Ok(self.destroy(cell, Some(user)).await?.is_some()),
-                    Lifecycle::Dead => return Ok(false),
-                    Lifecycle::Retired => {
-                        if tokio::time::Instant::now() > deadline {
-                            return Err(SessionError::Unavailable(
-                                "a session stayed in passivation for too long".into(),
-                            ));
-                        }
-                        tokio::time::sleep(Duration::from_millis(1)).await;
-                    }
-                },
+        match store.load(&key).await {
+            Ok(Some(rec)) if rec.user.as_deref() == Some(user) => {
+                store.delete(&key).await?;
+                Ok(!rec.is_expired(self.now_ms()))
             }
+            Ok(_) | Err(StoreError::Corrupt(_)) => Ok(false),
+            Err(e) => Err(e),
         }
     }
 
@@ -513,6 +566,16 @@ async fn run_sweeper(me: Weak<Runtime>, every: Duration) {
             return;
         }
         rt.sweep_once().await;
+    }
+}
+
+/// The slot outcome of an activation.
+fn settled(activation: Result<Option<Arc<SessionCell>>, SessionError>) -> Activation {
+    match activation {
+        Ok(Some(cell)) => Activation::Live(cell),
+        Ok(None) => Activation::Absent,
+        Err(SessionError::Store(StoreError::Backend(why))) => Activation::Failed(why),
+        Err(e) => Activation::Failed(e.to_string()),
     }
 }
 

@@ -1,40 +1,105 @@
-//! The registry: session key -> the one live actor for it.
+//! The registry: session key -> the one live session for it.
 //!
-//! Each key maps to a slot that is filled at most once, so when many first
-//! requests for a stored session arrive together, exactly one of them loads
-//! it and spawns its actor; the others wait on the same slot. A slot is
-//! removed only by the actor that fills it (when it ends) or by the loader
-//! that found nothing, so a destroyed session can never be brought back by a
-//! request that was in flight when it went.
+//! Each key maps to a [`Slot`] that is settled exactly once: by the task
+//! that activates the session from the store (or, for a new session, at
+//! creation). When many first requests for a stored session arrive together,
+//! the first inserts the slot and starts one activation task; the others
+//! wait on the same slot. The activation runs in a task of its own, so a
+//! request that is dropped meanwhile cannot leave the slot unsettled.
+//!
+//! A slot leaves the registry only once it is settled, so nobody can still
+//! fill it: the activation task removes a slot that settled empty or failed,
+//! and a session's owner removes the slot of its session when it ends. A
+//! destroyed session can therefore never be brought back by a request that
+//! was in flight when it went, and one id never has two live cells.
 
 use crate::actor::cell::SessionCell;
 use crate::store::SessionKey;
 use dashmap::DashMap;
-use std::sync::Arc;
-use tokio::sync::OnceCell;
+use std::sync::{Arc, OnceLock};
+use tokio::sync::Notify;
 
-/// A registry slot: empty while its session is being activated, then the
-/// live session, or `None` when the store had nothing.
-pub(crate) type Slot = Arc<OnceCell<Option<Arc<SessionCell>>>>;
+/// How a slot settled.
+pub(crate) enum Activation {
+    /// The live session.
+    Live(Arc<SessionCell>),
+    /// The store has no (unexpired) session under the key.
+    Absent,
+    /// Activation failed (store error or timeout); the message says why.
+    Failed(String),
+}
+
+/// A registry slot: unsettled while its session is being activated.
+#[derive(Default)]
+pub(crate) struct Slot {
+    settled: OnceLock<Activation>,
+    wake: Notify,
+}
+
+impl Slot {
+    fn live(cell: Arc<SessionCell>) -> Self {
+        Slot {
+            settled: OnceLock::from(Activation::Live(cell)),
+            wake: Notify::new(),
+        }
+    }
+
+    /// The outcome, if settled.
+    pub fn get(&self) -> Option<&Activation> {
+        self.settled.get()
+    }
+
+    /// The live session in this slot, if any.
+    pub fn live_cell(&self) -> Option<&Arc<SessionCell>> {
+        match self.settled.get() {
+            Some(Activation::Live(cell)) => Some(cell),
+            _ => None,
+        }
+    }
+
+    /// Settles the slot (the first call wins) and wakes every waiter.
+    pub fn settle(&self, outcome: Activation) {
+        let _ = self.settled.set(outcome);
+        self.wake.notify_waiters();
+    }
+
+    /// Waits until the slot is settled.
+    pub async fn settled(&self) -> &Activation {
+        loop {
+            let woken = self.wake.notified();
+            tokio::pin!(woken);
+            // Registered before checking, so a settle in between is not missed.
+            woken.as_mut().enable();
+            if let Some(outcome) = self.settled.get() {
+                return outcome;
+            }
+            woken.await;
+        }
+    }
+}
 
 #[derive(Default)]
 pub(crate) struct Registry {
-    map: DashMap<SessionKey, Slot>,
+    map: DashMap<SessionKey, Arc<Slot>>,
 }
 
 impl Registry {
     /// The slot for `key`, if any.
-    pub fn slot(&self, key: &SessionKey) -> Option<Slot> {
+    pub fn slot(&self, key: &SessionKey) -> Option<Arc<Slot>> {
         self.map.get(key).map(|s| s.value().clone())
     }
 
-    /// The slot for `key`, created empty if absent.
-    pub fn slot_or_insert(&self, key: SessionKey) -> Slot {
-        self.map
-            .entry(key)
-            .or_insert_with(|| Arc::new(OnceCell::new()))
-            .value()
-            .clone()
+    /// The slot for `key`, and whether this call inserted it (unsettled):
+    /// the caller that inserted a slot must settle it.
+    pub fn slot_or_insert(&self, key: SessionKey) -> (Arc<Slot>, bool) {
+        match self.map.entry(key) {
+            dashmap::Entry::Occupied(o) => (o.get().clone(), false),
+            dashmap::Entry::Vacant(v) => {
+                let slot = Arc::new(Slot::default());
+                v.insert(slot.clone());
+                (slot, true)
+            }
+        }
     }
 
     /// Registers a freshly created session. Returns false if the key is taken.
@@ -42,7 +107,7 @@ impl Registry {
         match self.map.entry(live.key) {
             dashmap::Entry::Occupied(_) => false,
             dashmap::Entry::Vacant(v) => {
-                v.insert(Arc::new(OnceCell::new_with(Some(Some(live)))));
+                v.insert(Arc::new(Slot::live(live)));
                 true
             }
         }
@@ -50,17 +115,17 @@ impl Registry {
 
     /// Removes the slot of `cell`, if it still holds that very session.
     pub fn remove(&self, cell: &Arc<SessionCell>) {
-        self.map.remove_if(
-            &cell.key,
-            |_, slot| matches!(slot.get(), Some(Some(live)) if Arc::ptr_eq(live, cell)),
-        );
+        self.map.remove_if(&cell.key, |_, slot| {
+            slot.live_cell().is_some_and(|live| Arc::ptr_eq(live, cell))
+        });
     }
 
-    /// Removes `slot` if it is still the one registered under `key` and holds
-    /// no live session.
-    pub fn remove_empty(&self, key: &SessionKey, slot: &Slot) {
+    /// Removes `slot` if it is still the one registered under `key` and it
+    /// settled without a live session (nobody can fill it any more).
+    pub fn remove_settled_empty(&self, key: &SessionKey, slot: &Arc<Slot>) {
         self.map.remove_if(key, |_, s| {
-            Arc::ptr_eq(s, slot) && !matches!(s.get(), Some(Some(_)))
+            Arc::ptr_eq(s, slot)
+                && matches!(s.get(), Some(Activation::Absent | Activation::Failed(_)))
         });
     }
 
@@ -78,14 +143,14 @@ impl Registry {
     pub fn live_cell(&self, key: &SessionKey) -> Option<Arc<SessionCell>> {
         self.map
             .get(key)
-            .and_then(|s| s.value().get().and_then(|o| o.clone()))
+            .and_then(|s| s.value().live_cell().cloned())
     }
 
     /// Every live session right now.
     pub fn live(&self) -> Vec<Arc<SessionCell>> {
         self.map
             .iter()
-            .filter_map(|e| e.value().get().and_then(|o| o.clone()))
+            .filter_map(|e| e.value().live_cell().cloned())
             .collect()
     }
 }

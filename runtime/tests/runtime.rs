@@ -3,56 +3,13 @@
 
 use livesession::store::{MemoryStore, SessionKey, SessionStore};
 use livesession::testing::{FaultyStore, Op};
-use livesession::{RequestInfo, Session, SessionConfig, SessionConfigBuilder, SessionManager};
+use livesession::{Session, SessionConfig, SessionManager};
 use std::sync::Arc;
 use std::time::Duration;
 
-const SECRET: &str = "0123456789abcdef0123456789abcdef";
+mod common;
 
-/// Owners hibernate after 5 ms here, so nearly every change in these tests
-/// races an owner going to sleep and a new one being spawned.
-fn config() -> SessionConfigBuilder {
-    SessionConfig::builder()
-        .secret(SECRET)
-        .hibernate_after(Duration::from_millis(5))
-}
-
-fn request(m: &SessionManager, cookie: Option<&str>) -> Session {
-    m.start(&RequestInfo {
-        cookie_header: cookie,
-        path: "/",
-        ..Default::default()
-    })
-}
-
-/// `name=value` from a `Set-Cookie` value.
-fn pair(set_cookie: &str) -> String {
-    set_cookie.split(';').next().unwrap().to_string()
-}
-
-/// Creates a session holding `n = 1` and returns its cookie pair.
-async fn new_session(m: &SessionManager) -> String {
-    let s = request(m, None);
-    s.insert("n", 1).await.unwrap();
-    pair(&s.finish().await.unwrap()[0])
-}
-
-async fn read_n(m: &SessionManager, cookie: &str) -> Option<i64> {
-    let s = request(m, Some(cookie));
-    let n = s.get::<i64>("n").await.unwrap();
-    s.finish().await.unwrap();
-    n
-}
-
-async fn wait_until(mut f: impl AsyncFnMut() -> bool, what: &str) {
-    for _ in 0..400 {
-        if f().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("timed out waiting until {what}");
-}
+use common::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_updates_lose_nothing() {
