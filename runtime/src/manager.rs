@@ -4,8 +4,8 @@
 use crate::actor::alarms::Alarms;
 use crate::actor::cell::{Lifecycle, SessionCell};
 use crate::actor::{
-    ActorArgs, CheckClocks, Destroy, Destroyed, Mutate, MutateFn, Mutated, MutatedOk, Retire,
-    Retired, SessionActor,
+    ActorArgs, ApplyPending, ChangeOutcome, CheckClocks, Destroy, Destroyed, MutateFn,
+    MutatedOk, PendingChange, Retire, Retired, SessionActor,
 };
 use crate::clock::ms;
 use crate::config::SessionConfig;
@@ -17,9 +17,10 @@ use crate::session::Session;
 use crate::store::{SessionKey, SessionRecord, SessionStore, StoreError};
 use kameo::actor::{ActorRef, Spawn};
 use kameo::mailbox;
+use tokio::sync::oneshot;
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
 use std::time::{Duration, UNIX_EPOCH};
 
 /// Capacity of each session's mailbox: concurrent requests beyond it wait
@@ -29,6 +30,10 @@ const MAILBOX_CAPACITY: usize = 64;
 /// How long a request waits for a session that is being written out
 /// (passivation) before giving up with an error.
 const RETIRE_WAIT: Duration = Duration::from_secs(10);
+
+/// Changes one session may have queued for its owner at once; beyond it a
+/// change fails with [`SessionError::Unavailable`] instead of growing memory.
+const MAX_PENDING_CHANGES: usize = 4096;
 
 /// How many owners a message tries before giving up (an owner that
 /// hibernates while a message is on its way is replaced by a new one).
@@ -64,6 +69,9 @@ pub(crate) struct Runtime {
     me: Weak<Runtime>,
     background_started: AtomicBool,
     shutting_down: AtomicBool,
+    /// When a store failure of a background task was last logged (Unix ms),
+    /// so a failing store cannot flood the log.
+    last_failure_log_ms: AtomicU64,
 }
 
 impl Runtime {
@@ -122,6 +130,68 @@ impl Runtime {
         }
     }
 
+    /// Whether the live session `cell` has reached its end at `now_ms`.
+    pub fn is_expired(&self, cell: &SessionCell, now_ms: u64) -> bool {
+        self.expires_at(&cell.current().record, cell.last_access())
+            .is_some_and(|t| t <= now_ms)
+    }
+
+    /// When a live session is to be passivated: `passivate_after` after its
+    /// last load, or later while failed passivations back off. `None`
+    /// without a store.
+    fn passivation_at(&self, cell: &SessionCell) -> Option<u64> {
+        self.store()?;
+        let idle = cell.last_access().saturating_add(self.passivate_after_ms());
+        Some(idle.max(cell.passivation_retry_at()))
+    }
+
+    /// Whether `cell` is due for passivation at `now_ms`.
+    pub fn passivation_due(&self, cell: &SessionCell, now_ms: u64) -> bool {
+        self.passivation_at(cell).is_some_and(|t| t <= now_ms)
+    }
+
+    /// The next instant a live session needs its owner: its end, or (with a
+    /// store) its passivation, whichever comes first.
+    pub fn next_deadline(&self, cell: &SessionCell) -> Option<u64> {
+        let end = self.expires_at(&cell.current().record, cell.last_access());
+        match (end, self.passivation_at(cell)) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Runs `log` unless a background store failure was logged less than a
+    /// second ago.
+    pub fn log_store_failure(&self, now_ms: u64, log: impl FnOnce()) {
+        let last = self.last_failure_log_ms.load(Ordering::Relaxed);
+        if now_ms.saturating_sub(last) >= 1000
+            && self
+                .last_failure_log_ms
+                .compare_exchange(last, now_ms, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            log();
+        }
+    }
+
+    /// Ends `cell` here (`Dead` or `Retired`): marks it, hands every queued
+    /// change back unapplied, cancels its alarm and frees its registry slot.
+    pub fn retire_cell(&self, cell: &Arc<SessionCell>, how: Lifecycle) {
+        cell.set_lifecycle(how);
+        let queued = {
+            // Under the owner lock: a request that queues a change checks the
+            // lifecycle under it too, so none is left behind.
+            let mut owner = cell.owner();
+            *owner = None;
+            std::mem::take(&mut *cell.pending())
+        };
+        for PendingChange { change, reply } in queued {
+            let _ = reply.send(ChangeOutcome::NotApplied(change));
+        }
+        self.alarms.cancel(cell);
+        self.registry.remove(cell);
+    }
+
     /// The cookie value for `id`: prefix + signed id.
     pub fn cookie_value(&self, id: &str) -> String {
         let signed = self.config.signer.sign(id);
@@ -152,6 +222,15 @@ impl Runtime {
     /// session has ended.
     pub fn owner(&self, cell: &Arc<SessionCell>, by_alarm: bool) -> Option<ActorRef<SessionActor>> {
         let mut slot = cell.owner();
+        self.owner_locked(cell, &mut slot, by_alarm)
+    }
+
+    fn owner_locked(
+        &self,
+        cell: &Arc<SessionCell>,
+        slot: &mut Option<ActorRef<SessionActor>>,
+        by_alarm: bool,
+    ) -> Option<ActorRef<SessionActor>> {
         if cell.lifecycle() != Lifecycle::Alive {
             return None;
         }
@@ -172,40 +251,63 @@ impl Runtime {
         Some(owner)
     }
 
-    /// Applies the parked change through the owner of `cell`. `Ok(None)`: the
-    /// session ended (or was passivated) before the change could be applied.
+    /// Has the owner of `cell` apply `change` in its next batch, and waits
+    /// until it is durable. `Ok(Err(change))`: not applied, because the
+    /// session ended or left memory first (its lifecycle tells which).
     pub async fn mutate(
         &self,
         cell: &Arc<SessionCell>,
-        parked: &Arc<Mutex<Option<MutateFn>>>,
-    ) -> Result<Option<MutatedOk>, SessionError> {
-        for _ in 0..OWNER_ATTEMPTS {
-            let Some(owner) = self.owner(cell, false) else {
-                return Ok(None);
+        change: MutateFn,
+    ) -> Result<Result<MutatedOk, MutateFn>, SessionError> {
+        let (reply, outcome) = oneshot::channel();
+        let nudge = {
+            let mut slot = cell.owner();
+            let Some(owner) = self.owner_locked(cell, &mut slot, false) else {
+                return Ok(Err(change));
             };
-            let msg = Mutate(Box::new({
-                let parked = parked.clone();
-                move |record: &mut SessionRecord| take_parked(&parked)?(record)
-            }));
-            match owner.ask(msg).await {
-                Ok(Mutated { result }) => return result,
-                Err(_) if is_parked(parked) => {
-                    // Not applied: the owner hibernated or the session ended.
-                    if cell.lifecycle() != Lifecycle::Alive {
-                        return Ok(None);
-                    }
-                    tokio::task::yield_now().await;
-                }
-                Err(e) => {
-                    return Err(SessionError::Unavailable(format!(
-                        "the session owner stopped during a change: {e}"
-                    )))
-                }
+            let mut pending = cell.pending();
+            if pending.len() >= MAX_PENDING_CHANGES {
+                return Err(SessionError::Unavailable(
+                    "too many concurrent changes to one session".into(),
+                ));
+            }
+            pending.push(PendingChange { change, reply });
+            // Only the change that finds the queue empty nudges the owner:
+            // one message drains everything queued by then.
+            (pending.len() == 1).then_some(owner)
+        };
+        if let Some(owner) = nudge {
+            self.nudge(cell, owner).await;
+        }
+        match outcome.await {
+            Ok(ChangeOutcome::Applied(result)) => result.map(Ok),
+            Ok(ChangeOutcome::NotApplied(change)) => Ok(Err(change)),
+            Err(_) => Err(SessionError::Unavailable(
+                "the session owner stopped during a change".into(),
+            )),
+        }
+    }
+
+    /// Tells the owner of `cell` to apply its queued changes; an owner that
+    /// stopped meanwhile is replaced, so queued changes are never stranded.
+    async fn nudge(&self, cell: &Arc<SessionCell>, owner: ActorRef<SessionActor>) {
+        let mut owner = owner;
+        for _ in 0..OWNER_ATTEMPTS {
+            if owner.tell(ApplyPending).send().await.is_ok() {
+                return;
+            }
+            match self.owner(cell, false) {
+                Some(next) => owner = next,
+                // Ended: `retire_cell` handed the queued changes back.
+                None => return,
             }
         }
-        Err(SessionError::Unavailable(
-            "the session owner kept stopping".into(),
-        ))
+        // Give up: fail whatever is still queued rather than strand it.
+        for PendingChange { reply, .. } in std::mem::take(&mut *cell.pending()) {
+            let _ = reply.send(ChangeOutcome::Applied(Err(SessionError::Unavailable(
+                "the session owner kept stopping".into(),
+            ))));
+        }
     }
 
     /// Destroys `cell` (only if bound to `only_user`, when given). Returns
@@ -226,6 +328,24 @@ impl Runtime {
                 Ok(Destroyed(result)) => return result,
                 Err(_) if cell.lifecycle() == Lifecycle::Alive => tokio::task::yield_now().await,
                 Err(_) => return Ok(None),
+            }
+        }
+        Err(SessionError::Unavailable(
+            "the session owner kept stopping".into(),
+        ))
+    }
+
+    /// Writes `cell` to the store and ends it here (shutdown), following an
+    /// owner that hibernates or stops while the request is on its way.
+    async fn retire(&self, cell: &Arc<SessionCell>) -> Result<(), SessionError> {
+        for _ in 0..OWNER_ATTEMPTS {
+            let Some(owner) = self.owner(cell, false) else {
+                return Ok(()); // ended meanwhile: nothing left to persist
+            };
+            match owner.ask(Retire).await {
+                Ok(Retired(result)) => return result,
+                Err(_) if cell.lifecycle() == Lifecycle::Alive => tokio::task::yield_now().await,
+                Err(_) => return Ok(()),
             }
         }
         Err(SessionError::Unavailable(
@@ -271,6 +391,11 @@ impl Runtime {
                     Err(StoreError::AlreadyExists) => continue,
                     Err(e) => return Err(e.into()),
                 }
+                // A new session is durable before anyone learns its id.
+                if let Err(e) = store.flush().await {
+                    let _ = store.delete(&cell.key).await;
+                    return Err(e.into());
+                }
             }
             if self.registry.insert_new(cell.clone()) {
                 self.park_alarm(&cell);
@@ -284,16 +409,7 @@ impl Runtime {
 
     /// Parks the first alarm of an ownerless live session.
     pub(crate) fn park_alarm(&self, cell: &SessionCell) {
-        let last = cell.last_access();
-        let expiry = self.expires_at(&cell.current().record, last);
-        let due = match self.store() {
-            Some(_) => {
-                let passivate = last.saturating_add(self.passivate_after_ms());
-                Some(expiry.map_or(passivate, |e| e.min(passivate)))
-            }
-            None => expiry,
-        };
-        if let Some(at) = due {
+        if let Some(at) = self.next_deadline(cell) {
             self.alarms.set(cell, at);
         }
     }
@@ -579,18 +695,6 @@ fn settled(activation: Result<Option<Arc<SessionCell>>, SessionError>) -> Activa
     }
 }
 
-fn take_parked(parked: &Mutex<Option<MutateFn>>) -> Result<MutateFn, SessionError> {
-    parked
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .take()
-        .ok_or_else(|| SessionError::Unavailable("operation already consumed".into()))
-}
-
-fn is_parked(parked: &Mutex<Option<MutateFn>>) -> bool {
-    parked.lock().unwrap_or_else(|e| e.into_inner()).is_some()
-}
-
 /// Creates sessions for requests and manages them all.
 ///
 /// Cheap to clone; share one per application. Must be used inside a Tokio
@@ -635,6 +739,7 @@ impl SessionManager {
             me: me.clone(),
             background_started: AtomicBool::new(false),
             shutting_down: AtomicBool::new(false),
+            last_failure_log_ms: AtomicU64::new(0),
         });
         rt.ensure_background();
         SessionManager { rt }
@@ -738,21 +843,17 @@ impl SessionManager {
         let mut first_error = None;
         for cell in self.rt.registry.live() {
             if self.rt.store().is_none() {
-                cell.set_lifecycle(Lifecycle::Retired);
-                if let Some(owner) = cell.owner().take() {
+                // Nothing to persist: end it here, leaving no slot behind.
+                let owner = cell.owner().take();
+                self.rt.retire_cell(&cell, Lifecycle::Dead);
+                if let Some(owner) = owner {
                     owner.kill();
                 }
                 continue;
             }
-            let Some(owner) = self.rt.owner(&cell, false) else {
-                continue;
-            };
-            match owner.ask(Retire).await {
-                Ok(Retired(Ok(()))) | Err(_) => {}
-                Ok(Retired(Err(e))) => {
-                    tracing::error!(key = ?cell.key, error = %e, "could not persist a session at shutdown");
-                    first_error.get_or_insert(e);
-                }
+            if let Err(e) = self.rt.retire(&cell).await {
+                tracing::error!(key = ?cell.key, error = %e, "could not persist a session at shutdown");
+                first_error.get_or_insert(e);
             }
         }
         if let Some(store) = self.rt.store() {

@@ -94,3 +94,185 @@ async fn a_cancelled_activation_leaves_no_registry_state() {
     passivated(&m).await;
     assert_eq!(read_n(&m, &cookie).await, Some(1), "the session is intact");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_flush_fails_the_change_and_shows_nothing() {
+    let store = FaultyStore::new(MemoryStore::new());
+    let m = durable(&store);
+    let cookie = new_session(&m).await;
+    store.fail(Op::Flush, true);
+    let s = request(&m, Some(&cookie));
+    let err = s
+        .update("n", |n: Option<i64>| n.unwrap_or(0) + 1)
+        .await
+        .expect_err("a change that is not durable is not acknowledged");
+    assert!(err.is_backend_failure(), "{err}");
+    store.heal();
+    assert_eq!(
+        read_n(&m, &cookie).await,
+        Some(1),
+        "the failed change is not shown to a later request"
+    );
+    // Passivation writes the published state back, not the failed write.
+    passivated(&m).await;
+    assert_eq!(read_n(&m, &cookie).await, Some(1), "nor after passivation");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_is_shown_only_once_it_is_durable() {
+    let store = FaultyStore::new(MemoryStore::new());
+    let m = durable(&store);
+    let cookie = new_session(&m).await;
+    store.delay(Op::Flush, Duration::from_millis(300));
+    let writer = {
+        let (m, cookie) = (m.clone(), cookie.clone());
+        tokio::spawn(async move {
+            let s = request(&m, Some(&cookie));
+            s.update("n", |n: Option<i64>| n.unwrap_or(0) + 1)
+                .await
+                .unwrap();
+            s.finish().await.unwrap();
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(
+        read_n(&m, &cookie).await,
+        Some(1),
+        "a read during the flush sees the last durable value"
+    );
+    writer.await.unwrap();
+    store.delay(Op::Flush, Duration::ZERO);
+    assert_eq!(read_n(&m, &cookie).await, Some(2));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_changes_share_one_write_and_one_flush() {
+    let store = FaultyStore::new(MemoryStore::new());
+    let m = durable(&store);
+    let cookie = new_session(&m).await;
+    store.delay(Op::Flush, Duration::from_millis(50));
+    let (saves, flushes) = (store.calls(Op::Save), store.calls(Op::Flush));
+    let tasks: Vec<_> = (0..64)
+        .map(|_| {
+            let (m, cookie) = (m.clone(), cookie.clone());
+            tokio::spawn(async move {
+                let s = request(&m, Some(&cookie));
+                s.update("n", |n: Option<i64>| n.unwrap_or(0) + 1)
+                    .await
+                    .unwrap();
+                s.finish().await.unwrap();
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    store.delay(Op::Flush, Duration::ZERO);
+    assert_eq!(read_n(&m, &cookie).await, Some(65), "no update lost");
+    let (saves, flushes) = (
+        store.calls(Op::Save) - saves,
+        store.calls(Op::Flush) - flushes,
+    );
+    assert!(
+        saves <= 16 && flushes <= 16,
+        "64 concurrent changes were batched: {saves} saves, {flushes} flushes"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cookie_options_are_flushed_before_they_are_acknowledged() {
+    let store = FaultyStore::new(MemoryStore::new());
+    let m = durable(&store);
+    let cookie = new_session(&m).await;
+    store.fail(Op::Flush, true);
+    let s = request(&m, Some(&cookie));
+    let options = livesession::CookieOptions::default().max_age(Duration::from_secs(60));
+    let outcome = match s.options(options).await {
+        Ok(()) => s.finish().await.map(|_| ()),
+        Err(e) => Err(e),
+    };
+    assert!(
+        outcome.is_err(),
+        "an options() change that could not be flushed must not be acknowledged"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_passivation_backs_off() {
+    let store = FaultyStore::new(MemoryStore::new());
+    let m = SessionManager::new(
+        config()
+            .store(Arc::new(store.clone()))
+            .passivate_after(Duration::from_millis(20))
+            .build()
+            .unwrap(),
+    );
+    let cookie = new_session(&m).await;
+    // A read moves the idle clock, so passivation has an expiry to write.
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    assert_eq!(read_n(&m, &cookie).await, Some(1));
+    store.fail(Op::Save, true);
+    let before = store.calls(Op::Save);
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let attempts = store.calls(Op::Save) - before;
+    assert!(
+        (1..=3).contains(&attempts),
+        "a failing passivation is retried with back-off, not in a loop: {attempts} attempts in 600 ms"
+    );
+    store.heal();
+    assert_eq!(read_n(&m, &cookie).await, Some(1), "the session stayed live");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_owner_woken_by_its_alarm_hibernates_again_at_once() {
+    let m = SessionManager::new(
+        common::config()
+            .hibernate_after(Duration::from_millis(300))
+            .max_age(Some(Duration::from_millis(2000)))
+            .build()
+            .unwrap(),
+    );
+    let cookie = new_session(&m).await;
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(m.pending_alarms(), 1, "the owner hibernated");
+    // A read moves the idle end to ~3 s; the alarm parked for ~2 s finds
+    // nothing due and must park again at once.
+    assert_eq!(read_n(&m, &cookie).await, Some(1));
+    tokio::time::sleep(Duration::from_millis(1150)).await;
+    assert_eq!(
+        m.pending_alarms(),
+        1,
+        "the alarm-woken owner went back to sleep without waiting out hibernate_after"
+    );
+    assert_eq!(read_n(&m, &cookie).await, Some(1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_update_closure_may_call_back_into_its_session() {
+    let m = SessionManager::new(config().build().unwrap());
+    let s = request(&m, None);
+    let inside = s.clone();
+    let n = tokio::time::timeout(
+        Duration::from_secs(5),
+        s.update("n", move |n: Option<i64>| {
+            n.unwrap_or(0) + i64::from(inside.is_modified())
+        }),
+    )
+    .await
+    .expect("the closure must not deadlock on the session's own lock")
+    .unwrap();
+    assert_eq!(n, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lookups_after_a_memory_mode_shutdown_answer_at_once() {
+    let m = SessionManager::new(config().build().unwrap());
+    let cookie = new_session(&m).await;
+    m.shutdown().await.unwrap();
+    let s = request(&m, Some(&cookie));
+    let read = tokio::time::timeout(Duration::from_secs(2), s.get::<i64>("n"))
+        .await
+        .expect("a lookup after shutdown must not wait for a retired session");
+    assert_eq!(read.unwrap(), None, "the session ended with the process");
+    assert_eq!(m.stats().await.unwrap().live, 0);
+}

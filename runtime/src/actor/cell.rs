@@ -8,11 +8,11 @@
 //!
 //! [`hibernate_after`]: crate::SessionConfigBuilder::hibernate_after
 
-use super::SessionActor;
+use super::{PendingChange, SessionActor};
 use crate::store::{SessionKey, SessionRecord};
 use arc_swap::ArcSwap;
 use kameo::actor::ActorRef;
-use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// An immutable published version of a session. Readers load it without
@@ -56,8 +56,18 @@ pub(crate) struct SessionCell {
     /// When the parked alarm of a hibernating owner fires (Unix ms, 0: none).
     pub alarm_at_ms: AtomicU64,
     lifecycle: AtomicU8,
+    /// The store may hold a write that was never published (its flush
+    /// failed): the next write-back must save the published state.
+    store_behind: AtomicBool,
+    /// Consecutive failed passivations, and when the next may be tried
+    /// (Unix ms, 0: any time).
+    passivation_failures: AtomicU32,
+    passivation_retry_at_ms: AtomicU64,
     /// The running owner, if any. Locked only briefly (never across an await).
     owner: Mutex<Option<ActorRef<SessionActor>>>,
+    /// Changes waiting for the owner's next batch. Pushed and drained under
+    /// the owner lock, so an owner never hibernates or ends with one queued.
+    pending: Mutex<Vec<PendingChange>>,
 }
 
 impl SessionCell {
@@ -71,7 +81,11 @@ impl SessionCell {
             stored_expiry_ms: AtomicU64::new(u64::MAX),
             alarm_at_ms: AtomicU64::new(0),
             lifecycle: AtomicU8::new(Lifecycle::Alive as u8),
+            store_behind: AtomicBool::new(false),
+            passivation_failures: AtomicU32::new(0),
+            passivation_retry_at_ms: AtomicU64::new(0),
             owner: Mutex::new(None),
+            pending: Mutex::new(Vec::new()),
         }
     }
 
@@ -115,6 +129,35 @@ impl SessionCell {
 
     pub fn current(&self) -> Arc<Snapshot> {
         self.snapshot.load_full()
+    }
+
+    pub fn store_behind(&self) -> bool {
+        self.store_behind.load(Ordering::SeqCst)
+    }
+
+    pub fn set_store_behind(&self, behind: bool) {
+        self.store_behind.store(behind, Ordering::SeqCst);
+    }
+
+    /// The earliest a passivation may be tried again after failures.
+    pub fn passivation_retry_at(&self) -> u64 {
+        self.passivation_retry_at_ms.load(Ordering::Relaxed)
+    }
+
+    /// Records a failed passivation at `now_ms`: the next try waits twice as
+    /// long as the last (from 1 s up to 1 min). Returns the failure count.
+    pub fn passivation_failed(&self, now_ms: u64) -> u32 {
+        let failures = self.passivation_failures.fetch_add(1, Ordering::Relaxed) + 1;
+        let wait_ms = 1000u64.saturating_mul(1 << (failures - 1).min(6)).min(60_000);
+        self.passivation_retry_at_ms
+            .store(now_ms.saturating_add(wait_ms), Ordering::Relaxed);
+        failures
+    }
+
+    /// The changes queued for the owner. Poisoning is ignored: the queue is
+    /// only pushed to and taken whole.
+    pub fn pending(&self) -> MutexGuard<'_, Vec<PendingChange>> {
+        self.pending.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The owner slot. Poisoning is ignored: the slot holds a plain handle.

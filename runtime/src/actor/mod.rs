@@ -1,20 +1,27 @@
 //! The session actor: the single owner of one live session.
 //!
-//! Every change to a session is a message to its owner, applied one at a
-//! time on the latest state, so concurrent requests never overwrite each
-//! other. The owner also keeps the session's clocks: while it runs, one
-//! timer raced against the mailbox inside its own loop (no task per timer)
-//! wakes it for idle expiry, the absolute deadline, passivation and
-//! hibernation. After `hibernate_after` without messages it parks its next
-//! deadline in the shared [`alarms`] queue and stops; the session stays live
-//! in its [`cell`], and the next change (or the alarm) spawns a new owner.
+//! Every change to a session goes through its owner. Requests queue their
+//! changes in the session's cell and nudge the owner, which applies
+//! everything queued in one turn (a batch): in order, each on the result of
+//! the one before, so concurrent requests never overwrite each other. It
+//! then writes the batch once, waits for the store's flush, and only then
+//! publishes the new snapshot and answers every caller: what any request
+//! sees is durable, and a failed write or flush publishes nothing and fails
+//! the whole batch.
+//!
+//! The owner also keeps the session's clocks: while it runs, one timer raced
+//! against the mailbox inside its own loop (no task per timer) wakes it for
+//! idle expiry, the absolute deadline, passivation and hibernation. After
+//! `hibernate_after` without messages it parks its next deadline in the
+//! shared [`alarms`] queue and stops; the session stays live in its
+//! [`cell`], and the next change (or the alarm) spawns a new owner.
 
 pub(crate) mod alarms;
 pub(crate) mod cell;
 
 use crate::error::SessionError;
 use crate::manager::Runtime;
-use crate::store::SessionRecord;
+use crate::store::{SessionRecord, StoreError};
 use cell::{Lifecycle, SessionCell, Snapshot};
 use kameo::error::Infallible;
 use kameo::mailbox::{MailboxReceiver, Signal};
@@ -24,15 +31,36 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
+use tokio::sync::oneshot;
 use tokio::time::{Instant, Sleep};
-
-/// How long a failed passivation waits before it is tried again.
-const PASSIVATION_RETRY: Duration = Duration::from_secs(1);
 
 /// A change to apply to the session record. Returns an optional value for the
 /// caller (e.g. the result of an `update`).
 pub(crate) type MutateFn =
     Box<dyn FnOnce(&mut SessionRecord) -> Result<Option<serde_json::Value>, SessionError> + Send>;
+
+/// A change queued for the owner's next batch.
+pub(crate) struct PendingChange {
+    pub change: MutateFn,
+    pub reply: oneshot::Sender<ChangeOutcome>,
+}
+
+/// What became of a queued change.
+pub(crate) enum ChangeOutcome {
+    /// Applied and durable (or failed, applying nothing).
+    Applied(Result<MutatedOk, SessionError>),
+    /// Not applied: the session ended or left memory first. The change comes
+    /// back so the request can apply it where the session went.
+    NotApplied(MutateFn),
+}
+
+/// A successful change.
+pub(crate) struct MutatedOk {
+    pub snapshot: Arc<Snapshot>,
+    pub value: Option<serde_json::Value>,
+    /// Session data or user binding changed (fastify's `isModified`).
+    pub data_changed: bool,
+}
 
 /// The owner of one live session.
 pub(crate) struct SessionActor {
@@ -86,14 +114,16 @@ impl Actor for SessionActor {
             tokio::select! {
                 biased;
                 signal = mailbox.recv() => {
-                    self.last_message = Instant::now();
+                    if let Some(signal) = &signal {
+                        self.note(signal);
+                    }
                     return Ok(signal);
                 }
                 _ = &mut self.timer => match self.on_timer(mailbox).await {
                     TimerOutcome::Continue => self.rearm(),
                     TimerOutcome::Stop => return Ok(None),
                     TimerOutcome::Deliver(signal) => {
-                        self.last_message = Instant::now();
+                        self.note(&signal);
                         return Ok(Some(signal));
                     }
                 },
@@ -107,17 +137,11 @@ impl SessionActor {
         self.runtime.upgrade()
     }
 
-    /// The next instant the session itself needs attention: expiry or
-    /// (with a store) passivation.
-    fn session_deadline(&self, rt: &Runtime) -> Option<u64> {
-        let snap = self.cell.current();
-        let last = self.cell.last_access();
-        let expiry = rt.expires_at(&snap.record, last);
-        if rt.store().is_some() {
-            let passivate = last.saturating_add(rt.passivate_after_ms());
-            Some(expiry.map_or(passivate, |d| d.min(passivate)))
-        } else {
-            expiry
+    /// Hibernation counts from the last message; kameo's own lifecycle
+    /// signals (such as the one that ends startup) do not count.
+    fn note(&mut self, signal: &Signal<Self>) {
+        if matches!(signal, Signal::Message { .. }) {
+            self.last_message = Instant::now();
         }
     }
 
@@ -125,7 +149,7 @@ impl SessionActor {
     fn rearm(&mut self) {
         let Some(rt) = self.rt() else { return };
         let hibernate = self.last_message + Duration::from_millis(rt.hibernate_after_ms());
-        let due = match self.session_deadline(&rt) {
+        let due = match rt.next_deadline(&self.cell) {
             Some(d) => {
                 let wait = Duration::from_millis(d.saturating_sub(rt.now_ms()));
                 hibernate.min(Instant::now() + wait)
@@ -141,46 +165,41 @@ impl SessionActor {
             return TimerOutcome::Stop;
         };
         let now = rt.now_ms();
-        let snap = self.cell.current();
-        if rt
-            .expires_at(&snap.record, self.cell.last_access())
-            .is_some_and(|t| t <= now)
-        {
+        if rt.is_expired(&self.cell, now) {
             self.end(&rt, Lifecycle::Dead).await;
             return TimerOutcome::Stop;
         }
-        if rt.store().is_some()
-            && self
-                .cell
-                .last_access()
-                .saturating_add(rt.passivate_after_ms())
-                <= now
-        {
+        if rt.passivation_due(&self.cell, now) {
             match self.write_back(&rt, true).await {
                 Ok(()) => {
                     self.end(&rt, Lifecycle::Retired).await;
                     return TimerOutcome::Stop;
                 }
                 Err(e) => {
-                    tracing::error!(key = ?self.cell.key, error = %e, "passivation failed; the session stays live and is retried");
-                    self.timer
-                        .as_mut()
-                        .reset(Instant::now() + PASSIVATION_RETRY);
-                    return TimerOutcome::Continue;
+                    // Back off (1 s doubling up to 1 min), and log at most
+                    // once per second across all sessions.
+                    let failures = self.cell.passivation_failed(now);
+                    rt.log_store_failure(now, || {
+                        tracing::error!(key = ?self.cell.key, failures, error = %e, "passivation failed; the session stays live and is retried later");
+                    });
                 }
             }
         }
         if self.last_message + Duration::from_millis(rt.hibernate_after_ms()) <= Instant::now() {
-            // Hibernate, unless a message slipped in: checked under the owner
-            // lock, so a request either finds this owner's slot empty (and
-            // spawns a new one) or its message is delivered here.
+            // Hibernate, unless a message or a change slipped in: checked
+            // under the owner lock, so a request either finds this owner's
+            // slot empty (and spawns a new one) or its message is delivered
+            // here. The alarm is parked under the same lock, so an end that
+            // takes the lock next also cancels it.
             let mut owner = self.cell.owner();
+            if !self.cell.pending().is_empty() {
+                return TimerOutcome::Continue;
+            }
             match mailbox.try_recv() {
                 Ok(signal) => return TimerOutcome::Deliver(signal),
                 Err(_) => {
                     *owner = None;
-                    drop(owner);
-                    if let Some(at) = self.session_deadline(&rt) {
+                    if let Some(at) = rt.next_deadline(&self.cell) {
                         rt.alarms().set(&self.cell, at);
                     }
                     return TimerOutcome::Stop;
@@ -190,9 +209,10 @@ impl SessionActor {
         TimerOutcome::Continue
     }
 
-    /// Writes the current snapshot with its fresh expiry to the store if the
-    /// stored expiry lags behind. With `exact`, any difference counts;
-    /// otherwise only one past the lazy-refresh threshold.
+    /// Writes the published snapshot with its fresh expiry to the store if
+    /// the store lags behind. With `exact`, any expiry difference counts;
+    /// otherwise only one past the lazy-refresh threshold. Needs no flush:
+    /// the data is durable already, only the expiry moves.
     async fn write_back(&mut self, rt: &Runtime, exact: bool) -> Result<(), SessionError> {
         let Some(store) = rt.store() else {
             return Ok(());
@@ -205,12 +225,18 @@ impl SessionActor {
         } else {
             expiry_refresh_due(stored, expiry, rt.max_age_ms(&snap.record))
         };
-        if !moved {
+        let behind = self.cell.store_behind();
+        if !moved && !behind {
             return Ok(());
         }
         let mut record = snap.record.clone();
         record.expires_at_ms = expiry;
         store.save(&self.cell.key, &record).await?;
+        if behind {
+            // The store held an unpublished write: make its undoing durable.
+            store.flush().await?;
+            self.cell.set_store_behind(false);
+        }
         self.cell.set_stored_expiry(expiry);
         Ok(())
     }
@@ -226,97 +252,128 @@ impl SessionActor {
                 }
             }
         }
-        self.retire(rt, how);
+        rt.retire_cell(&self.cell, how);
     }
 
-    /// Marks the session ended and leaves the registry.
-    fn retire(&self, rt: &Runtime, how: Lifecycle) {
-        self.cell.set_lifecycle(how);
-        *self.cell.owner() = None;
-        rt.alarms().cancel(&self.cell);
-        rt.registry().remove(&self.cell);
-    }
-}
-
-/// Apply a change (insert, remove, clear, update, options, bind).
-pub(crate) struct Mutate(pub MutateFn);
-
-/// The outcome of a [`Mutate`]: `Ok(None)` when the session had reached its
-/// deadline (it is ended instead, and the change not applied).
-#[derive(Reply)]
-pub(crate) struct Mutated {
-    pub result: Result<Option<MutatedOk>, SessionError>,
-}
-
-/// A successful [`Mutate`].
-pub(crate) struct MutatedOk {
-    pub snapshot: Arc<Snapshot>,
-    pub value: Option<serde_json::Value>,
-    /// Session data or user binding changed (fastify's `isModified`).
-    pub data_changed: bool,
-}
-
-impl Message<Mutate> for SessionActor {
-    type Reply = Mutated;
-
-    async fn handle(&mut self, Mutate(f): Mutate, ctx: &mut Context<Self, Mutated>) -> Mutated {
-        if let Some(rt) = self.rt() {
-            let snap = self.cell.current();
-            if rt
-                .expires_at(&snap.record, self.cell.last_access())
-                .is_some_and(|t| t <= rt.now_ms())
-            {
-                // The timer has not fired yet, but the session is over.
-                self.end(&rt, Lifecycle::Dead).await;
-                ctx.stop();
-                return Mutated { result: Ok(None) };
-            }
-        }
-        Mutated {
-            result: self.mutate(f).await.map(Some),
-        }
-    }
-}
-
-impl SessionActor {
-    async fn mutate(&mut self, f: MutateFn) -> Result<MutatedOk, SessionError> {
-        let rt = self
-            .rt()
-            .ok_or_else(|| SessionError::Unavailable("shut down".into()))?;
+    /// Applies every queued change in one batch: one write, one flush, one
+    /// publish, then one reply per change.
+    async fn apply_batch(&mut self, rt: &Runtime, batch: Vec<PendingChange>) {
         let current = self.cell.current();
         let mut record = current.record.clone();
-        let value = match catch_unwind(AssertUnwindSafe(|| f(&mut record))) {
-            Ok(r) => r?,
-            Err(_) => return Err(SessionError::UpdatePanicked),
-        };
-        let data_changed = record.data != current.record.data || record.user != current.record.user;
-        if record.data != current.record.data {
-            rt.config().limits.check(&record.data)?;
+        let mut outcomes = Vec::with_capacity(batch.len());
+        for PendingChange { change, reply } in batch {
+            let applied = apply_one(rt, &mut record, change);
+            outcomes.push((reply, applied));
         }
-        if !data_changed && record.cookie == current.record.cookie {
-            return Ok(MutatedOk {
-                snapshot: current,
+        let changed = record.data != current.record.data
+            || record.user != current.record.user
+            || record.cookie != current.record.cookie;
+        let snapshot = if changed {
+            record.expires_at_ms = rt.expires_at(&record, self.cell.last_access());
+            match self.persist(rt, &record).await {
+                Ok(()) => {
+                    let snapshot = Arc::new(Snapshot {
+                        version: current.version + 1,
+                        record,
+                    });
+                    self.cell.snapshot.store(snapshot.clone());
+                    snapshot
+                }
+                Err(why) => {
+                    // Nothing is published and every change of the batch fails.
+                    for (reply, applied) in outcomes {
+                        let outcome = match applied {
+                            Ok(_) => Err(SessionError::Store(StoreError::Backend(why.clone()))),
+                            Err(own) => Err(own),
+                        };
+                        let _ = reply.send(ChangeOutcome::Applied(outcome));
+                    }
+                    return;
+                }
+            }
+        } else {
+            current
+        };
+        for (reply, applied) in outcomes {
+            let outcome = applied.map(|(value, data_changed)| MutatedOk {
+                snapshot: snapshot.clone(),
                 value,
                 data_changed,
             });
+            let _ = reply.send(ChangeOutcome::Applied(outcome));
         }
-        let expiry = rt.expires_at(&record, self.cell.last_access());
-        record.expires_at_ms = expiry;
-        if let Some(store) = rt.store() {
-            // Store first, publish second: a failed write changes nothing.
-            store.save(&self.cell.key, &record).await?;
-            self.cell.set_stored_expiry(expiry);
+    }
+
+    /// Writes `record` and waits for the flush (group commit with sync
+    /// durability). On failure the store may hold a write that was never
+    /// published; the cell remembers that, so the next write-back undoes it.
+    async fn persist(&mut self, rt: &Runtime, record: &SessionRecord) -> Result<(), String> {
+        let Some(store) = rt.store() else {
+            return Ok(());
+        };
+        let written = match store.save(&self.cell.key, record).await {
+            Ok(()) => store.flush().await,
+            Err(e) => Err(e),
+        };
+        match written {
+            Ok(()) => {
+                self.cell.set_stored_expiry(record.expires_at_ms);
+                self.cell.set_store_behind(false);
+                Ok(())
+            }
+            Err(e) => {
+                self.cell.set_store_behind(true);
+                tracing::error!(key = ?self.cell.key, error = %e, "a session change could not be made durable; nothing of it was applied");
+                Err(match e {
+                    StoreError::Backend(why) => why,
+                    other => other.to_string(),
+                })
+            }
         }
-        let snapshot = Arc::new(Snapshot {
-            version: current.version + 1,
-            record,
-        });
-        self.cell.snapshot.store(snapshot.clone());
-        Ok(MutatedOk {
-            snapshot,
-            value,
-            data_changed,
-        })
+    }
+}
+
+/// Applies one change to the batch's working record; on error (or panic)
+/// the record is left as it was. Returns the change's value and whether it
+/// changed the data or user binding.
+fn apply_one(
+    rt: &Runtime,
+    record: &mut SessionRecord,
+    change: MutateFn,
+) -> Result<(Option<serde_json::Value>, bool), SessionError> {
+    let mut next = record.clone();
+    let value = match catch_unwind(AssertUnwindSafe(|| change(&mut next))) {
+        Ok(r) => r?,
+        Err(_) => return Err(SessionError::UpdatePanicked),
+    };
+    if next.data != record.data {
+        rt.config().limits.check(&next.data)?;
+    }
+    let data_changed = next.data != record.data || next.user != record.user;
+    *record = next;
+    Ok((value, data_changed))
+}
+
+/// Apply the changes queued in the cell (sent when the queue stops being
+/// empty; the batch is whatever is queued when the owner gets to it).
+pub(crate) struct ApplyPending;
+
+impl Message<ApplyPending> for SessionActor {
+    type Reply = ();
+
+    async fn handle(&mut self, _: ApplyPending, ctx: &mut Context<Self, ()>) {
+        let Some(rt) = self.rt() else { return };
+        if rt.is_expired(&self.cell, rt.now_ms()) {
+            // The timer has not fired yet, but the session is over; ending it
+            // hands every queued change back unapplied.
+            self.end(&rt, Lifecycle::Dead).await;
+            ctx.stop();
+            return;
+        }
+        let batch = std::mem::take(&mut *self.cell.pending());
+        if !batch.is_empty() {
+            self.apply_batch(&rt, batch).await;
+        }
     }
 }
 
@@ -340,22 +397,27 @@ impl Message<Destroy> for SessionActor {
         };
         if let Some(user) = &msg.only_user {
             let snap = self.cell.current();
-            let expired = rt
-                .expires_at(&snap.record, self.cell.last_access())
-                .is_some_and(|t| t <= rt.now_ms());
-            if snap.record.user.as_deref() != Some(user) || expired {
+            if snap.record.user.as_deref() != Some(user) || rt.is_expired(&self.cell, rt.now_ms())
+            {
                 return Destroyed(Ok(None));
             }
         }
         if let Some(store) = rt.store() {
-            // Delete durably first: if the store fails, the session stays as it was.
+            // Delete first: if the store fails, the session stays as it was.
             if let Err(e) = store.delete(&self.cell.key).await {
                 return Destroyed(Err(e.into()));
             }
         }
-        self.retire(&rt, Lifecycle::Dead);
+        rt.retire_cell(&self.cell, Lifecycle::Dead);
         ctx.stop();
-        Destroyed(Ok(Some(self.cell.current().record.clone())))
+        let last = self.cell.current().record.clone();
+        if let Some(store) = rt.store() {
+            // Ended here at once; acknowledged only once the delete is durable.
+            if let Err(e) = store.flush().await {
+                return Destroyed(Err(e.into()));
+            }
+        }
+        Destroyed(Ok(Some(last)))
     }
 }
 
@@ -376,7 +438,7 @@ impl Message<Retire> for SessionActor {
         if let Err(e) = self.write_back(&rt, true).await {
             return Retired(Err(e));
         }
-        self.retire(&rt, Lifecycle::Retired);
+        rt.retire_cell(&self.cell, Lifecycle::Retired);
         ctx.stop();
         Retired(Ok(()))
     }
@@ -391,11 +453,7 @@ impl Message<CheckClocks> for SessionActor {
 
     async fn handle(&mut self, _: CheckClocks, ctx: &mut Context<Self, ()>) {
         let Some(rt) = self.rt() else { return };
-        let snap = self.cell.current();
-        if rt
-            .expires_at(&snap.record, self.cell.last_access())
-            .is_some_and(|t| t <= rt.now_ms())
-        {
+        if rt.is_expired(&self.cell, rt.now_ms()) {
             self.end(&rt, Lifecycle::Dead).await;
             ctx.stop();
             return;

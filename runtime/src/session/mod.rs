@@ -85,8 +85,6 @@ struct State {
     must_create: bool,
     modified: bool,
     saved: bool,
-    /// Something reached the store: flush before responding (sync durability).
-    wrote: bool,
     /// The live session of this request ended in another request.
     ended_elsewhere: bool,
 }
@@ -314,8 +312,9 @@ impl Session {
     async fn mutate(&self, f: MutateFn) -> Result<Option<Value>, SessionError> {
         self.load().await?;
         let rt = &self.inner.rt;
-        // `f` runs at most once; it is parked here between attempts.
-        let parked = Arc::new(Mutex::new(Some(f)));
+        // `f` runs at most once; it comes back unapplied when the session
+        // moved before its owner got to it.
+        let mut change = f;
         for _ in 0..MAX_ATTEMPTS {
             let target = {
                 let mut st = self.state();
@@ -329,43 +328,59 @@ impl Session {
                 }
             };
             match target {
-                Target::Local => {
-                    let f = take(&parked)?;
-                    let mut st = self.state();
-                    let (Phase::Detached(record) | Phase::Fresh(record)) = &mut st.phase else {
-                        return Err(SessionError::Unavailable(
-                            "session state changed concurrently".into(),
-                        ));
-                    };
-                    let mut changed = record.clone();
-                    let value = match catch_unwind(AssertUnwindSafe(|| f(&mut changed))) {
-                        Ok(r) => r?,
-                        Err(_) => return Err(SessionError::UpdatePanicked),
-                    };
-                    if changed.data != record.data {
-                        rt.config().limits.check(&changed.data)?;
-                    }
-                    let modified = changed.data != record.data || changed.user != record.user;
-                    *record = changed;
-                    st.modified |= modified;
-                    return Ok(value);
-                }
+                Target::Local => return self.mutate_local(change),
                 // Boxed: the owner round trip is the largest future here.
-                Target::Owner(cell) => match Box::pin(rt.mutate(&cell, &parked)).await? {
-                    Some(ok) => {
+                Target::Owner(cell) => match Box::pin(rt.mutate(&cell, change)).await? {
+                    Ok(ok) => {
                         let mut st = self.state();
                         st.modified |= ok.data_changed;
-                        st.wrote |= ok.data_changed && rt.store().is_some();
                         st.phase = Phase::Live(cell, ok.snapshot);
                         return Ok(ok.value);
                     }
-                    None => Box::pin(self.follow(&cell)).await?,
+                    Err(unapplied) => {
+                        change = unapplied;
+                        Box::pin(self.follow(&cell)).await?;
+                    }
                 },
             }
         }
         Err(SessionError::Unavailable(
             "the session kept moving; try again".into(),
         ))
+    }
+
+    /// Applies `f` to a session only this request can see. `f` runs without
+    /// the state lock held, so it may call back into this session.
+    fn mutate_local(&self, f: MutateFn) -> Result<Option<Value>, SessionError> {
+        let rt = &self.inner.rt;
+        let mut changed = match &self.state().phase {
+            Phase::Detached(record) | Phase::Fresh(record) => record.clone(),
+            _ => return Err(SessionError::Unavailable(
+                "session state changed concurrently".into(),
+            )),
+        };
+        let original = changed.clone();
+        let value = match catch_unwind(AssertUnwindSafe(|| f(&mut changed))) {
+            Ok(r) => r?,
+            Err(_) => return Err(SessionError::UpdatePanicked),
+        };
+        if changed.data != original.data {
+            rt.config().limits.check(&changed.data)?;
+        }
+        let modified = changed.data != original.data || changed.user != original.user;
+        let mut st = self.state();
+        match &mut st.phase {
+            Phase::Detached(record) | Phase::Fresh(record) if *record == original => {
+                *record = changed;
+            }
+            _ => {
+                return Err(SessionError::Unavailable(
+                    "session state changed concurrently".into(),
+                ))
+            }
+        }
+        st.modified |= modified;
+        Ok(value)
     }
 
     /// The session ended or left memory under us: find where it went.
@@ -389,7 +404,6 @@ impl Session {
         st.phase = Phase::Live(cell, snapshot);
         st.id_changed = true;
         st.must_create = false;
-        st.wrote |= rt.store().is_some();
         Ok(())
     }
 
@@ -569,7 +583,6 @@ impl Session {
             if let Some(final_record) = self.destroy_live(old).await? {
                 record = final_record;
             }
-            self.state().wrote |= self.inner.rt.store().is_some();
         }
         record.data.retain(|k, _| keep.contains(&k.as_str()));
         let new_record = SessionRecord {
@@ -603,7 +616,6 @@ impl Session {
         let mut st = self.state();
         if !matches!(st.phase, Phase::Detached(_)) {
             st.phase = Phase::Destroyed;
-            st.wrote |= self.inner.rt.store().is_some();
         }
         Ok(())
     }
@@ -637,9 +649,6 @@ impl Session {
         };
         if let Some(record) = fresh {
             self.create(record).await?;
-        }
-        if let Some(store) = self.inner.rt.store() {
-            store.flush().await?;
         }
         let mut st = self.state();
         st.saved = true;
@@ -731,12 +740,6 @@ impl Session {
                 _ => st.ended_elsewhere = true,
             }
         }
-        let wrote = self.state().wrote;
-        if wrote {
-            if let Some(store) = rt.store() {
-                store.flush().await?;
-            }
-        }
         let st = self.state();
         let had_cookie = self.inner.incoming.is_some();
         let clear = || {
@@ -774,10 +777,3 @@ impl Session {
     }
 }
 
-fn take(parked: &Mutex<Option<MutateFn>>) -> Result<MutateFn, SessionError> {
-    parked
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .take()
-        .ok_or_else(|| SessionError::Unavailable("operation already consumed".into()))
-}
