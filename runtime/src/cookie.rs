@@ -14,15 +14,18 @@ pub const MAX_COOKIE_HEADER: usize = 16 * 1024;
 pub const MAX_COOKIE_VALUE: usize = 1024;
 
 /// Finds the value of cookie `name` in a `Cookie` header: the first
-/// occurrence wins, surrounding spaces are trimmed, `%XX` sequences are
-/// decoded (express-session sends `s%3A...`). Returns `None` when absent,
-/// empty, oversized or not valid UTF-8 after decoding.
+/// occurrence wins, surrounding spaces are trimmed, then one pair of
+/// surrounding double quotes (`"v"` reads as `v`, as in fastify's cookie
+/// parser), and `%XX` sequences are decoded (express-session sends
+/// `s%3A...`). Returns `None` when absent, empty, oversized or not valid
+/// UTF-8 after decoding.
 ///
 /// ```
 /// use livesession::cookie::find_cookie;
 /// let h = "a=1; sessionId=s%3Aabc.def; sessionId=second";
 /// assert_eq!(find_cookie(h, "sessionId").as_deref(), Some("s:abc.def"));
 /// assert_eq!(find_cookie(h, "missing"), None);
+/// assert_eq!(find_cookie("sessionId=\"abc.def\"", "sessionId").as_deref(), Some("abc.def"));
 /// ```
 pub fn find_cookie<'a>(header: &'a str, name: &str) -> Option<Cow<'a, str>> {
     let header = truncate_to_char_boundary(header, MAX_COOKIE_HEADER);
@@ -33,7 +36,7 @@ pub fn find_cookie<'a>(header: &'a str, name: &str) -> Option<Cow<'a, str>> {
         if k.trim_matches([' ', '\t']) != name {
             continue;
         }
-        let v = v.trim_matches([' ', '\t']);
+        let v = unquote(v.trim_matches([' ', '\t']));
         if v.is_empty() || v.len() > MAX_COOKIE_VALUE {
             return None;
         }
@@ -43,6 +46,14 @@ pub fn find_cookie<'a>(header: &'a str, name: &str) -> Option<Cow<'a, str>> {
         return percent_decode_str(v).decode_utf8().ok();
     }
     None
+}
+
+/// `v` without one pair of surrounding double quotes, if it has them.
+fn unquote(v: &str) -> &str {
+    match v.strip_prefix('"').and_then(|v| v.strip_suffix('"')) {
+        Some(inner) => inner,
+        None => v,
+    }
 }
 
 /// Joins the values of several `Cookie` headers (HTTP/2 may split them)
@@ -259,9 +270,42 @@ mod tests {
             find_cookie("sessionId=a%zz", "sessionId").as_deref(),
             Some("a%zz")
         );
+    }
+
+    #[test]
+    fn strips_surrounding_double_quotes() {
         assert_eq!(
-            find_cookie("sessionId=\"q\"", "sessionId").as_deref(),
+            find_cookie("sessionId=\"abc.sig\"", "sessionId").as_deref(),
+            Some("abc.sig")
+        );
+        // spaces around the quotes are trimmed first; percent-decoding
+        // applies to the unquoted value
+        assert_eq!(
+            find_cookie("a=1; sessionId = \"s%3Aabc.sig\" ; b=2", "sessionId").as_deref(),
+            Some("s:abc.sig")
+        );
+        // only a matching pair is stripped, once
+        assert_eq!(
+            find_cookie("sessionId=\"abc", "sessionId").as_deref(),
+            Some("\"abc")
+        );
+        assert_eq!(
+            find_cookie("sessionId=abc\"", "sessionId").as_deref(),
+            Some("abc\"")
+        );
+        assert_eq!(
+            find_cookie("sessionId=\"\"q\"\"", "sessionId").as_deref(),
             Some("\"q\"")
+        );
+        assert_eq!(
+            find_cookie("sessionId=\"", "sessionId").as_deref(),
+            Some("\"")
+        );
+        // an empty quoted value is no value, and the first occurrence still wins
+        assert_eq!(find_cookie("sessionId=\"\"", "sessionId"), None);
+        assert_eq!(
+            find_cookie("sessionId=\"\"; sessionId=x", "sessionId"),
+            None
         );
     }
 

@@ -185,6 +185,28 @@ async fn duplicate_cookie_name_first_wins(demo: Demo) {
         .expect_no_cookie();
 }
 
+/// A double-quoted cookie value (`sessionId="<id>.<sig>"`) reads as the value
+/// inside the quotes, as with fastify's cookie parser.
+async fn quoted_session_cookie_value_is_unquoted(demo: Demo) {
+    let srv = demo.memory(&[]).await;
+    let mut a = srv.agent();
+    assert_eq!(a.counter().await, 1);
+    let value = a.cookie.clone().unwrap();
+    let id = a.id();
+    let quoted = format!("\"{value}\"");
+    let mut q = srv.agent_with(&quoted);
+    let s = q.session().await;
+    assert_eq!(
+        s["id"],
+        json!(id),
+        "quoted cookie {quoted:?} was not read: {s}"
+    );
+    let mut q = srv.agent_with(&quoted);
+    assert_eq!(q.counter().await, 2, "quoted cookie {quoted:?}");
+    assert_eq!(q.id(), id, "the quoted cookie got a new session");
+    assert_eq!(a.read().await, 2);
+}
+
 /// A cookie for an id the server never made, validly signed with the
 /// server's own secret, starts a fresh session with a different id.
 async fn never_adopts_a_client_id(demo: Demo) {
@@ -286,6 +308,7 @@ scenarios!(
     percent_encoded_values_are_decoded,
     cookie_prefix_express_compatible,
     duplicate_cookie_name_first_wins,
+    quoted_session_cookie_value_is_unquoted,
     never_adopts_a_client_id,
     rolling_true_resends_with_later_expires,
     rolling_false_sends_cookie_only_when_needed,
