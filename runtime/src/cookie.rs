@@ -56,29 +56,53 @@ fn unquote(v: &str) -> &str {
     }
 }
 
-/// Joins the values of several `Cookie` headers (HTTP/2 may split them)
-/// with `"; "`, borrowing when there is only one. `None` without any.
+/// The text of a request's `Cookie` header(s), for [`find_cookie`], from
+/// their raw bytes: several headers (HTTP/2 may split them) are joined with
+/// `"; "`. Bytes that are not UTF-8 (a latin1 cookie another app on the
+/// domain set) become U+FFFD instead of hiding the whole header, so the
+/// other cookies, and the session cookie, which is ASCII, still read.
+/// Borrows when there is one header and it is UTF-8. Only the first
+/// [`MAX_COOKIE_HEADER`] bytes matter to [`find_cookie`], so longer input
+/// is cut about there (at a UTF-8 boundary) before it is decoded or joined.
+/// `None` without any header.
 ///
 /// ```
 /// use livesession::cookie::join_cookie_headers;
-/// assert_eq!(join_cookie_headers(["a=1"]).as_deref(), Some("a=1"));
-/// assert_eq!(join_cookie_headers(["a=1", "b=2"]).as_deref(), Some("a=1; b=2"));
-/// assert_eq!(join_cookie_headers(Vec::<&str>::new()), None);
+/// use std::borrow::Cow;
+/// assert!(matches!(join_cookie_headers([&b"a=1"[..]]), Some(Cow::Borrowed("a=1"))));
+/// assert_eq!(join_cookie_headers([&b"a=1"[..], b"b=2"]).as_deref(), Some("a=1; b=2"));
+/// assert_eq!(join_cookie_headers([&b"a=caf\xe9; b=2"[..]]).as_deref(), Some("a=caf\u{fffd}; b=2"));
+/// assert_eq!(join_cookie_headers(Vec::<&[u8]>::new()), None);
 /// ```
-pub fn join_cookie_headers<'a>(values: impl IntoIterator<Item = &'a str>) -> Option<Cow<'a, str>> {
+pub fn join_cookie_headers<'a>(values: impl IntoIterator<Item = &'a [u8]>) -> Option<Cow<'a, str>> {
     let mut values = values.into_iter();
-    let first = values.next()?;
-    match values.next() {
-        None => Some(Cow::Borrowed(first)),
-        Some(second) => {
-            let mut joined = format!("{first}; {second}");
-            for v in values {
-                joined.push_str("; ");
-                joined.push_str(v);
-            }
-            Some(Cow::Owned(joined))
+    let first = header_text(values.next()?);
+    let Some(second) = values.next() else {
+        return Some(first);
+    };
+    let mut joined = first.into_owned();
+    for v in std::iter::once(second).chain(values) {
+        if joined.len() >= MAX_COOKIE_HEADER {
+            break;
         }
+        joined.push_str("; ");
+        joined.push_str(&header_text(v));
     }
+    Some(Cow::Owned(joined))
+}
+
+/// A header value as text: borrowed when it is UTF-8 (the common case
+/// allocates nothing), otherwise with each invalid sequence replaced by
+/// U+FFFD, which never swallows the ASCII around it. At most
+/// [`MAX_COOKIE_HEADER`] bytes are read, cut back to a UTF-8 boundary.
+fn header_text(bytes: &[u8]) -> Cow<'_, str> {
+    let mut end = bytes.len().min(MAX_COOKIE_HEADER);
+    // back off over at most 3 continuation bytes so a character is not cut
+    let floor = end.saturating_sub(3);
+    while end > floor && end < bytes.len() && bytes[end] & 0xC0 == 0x80 {
+        end -= 1;
+    }
+    String::from_utf8_lossy(&bytes[..end])
 }
 
 fn truncate_to_char_boundary(s: &str, max: usize) -> &str {
@@ -307,6 +331,57 @@ mod tests {
             find_cookie("sessionId=\"\"; sessionId=x", "sessionId"),
             None
         );
+    }
+
+    #[test]
+    fn cookie_header_bytes_outside_ascii_do_not_hide_the_session() {
+        let read = |headers: &[&[u8]]| {
+            let joined = join_cookie_headers(headers.iter().copied()).unwrap();
+            find_cookie(&joined, "sessionId").map(Cow::into_owned)
+        };
+        let sid = Some("abc.sig".to_string());
+        // UTF-8 text of another app: read as is, nothing allocated
+        let utf8 = b"other=caf\xc3\xa9; sessionId=abc.sig";
+        assert!(matches!(
+            join_cookie_headers([&utf8[..]]),
+            Some(Cow::Borrowed("other=café; sessionId=abc.sig"))
+        ));
+        assert_eq!(read(&[utf8]), sid);
+        // latin1 (not UTF-8), before and after the session cookie
+        assert_eq!(read(&[b"other=caf\xe9; sessionId=abc.sig"]), sid);
+        assert_eq!(read(&[b"sessionId=abc.sig; other=caf\xe9"]), sid);
+        // an invalid byte right before the separator does not eat it
+        assert_eq!(read(&[b"other=\xe9\xe9;sessionId=abc.sig"]), sid);
+        assert_eq!(read(&[b"other=\xf0\x9f; sessionId=abc.sig"]), sid);
+        // split headers, the bad one first
+        assert_eq!(read(&[b"other=caf\xe9", b"sessionId=abc.sig"]), sid);
+        assert_eq!(
+            join_cookie_headers([&b"a=\xff"[..], b"b=\xc3\xa9"]).as_deref(),
+            Some("a=\u{fffd}; b=é")
+        );
+        // a session cookie value that is not ASCII is garbage, not a panic
+        assert_eq!(
+            read(&[b"sessionId=ab\xe9c"]).as_deref(),
+            Some("ab\u{fffd}c")
+        );
+    }
+
+    #[test]
+    fn joined_cookie_headers_stop_near_the_header_limit() {
+        let big = "a".repeat(MAX_COOKIE_HEADER + 100);
+        let one = join_cookie_headers([big.as_bytes()]).unwrap();
+        assert_eq!(one.len(), MAX_COOKIE_HEADER);
+        let many = join_cookie_headers([big.as_bytes(), b"b=1", b"c=2"]).unwrap();
+        assert_eq!(many.len(), MAX_COOKIE_HEADER);
+        // a multi-byte character across the limit is not cut in two
+        let mut long = vec![b'a'; MAX_COOKIE_HEADER - 1];
+        long.extend_from_slice("é".as_bytes());
+        let text = join_cookie_headers([&long[..]]).unwrap();
+        assert!(matches!(text, Cow::Borrowed(_)));
+        assert_eq!(text.len(), MAX_COOKIE_HEADER - 1);
+        // below the limit every header is kept
+        let small = join_cookie_headers([&b"a=1"[..], b"b=2", b"c=3"]).unwrap();
+        assert_eq!(small, "a=1; b=2; c=3");
     }
 
     #[test]

@@ -185,6 +185,46 @@ async fn duplicate_cookie_name_first_wins(demo: Demo) {
         .expect_no_cookie();
 }
 
+/// Another app on the domain may set a cookie whose value is not ASCII
+/// (UTF-8, or a latin1 byte). The Cookie header is read as bytes, as
+/// @fastify/session does, so such a cookie beside the session cookie (before
+/// or after it, or in a second Cookie header) does not hide the session.
+async fn non_ascii_cookie_of_another_app_keeps_the_session(demo: Demo) {
+    let srv = demo.memory(&[]).await;
+    let mut a = srv.agent();
+    assert_eq!(a.counter().await, 1);
+    assert_eq!(a.counter().await, 2);
+    let session = a.cookie_header().unwrap().into_bytes();
+    let others: [&[u8]; 3] = [
+        b"other=caf\xc3\xa9",        // UTF-8 "café"
+        b"other=caf\xe9",            // latin1 "café": not UTF-8
+        b"other=\xf0\x9f\x8d\xaa x", // UTF-8 emoji, and a space
+    ];
+    for other in others {
+        let before = [other, b"; ", &session].concat();
+        let after = [&session, b"; " as &[u8], other, b"; more=1"].concat();
+        let split = [other, b"\r\nCookie: ", &session].concat();
+        for cookie in [before, after, split] {
+            let mut head = format!(
+                "GET /read HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nCookie: ",
+                srv.port
+            )
+            .into_bytes();
+            head.extend_from_slice(&cookie);
+            let r = crate::common::raw::request(srv.port, &head, b"")
+                .await
+                .unwrap_or_else(|e| panic!("no response: {e}"));
+            assert_eq!(
+                (r.status, r.body_str().as_str()),
+                (200, "2"),
+                "the session was lost beside a non-ASCII cookie: Cookie: {:?}: {r:?}",
+                String::from_utf8_lossy(&cookie)
+            );
+        }
+    }
+    assert_eq!(a.counter().await, 3);
+}
+
 /// A double-quoted cookie value (`sessionId="<id>.<sig>"`) reads as the value
 /// inside the quotes, as with fastify's cookie parser.
 async fn quoted_session_cookie_value_is_unquoted(demo: Demo) {
@@ -308,6 +348,7 @@ scenarios!(
     percent_encoded_values_are_decoded,
     cookie_prefix_express_compatible,
     duplicate_cookie_name_first_wins,
+    non_ascii_cookie_of_another_app_keeps_the_session,
     quoted_session_cookie_value_is_unquoted,
     never_adopts_a_client_id,
     rolling_true_resends_with_later_expires,

@@ -46,7 +46,7 @@ impl<E: Endpoint> Endpoint for SessionEndpoint<E> {
                 req.headers()
                     .get_all(COOKIE)
                     .iter()
-                    .filter_map(|v| v.to_str().ok()),
+                    .map(HeaderValue::as_bytes),
             );
             let info = RequestInfo {
                 cookie_header: cookie_header.as_deref(),

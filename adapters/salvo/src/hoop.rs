@@ -33,7 +33,7 @@ impl Handler for SessionHoop {
                 req.headers()
                     .get_all(COOKIE)
                     .iter()
-                    .filter_map(|v| v.to_str().ok()),
+                    .map(HeaderValue::as_bytes),
             );
             let info = RequestInfo {
                 cookie_header: cookie_header.as_deref(),
