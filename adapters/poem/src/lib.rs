@@ -36,14 +36,33 @@ pub use middleware::{SessionEndpoint, SessionMiddleware};
 use livesession::SessionError;
 use poem::http::StatusCode;
 
+/// The body of the 500 that [`into_poem_error`] makes of a backend failure.
+pub const BACKEND_FAILURE_BODY: &str = "internal server error";
+
 /// Maps a [`SessionError`] to a Poem error with its
-/// [`http_status`](SessionError::http_status) (500 for backend failures,
-/// which are also logged; 409, 413 or 400 for data that does not fit).
+/// [`http_status`](SessionError::http_status): 409, 413 or 400 with the
+/// error's message for data that does not fit; 500 for a backend failure,
+/// logged with its detail but answered with the fixed
+/// [`BACKEND_FAILURE_BODY`], since the error's text (store paths, OS
+/// errors, ...) is not for clients. Either way the `SessionError` stays the
+/// source (`downcast_ref::<SessionError>()`).
+///
+/// ```
+/// use livesession::{SessionError, StoreError};
+/// let disk = SessionError::Store(StoreError::Backend("No space left on device".into()));
+/// let err = livesession_poem::into_poem_error(disk);
+/// assert_eq!(err.status(), 500);
+/// assert_eq!(err.to_string(), livesession_poem::BACKEND_FAILURE_BODY);
+/// assert!(err.downcast_ref::<SessionError>().is_some());
+/// ```
 pub fn into_poem_error(err: SessionError) -> poem::Error {
     let status =
         StatusCode::from_u16(err.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    if err.is_backend_failure() {
-        tracing::error!(error = %err, "session backend failure");
+    if !err.is_backend_failure() {
+        return poem::Error::new(err, status);
     }
-    poem::Error::new(err, status)
+    tracing::error!(error = %err, "session backend failure");
+    let mut error = poem::Error::new(err, status);
+    error.set_error_message(BACKEND_FAILURE_BODY);
+    error
 }

@@ -43,6 +43,10 @@ use salvo::http::StatusCode;
 /// The status for a [`SessionError`]: its
 /// [`http_status`](SessionError::http_status) (500 for backend failures,
 /// which are also logged; 409, 413 or 400 for data that does not fit).
+///
+/// Only the status: do not render a backend failure's text into the body,
+/// it carries store internals (paths, OS errors, ...) that belong in the
+/// log, where this function already puts them.
 pub fn status_for(err: &SessionError) -> StatusCode {
     if err.is_backend_failure() {
         tracing::error!(error = %err, "session backend failure");
