@@ -29,10 +29,15 @@ const SWEEP_CHUNK: usize = 128;
 /// scanning; see [`count_is_exact`](Self::count_is_exact) for what happens
 /// after a crash.
 ///
-/// All methods call sled directly (microseconds each) except
-/// [`flush`](SessionStore::flush), which runs on `spawn_blocking`, and
-/// [`remove_expired`](SessionStore::remove_expired), which yields to the
-/// executor every 128 index entries.
+/// The [`SessionStore`] methods do nothing until their future is polled.
+/// Then they encode or decode the record on the calling task and run the sled
+/// operations on Tokio's blocking thread pool (`spawn_blocking`): a disk that
+/// stalls never stalls an executor thread, and a deadline around the call
+/// (the runtime's `store_timeout`) really bounds it. A call abandoned after
+/// its sled operations started still finishes them in the background.
+/// [`flush`](SessionStore::flush) is a group commit on the same pool;
+/// [`remove_expired`](SessionStore::remove_expired) works in chunks of 128
+/// index entries; [`count`](SessionStore::count) only reads a counter.
 ///
 /// ```
 /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
@@ -95,6 +100,15 @@ fn expiry_entry(at_ms: u64, key: &[u8; 32]) -> [u8; 40] {
     out[..8].copy_from_slice(&at_ms.to_be_bytes());
     out[8..].copy_from_slice(key);
     out
+}
+
+/// `(expires_at_ms, key)` of a `by_expiry` entry, `None` if malformed.
+fn parse_expiry_entry(entry: &[u8]) -> Option<(u64, [u8; 32])> {
+    let (at, k) = entry.get(..8).zip(entry.get(8..))?;
+    Some((
+        u64::from_be_bytes(at.try_into().ok()?),
+        <[u8; 32]>::try_from(k).ok()?,
+    ))
 }
 
 fn user_prefix(user: &str) -> Result<Vec<u8>, StoreError> {
@@ -346,21 +360,19 @@ impl Inner {
         Ok(())
     }
 
-    fn load(&self, key: &SessionKey) -> Result<Option<SessionRecord>, StoreError> {
-        match self.records.get(key.as_bytes()).map_err(backend)? {
+    fn load(&self, k: &[u8; 32]) -> Result<Option<SessionRecord>, StoreError> {
+        match self.records.get(k).map_err(backend)? {
             None => Ok(None),
             Some(bytes) => codec::decode(&bytes).map(Some),
         }
     }
 
-    fn create(&self, key: &SessionKey, record: &SessionRecord) -> Result<(), StoreError> {
-        let k = key.as_bytes();
-        let bytes = codec::encode(record)?;
+    /// Creates the record `bytes` (encoded, with its `index` fields) under `k`.
+    fn create(&self, k: &[u8; 32], bytes: Vec<u8>, index: &IndexFields) -> Result<(), StoreError> {
         if self.records.contains_key(k).map_err(backend)? {
             return Err(StoreError::AlreadyExists);
         }
-        let index = IndexFields::of(record);
-        self.add_index(k, &index, None)?;
+        self.add_index(k, index, None)?;
         let created = self.counter.track(k, || {
             let swapped = self
                 .records
@@ -380,16 +392,15 @@ impl Inner {
                 .map_err(backend)?
                 .and_then(|b| codec::decode_index(&b).ok())
                 .unwrap_or_default();
-            self.remove_index(k, &index, &winner)?;
+            self.remove_index(k, index, &winner)?;
             return Err(StoreError::AlreadyExists);
         }
         Ok(())
     }
 
-    fn save(&self, key: &SessionKey, record: &SessionRecord) -> Result<(), StoreError> {
-        let k = key.as_bytes();
-        let bytes = codec::encode(record)?;
-        let new = IndexFields::of(record);
+    /// Inserts or replaces the record under `k` with `bytes` (encoded, with
+    /// its `new` index fields).
+    fn save(&self, k: &[u8; 32], bytes: Vec<u8>, new: &IndexFields) -> Result<(), StoreError> {
         let old_bytes = self.records.get(k).map_err(backend)?;
         // A corrupt old record's index entries cannot be found; they stay
         // behind as stale entries, which readers tolerate.
@@ -397,7 +408,7 @@ impl Inner {
             .as_deref()
             .and_then(|b| codec::decode_index(b).ok());
         // 1. New index entries first: a crash now leaves only extra entries.
-        self.add_index(k, &new, old.as_ref())?;
+        self.add_index(k, new, old.as_ref())?;
         // 2. The record.
         let replaced = self.counter.track(k, || {
             let prev = self.records.insert(k, bytes).map_err(backend)?;
@@ -412,14 +423,13 @@ impl Inner {
                 codec::decode_index(&prev).ok()
             };
             if let Some(prev_index) = prev_index {
-                self.remove_index(k, &prev_index, &new)?;
+                self.remove_index(k, &prev_index, new)?;
             }
         }
         Ok(())
     }
 
-    fn delete(&self, key: &SessionKey) -> Result<bool, StoreError> {
-        let k = key.as_bytes();
+    fn delete(&self, k: &[u8; 32]) -> Result<bool, StoreError> {
         let removed = self.counter.track(k, || {
             let prev = self.records.remove(k).map_err(backend)?;
             let change = if prev.is_some() { -1 } else { 0 };
@@ -459,27 +469,50 @@ impl Inner {
         Ok(keys)
     }
 
-    /// Handles one due `by_expiry` entry; returns whether a record was removed.
-    fn sweep_entry(
+    /// Up to [`SWEEP_CHUNK`] `by_expiry` entries at or before `upper`, after
+    /// `after` (from the start if `None`).
+    fn due_entries(
         &self,
-        entry: &[u8],
-        skip: &(dyn Fn(&SessionKey) -> bool + Send + Sync),
-    ) -> Result<bool, StoreError> {
-        let parsed = entry.get(..8).zip(entry.get(8..)).and_then(|(at, k)| {
-            Some((
-                u64::from_be_bytes(at.try_into().ok()?),
-                <[u8; 32]>::try_from(k).ok()?,
-            ))
-        });
-        let Some((at, k)) = parsed else {
+        after: Option<&sled::IVec>,
+        upper: &[u8],
+    ) -> Result<Vec<sled::IVec>, StoreError> {
+        let range = match after {
+            None => self.by_expiry.range(..=upper),
+            Some(last) => self.by_expiry.range::<&[u8], _>((
+                std::ops::Bound::Excluded(last.as_ref()),
+                std::ops::Bound::Included(upper),
+            )),
+        };
+        range
+            .keys()
+            .take(SWEEP_CHUNK)
+            .collect::<Result<_, _>>()
+            .map_err(backend)
+    }
+
+    /// Handles due `entries` until `limit` records are removed; returns how
+    /// many were.
+    fn sweep(&self, entries: &[sled::IVec], limit: usize) -> Result<usize, StoreError> {
+        let mut removed = 0;
+        for entry in entries {
+            if removed >= limit {
+                break;
+            }
+            if self.sweep_entry(entry)? {
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+
+    /// Handles one due `by_expiry` entry; returns whether a record was removed.
+    fn sweep_entry(&self, entry: &[u8]) -> Result<bool, StoreError> {
+        let Some((at, k)) = parse_expiry_entry(entry) else {
             tracing::warn!("livesession-sled: dropping malformed expiry index entry");
             self.by_expiry.remove(entry).map_err(backend)?;
             return Ok(false);
         };
         let key = SessionKey::from_bytes(k);
-        if skip(&key) {
-            return Ok(false);
-        }
         let Some(bytes) = self.records.get(k).map_err(backend)? else {
             // Stale: the record is gone.
             self.by_expiry.remove(entry).map_err(backend)?;
@@ -534,30 +567,63 @@ impl Inner {
     }
 }
 
+impl SledStore {
+    /// Runs `op` on the blocking thread pool, where sled may block (disk
+    /// reads, log writes): never on an executor thread, and only once the
+    /// returned future is polled, so dropping the future unpolled (or before
+    /// `op` starts) does nothing, and a deadline around it really bounds it.
+    /// Without a Tokio runtime (another executor), `op` runs inline.
+    async fn blocking<T, F>(&self, op: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Inner) -> Result<T, StoreError> + Send + 'static,
+    {
+        let inner = Arc::clone(&self.inner);
+        match tokio::runtime::Handle::try_current() {
+            Ok(handle) => handle
+                .spawn_blocking(move || op(&inner))
+                .await
+                .map_err(|e| StoreError::Backend(format!("sled task failed: {e}")))?,
+            Err(_) => op(&inner),
+        }
+    }
+}
+
 impl SessionStore for SledStore {
     fn load<'a>(&'a self, key: &'a SessionKey) -> StoreFuture<'a, Option<SessionRecord>> {
-        let result = self.inner.load(key);
-        Box::pin(async move { result })
+        let k = *key.as_bytes();
+        Box::pin(self.blocking(move |inner| inner.load(&k)))
     }
 
     fn create<'a>(&'a self, key: &'a SessionKey, record: &'a SessionRecord) -> StoreFuture<'a, ()> {
-        let result = self.inner.create(key, record);
-        Box::pin(async move { result })
+        Box::pin(async move {
+            // Encoding is cheap and needs the borrowed record: done here.
+            let k = *key.as_bytes();
+            let bytes = codec::encode(record)?;
+            let index = IndexFields::of(record);
+            self.blocking(move |inner| inner.create(&k, bytes, &index))
+                .await
+        })
     }
 
     fn save<'a>(&'a self, key: &'a SessionKey, record: &'a SessionRecord) -> StoreFuture<'a, ()> {
-        let result = self.inner.save(key, record);
-        Box::pin(async move { result })
+        Box::pin(async move {
+            let k = *key.as_bytes();
+            let bytes = codec::encode(record)?;
+            let index = IndexFields::of(record);
+            self.blocking(move |inner| inner.save(&k, bytes, &index))
+                .await
+        })
     }
 
     fn delete<'a>(&'a self, key: &'a SessionKey) -> StoreFuture<'a, bool> {
-        let result = self.inner.delete(key);
-        Box::pin(async move { result })
+        let k = *key.as_bytes();
+        Box::pin(self.blocking(move |inner| inner.delete(&k)))
     }
 
     fn keys_for_user<'a>(&'a self, user: &'a str) -> StoreFuture<'a, Vec<SessionKey>> {
-        let result = self.inner.keys_for_user(user);
-        Box::pin(async move { result })
+        let user = user.to_owned();
+        Box::pin(self.blocking(move |inner| inner.keys_for_user(&user)))
     }
 
     fn remove_expired<'a>(
@@ -567,50 +633,42 @@ impl SessionStore for SledStore {
         skip: &'a (dyn Fn(&SessionKey) -> bool + Send + Sync),
     ) -> StoreFuture<'a, usize> {
         Box::pin(async move {
-            let inner = &self.inner;
             let upper = expiry_entry(now_ms, &[0xff; 32]);
             let mut removed = 0usize;
             let mut after: Option<sled::IVec> = None;
             while removed < limit {
-                // Walk in chunks, yielding in between, so a large sweep does
-                // not hold an executor thread for long. Each chunk restarts
-                // the range after the last entry seen.
-                let chunk: Vec<sled::IVec> = {
-                    let range = match &after {
-                        None => inner.by_expiry.range(..=&upper[..]),
-                        Some(last) => inner.by_expiry.range::<&[u8], _>((
-                            std::ops::Bound::Excluded(last.as_ref()),
-                            std::ops::Bound::Included(&upper[..]),
-                        )),
-                    };
-                    range
-                        .keys()
-                        .take(SWEEP_CHUNK)
-                        .collect::<Result<_, _>>()
-                        .map_err(backend)?
-                };
+                // Chunk by chunk, each restarting the range after the last
+                // entry seen: one blocking call reads the due entries, the
+                // caller's `skip` (which may not leave this task) filters
+                // them, a second blocking call removes what is due.
+                let chunk = self
+                    .blocking(move |inner| inner.due_entries(after.as_ref(), &upper))
+                    .await?;
                 let exhausted = chunk.len() < SWEEP_CHUNK;
-                for entry in &chunk {
-                    if removed >= limit {
-                        break;
-                    }
-                    if inner.sweep_entry(entry, skip)? {
-                        removed += 1;
-                    }
-                }
-                match chunk.into_iter().last() {
+                let last = chunk.last().cloned();
+                let due: Vec<sled::IVec> = chunk
+                    .into_iter()
+                    .filter(|entry| {
+                        // Malformed entries stay in, to be dropped.
+                        parse_expiry_entry(entry)
+                            .is_none_or(|(_, k)| !skip(&SessionKey::from_bytes(k)))
+                    })
+                    .collect();
+                let budget = limit - removed;
+                removed += self
+                    .blocking(move |inner| inner.sweep(&due, budget))
+                    .await?;
+                match last {
                     Some(last) if !exhausted => after = Some(last),
                     _ => break,
                 }
-                tokio::task::yield_now().await;
             }
             Ok(removed)
         })
     }
 
     fn count(&self) -> StoreFuture<'_, u64> {
-        let n = self.inner.counter.get();
-        Box::pin(async move { Ok(n) })
+        Box::pin(async move { Ok(self.inner.counter.get()) })
     }
 
     fn flush(&self) -> StoreFuture<'_, ()> {

@@ -401,3 +401,51 @@ async fn count_is_recounted_after_a_crash() {
     );
     assert_eq!(store.count().await.expect("count"), expected);
 }
+
+/// A store call must do its work when its future is polled, not when the
+/// future is built: otherwise it runs synchronously on the caller's executor
+/// thread, before any deadline (the runtime's `store_timeout`) is in place,
+/// and a dropped (timed-out, cancelled) call still writes.
+#[tokio::test]
+async fn an_unpolled_future_writes_nothing() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = open(dir.path());
+    let kept = key(1);
+    store
+        .create(&kept, &record(1, Some("kept"), Some(10)))
+        .await
+        .expect("create");
+
+    // Built and dropped without a single poll.
+    drop(store.create(&key(2), &record(2, Some("created"), Some(10))));
+    drop(store.save(&key(3), &record(3, Some("saved"), Some(10))));
+    drop(store.save(&kept, &record(1, Some("overwritten"), None)));
+    drop(store.delete(&kept));
+
+    assert_eq!(
+        store.load(&key(2)).await.expect("load"),
+        None,
+        "create ran unpolled"
+    );
+    assert_eq!(
+        store.load(&key(3)).await.expect("load"),
+        None,
+        "save ran unpolled"
+    );
+    assert_eq!(
+        store.load(&kept).await.expect("load"),
+        Some(record(1, Some("kept"), Some(10))),
+        "save or delete ran unpolled"
+    );
+    assert_eq!(store.count().await.expect("count"), 1);
+    assert!(store
+        .keys_for_user("created")
+        .await
+        .expect("keys_for_user")
+        .is_empty());
+    assert!(store
+        .keys_for_user("saved")
+        .await
+        .expect("keys_for_user")
+        .is_empty());
+}
