@@ -153,7 +153,7 @@ impl std::str::FromStr for SameSite {
 }
 
 /// Resolved attributes of one `Set-Cookie` header.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CookieAttributes<'a> {
     /// `Domain`, if any.
     pub domain: Option<&'a str>,
@@ -231,23 +231,33 @@ fn push_http_date(out: &mut String, t: SystemTime) {
     });
 }
 
-/// A cookie that makes the browser drop `name` at `path` / `domain`:
-/// empty value, `Max-Age=0` and an `Expires` in 1970.
+/// A cookie that makes the browser drop `name`: empty value, `Max-Age=0` and
+/// an `Expires` in 1970, with every other attribute as the cookie was set
+/// (`Expires` in `a` is ignored). Browsers match a clear by name, path and
+/// domain, refuse one for a `__Host-`/`__Secure-` name without `Secure`, and
+/// keep a partitioned cookie unless the clear is partitioned too.
 ///
 /// ```
-/// use livesession::cookie::clear_cookie;
-/// assert_eq!(clear_cookie("sessionId", "/", None),
-///     "sessionId=; Max-Age=0; Path=/; Expires=Thu, 01 Jan 1970 00:00:00 GMT; SameSite=Lax");
+/// use livesession::cookie::{clear_cookie, CookieAttributes, SameSite};
+/// let set_with = CookieAttributes {
+///     domain: None,
+///     path: "/",
+///     expires: None,
+///     http_only: true,
+///     secure: true,
+///     partitioned: false,
+///     same_site: Some(SameSite::Lax),
+/// };
+/// assert_eq!(clear_cookie("sessionId", &set_with),
+///     "sessionId=; Max-Age=0; Path=/; Expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly; Secure; SameSite=Lax");
 /// ```
-pub fn clear_cookie(name: &str, path: &str, domain: Option<&str>) -> String {
-    let mut out = format!("{name}=; Max-Age=0");
-    if let Some(d) = domain {
-        out.push_str("; Domain=");
-        out.push_str(d);
-    }
-    out.push_str("; Path=");
-    out.push_str(path);
-    out.push_str("; Expires=Thu, 01 Jan 1970 00:00:00 GMT; SameSite=Lax");
+pub fn clear_cookie(name: &str, a: &CookieAttributes<'_>) -> String {
+    let cleared = CookieAttributes {
+        expires: Some(SystemTime::UNIX_EPOCH),
+        ..*a
+    };
+    let mut out = set_cookie(name, "", &cleared);
+    out.insert_str(name.len() + 1, "; Max-Age=0");
     out
 }
 
@@ -411,9 +421,9 @@ mod tests {
              HttpOnly; Secure; Partitioned; SameSite=Strict"
         );
         assert_eq!(
-            clear_cookie("sid", "/app", Some("example.com")),
+            clear_cookie("sid", &a),
             "sid=; Max-Age=0; Domain=example.com; Path=/app; \
-             Expires=Thu, 01 Jan 1970 00:00:00 GMT; SameSite=Lax"
+             Expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly; Secure; Partitioned; SameSite=Strict"
         );
     }
 

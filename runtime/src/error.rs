@@ -33,6 +33,10 @@ pub enum SessionError {
     /// An `update` closure panicked; the session was left unchanged.
     #[error("the update function panicked; the session is unchanged")]
     UpdatePanicked,
+    /// The session was used after its response was sent (e.g. from a task
+    /// spawned by the handler): nothing was read or changed.
+    #[error("the session was used after its response was sent")]
+    Finished,
     /// The runtime is shutting down or the session's owner is unreachable.
     #[error("the session runtime is unavailable: {0}")]
     Unavailable(String),
@@ -65,6 +69,7 @@ impl SessionError {
                 | SessionError::Unavailable(_)
                 | SessionError::UpdatePanicked
                 | SessionError::Invalid(_)
+                | SessionError::Finished
         )
     }
 }

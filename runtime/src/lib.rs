@@ -43,6 +43,7 @@ pub mod error;
 pub mod id;
 mod manager;
 mod registry;
+mod revocation;
 mod session;
 pub mod signing;
 pub mod store;

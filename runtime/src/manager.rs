@@ -4,8 +4,8 @@
 use crate::actor::alarms::Alarms;
 use crate::actor::cell::{Lifecycle, SessionCell};
 use crate::actor::{
-    ActorArgs, ApplyPending, ChangeOutcome, CheckClocks, Destroy, Destroyed, MutateFn,
-    MutatedOk, PendingChange, Retire, Retired, SessionActor,
+    ActorArgs, ApplyPending, ChangeOutcome, CheckClocks, Destroy, Destroyed, MutateFn, MutatedOk,
+    PendingChange, Retire, Retired, SessionActor,
 };
 use crate::clock::ms;
 use crate::config::SessionConfig;
@@ -13,15 +13,16 @@ use crate::cookie::find_cookie;
 use crate::error::SessionError;
 use crate::id::{is_valid_id, random_id};
 use crate::registry::{Activation, Registry, Slot};
+use crate::revocation::{Binding, Bindings, RecentlyEnded};
 use crate::session::Session;
 use crate::store::{SessionKey, SessionRecord, SessionStore, StoreError};
 use kameo::actor::{ActorRef, Spawn};
 use kameo::mailbox;
-use tokio::sync::oneshot;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, UNIX_EPOCH};
+use tokio::sync::oneshot;
 
 /// Capacity of each session's mailbox: concurrent requests beyond it wait
 /// (back-pressure) instead of growing memory.
@@ -69,6 +70,10 @@ pub(crate) struct Runtime {
     me: Weak<Runtime>,
     background_started: AtomicBool,
     shutting_down: AtomicBool,
+    /// User bindings of sessions that exist only inside a request.
+    bindings: Arc<Bindings>,
+    /// Ids destroyed or regenerated away a moment ago.
+    recently_ended: RecentlyEnded,
     /// When a store failure of a background task was last logged (Unix ms),
     /// so a failing store cannot flood the log.
     last_failure_log_ms: AtomicU64,
@@ -158,6 +163,22 @@ impl Runtime {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
+    }
+
+    /// Registers that a session only inside a request is bound to `user`,
+    /// so a `revoke_user` that runs before it is created reaches it.
+    pub fn bind(&self, user: &str) -> Binding {
+        self.bindings.bind(user)
+    }
+
+    /// Remembers that `key` was destroyed or regenerated away just now.
+    pub fn note_ended(&self, key: SessionKey) {
+        self.recently_ended.insert(key, self.now_ms());
+    }
+
+    /// Whether `key` was destroyed or regenerated away a moment ago.
+    pub fn ended_recently(&self, key: &SessionKey) -> bool {
+        self.recently_ended.contains(key, self.now_ms())
     }
 
     /// Runs `log` unless a background store failure was logged less than a
@@ -361,11 +382,14 @@ impl Runtime {
     }
 
     /// A brand-new live session with a fresh server-made id holding `record`
-    /// (already containing its first change, if any).
+    /// (already containing its first change, if any), durable before it is
+    /// returned. `Ok(None)`: its user `binding` was revoked meanwhile, so it
+    /// was not created.
     pub async fn create(
         &self,
         mut record: SessionRecord,
-    ) -> Result<Arc<SessionCell>, SessionError> {
+        binding: Option<&Binding>,
+    ) -> Result<Option<Arc<SessionCell>>, SessionError> {
         if self.shutting_down.load(Ordering::Relaxed) {
             return Err(SessionError::Unavailable("shutting down".into()));
         }
@@ -393,18 +417,40 @@ impl Runtime {
                 }
                 // A new session is durable before anyone learns its id.
                 if let Err(e) = store.flush().await {
-                    let _ = store.delete(&cell.key).await;
+                    self.forget_created(&cell.key).await;
                     return Err(e.into());
                 }
             }
-            if self.registry.insert_new(cell.clone()) {
-                self.park_alarm(&cell);
-                return Ok(cell);
+            // Entering the registry and the revoke check share one lock: a
+            // revoke either finds this session there or refuses it here.
+            match self
+                .bindings
+                .admit(binding, || self.registry.insert_new(cell.clone()))
+            {
+                Some(true) => {
+                    self.park_alarm(&cell);
+                    return Ok(Some(cell));
+                }
+                Some(false) => self.forget_created(&cell.key).await,
+                None => {
+                    self.forget_created(&cell.key).await;
+                    return Ok(None);
+                }
             }
         }
         Err(SessionError::Invalid(
             "the id generator keeps returning ids that are in use".into(),
         ))
+    }
+
+    /// Deletes a record `create` wrote but did not register (best effort:
+    /// an unregistered record is never served and the sweeper removes it).
+    async fn forget_created(&self, key: &SessionKey) {
+        if let Some(store) = self.store() {
+            if let Err(e) = store.delete(key).await {
+                tracing::warn!(?key, error = %e, "could not delete an unregistered new session record; the sweeper will");
+            }
+        }
     }
 
     /// Parks the first alarm of an ownerless live session.
@@ -740,6 +786,8 @@ impl SessionManager {
             background_started: AtomicBool::new(false),
             shutting_down: AtomicBool::new(false),
             last_failure_log_ms: AtomicU64::new(0),
+            bindings: Arc::default(),
+            recently_ended: RecentlyEnded::default(),
         });
         rt.ensure_background();
         SessionManager { rt }
@@ -791,6 +839,9 @@ impl SessionManager {
     /// Destroys every unexpired session bound to `user` (see
     /// [`Session::bind_user`]), live or only in the store. Returns how many.
     pub async fn revoke_user(&self, user: &str) -> Result<usize, SessionError> {
+        // Sessions bound to `user` that exist only inside a request are
+        // refused at creation from now until the revoke ends.
+        let _revoking = self.rt.bindings.begin_revoke(user);
         let mut revoked = 0;
         for cell in self.rt.registry.live() {
             if cell.current().record.user.as_deref() == Some(user)

@@ -220,7 +220,11 @@ async fn a_failing_passivation_backs_off() {
         "a failing passivation is retried with back-off, not in a loop: {attempts} attempts in 600 ms"
     );
     store.heal();
-    assert_eq!(read_n(&m, &cookie).await, Some(1), "the session stayed live");
+    assert_eq!(
+        read_n(&m, &cookie).await,
+        Some(1),
+        "the session stayed live"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -275,4 +279,158 @@ async fn lookups_after_a_memory_mode_shutdown_answer_at_once() {
         .expect("a lookup after shutdown must not wait for a retired session");
     assert_eq!(read.unwrap(), None, "the session ended with the process");
     assert_eq!(m.stats().await.unwrap().live, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_used_after_its_response_refuses_every_call() {
+    let m = SessionManager::new(config().build().unwrap());
+    let cookie = new_session(&m).await;
+    let s = request(&m, Some(&cookie));
+    assert_eq!(s.get::<i64>("n").await.unwrap(), Some(1));
+    s.finish().await.unwrap();
+    let late = s.insert("n", 99).await.unwrap_err();
+    assert!(
+        matches!(late, livesession::SessionError::Finished),
+        "a write after the response: {late}"
+    );
+    assert!(
+        s.get::<i64>("n").await.is_err(),
+        "a read after the response"
+    );
+    assert!(s.destroy().await.is_err(), "a destroy after the response");
+    assert_eq!(read_n(&m, &cookie).await, Some(1), "nothing changed");
+
+    // A new session used after its response is never created.
+    let fresh = request(&m, None);
+    assert!(fresh.finish().await.unwrap().is_empty());
+    assert!(fresh.insert("n", 1).await.is_err());
+    assert!(fresh.save().await.is_err());
+    assert_eq!(m.stats().await.unwrap().live, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_cookie_does_not_clear_a_fresh_login() {
+    let m = SessionManager::new(config().build().unwrap());
+    let old = new_session(&m).await;
+    // The browser sends a request with the old cookie, then logs in.
+    let stale = request(&m, Some(&old));
+    assert_eq!(stale.get::<i64>("n").await.unwrap(), Some(1));
+    let login = request(&m, Some(&old));
+    login.regenerate(&[]).await.unwrap();
+    login.bind_user("alice").await.unwrap();
+    let new = pair(&login.finish().await.unwrap()[0]);
+    // The stale request answers after the login: it must not clear the cookie.
+    let set = stale.finish().await.unwrap();
+    assert!(
+        set.is_empty(),
+        "a request sent before the login cleared the new cookie: {set:?}"
+    );
+    // Nor does a request that arrives with the old id after the login.
+    let late = request(&m, Some(&old));
+    assert_eq!(late.get::<i64>("n").await.unwrap(), None);
+    assert!(late.finish().await.unwrap().is_empty());
+
+    // The same after a logout.
+    let logout = request(&m, Some(&new));
+    logout.destroy().await.unwrap();
+    let cleared = logout.finish().await.unwrap();
+    assert!(
+        cleared[0].contains("Max-Age=0"),
+        "logout clears: {cleared:?}"
+    );
+    let after = request(&m, Some(&new));
+    assert_eq!(after.get::<i64>("n").await.unwrap(), None);
+    assert!(after.finish().await.unwrap().is_empty());
+
+    // An id the server never knew is still cleared, as fastify does.
+    let signer = livesession::signing::HmacSigner::new([SECRET]).unwrap();
+    let unknown = livesession::signing::Signer::sign(&signer, &"A".repeat(32));
+    let s = request(&m, Some(&format!("sessionId={unknown}")));
+    assert_eq!(s.get::<i64>("n").await.unwrap(), None);
+    let set = s.finish().await.unwrap();
+    assert!(
+        set[0].contains("Max-Age=0"),
+        "unknown ids are cleared: {set:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clearing_cookie_keeps_the_attributes_it_was_set_with() {
+    let m = SessionManager::new(
+        config()
+            .cookie_name("__Host-sid")
+            .secure(livesession::Secure::Always)
+            .partitioned(true)
+            .same_site(Some(livesession::SameSite::None))
+            .build()
+            .unwrap(),
+    );
+    let s = request(&m, None);
+    s.insert("n", 1).await.unwrap();
+    s.options(livesession::CookieOptions::default().domain("example.com"))
+        .await
+        .unwrap();
+    let set = s.finish().await.unwrap();
+    let cookie = pair(&set[0]);
+    let logout = request(&m, Some(&cookie));
+    logout.destroy().await.unwrap();
+    let cleared = logout.finish().await.unwrap();
+    let cleared = &cleared[0];
+    for attribute in [
+        "Max-Age=0",
+        "Secure",
+        "Partitioned",
+        "SameSite=None",
+        "Domain=example.com",
+        "Path=/",
+    ] {
+        assert!(
+            cleared.contains(attribute),
+            "the clear lacks {attribute}: {cleared}"
+        );
+    }
+    assert!(!cleared.contains("SameSite=Lax"), "{cleared}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revoke_reaches_a_login_still_inside_its_request() {
+    for durable_store in [false, true] {
+        let store = FaultyStore::new(MemoryStore::new());
+        let m = if durable_store {
+            durable(&store)
+        } else {
+            SessionManager::new(config().build().unwrap())
+        };
+        let s = request(&m, None);
+        s.insert("n", 1).await.unwrap();
+        s.bind_user("alice").await.unwrap();
+        let cookie = pair(&s.finish().await.unwrap()[0]);
+
+        // A regenerate (login refresh) is in flight: the new session exists
+        // only inside its request when the revoke runs.
+        let login = request(&m, Some(&cookie));
+        login.regenerate(&["n"]).await.unwrap();
+        assert_eq!(m.revoke_user("alice").await.unwrap(), 0);
+        let set = login.finish().await.unwrap();
+        let new = set
+            .iter()
+            .find(|c| !c.contains("Max-Age=0"))
+            .map(|c| pair(c));
+        if let Some(new) = new {
+            assert_eq!(
+                read_n(&m, &new).await,
+                None,
+                "a session bound to alice before the revoke served a request after it"
+            );
+        }
+        // A fresh session bound in a request still open is revoked too.
+        let fresh = request(&m, None);
+        fresh.bind_user("alice").await.unwrap();
+        fresh.insert("n", 5).await.unwrap();
+        m.revoke_user("alice").await.unwrap();
+        let set = fresh.finish().await.unwrap();
+        if let Some(c) = set.iter().find(|c| !c.contains("Max-Age=0")) {
+            assert_eq!(read_n(&m, &pair(c)).await, None, "durable={durable_store}");
+        }
+    }
 }

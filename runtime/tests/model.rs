@@ -349,6 +349,8 @@ struct ModelSession {
     last_load: u64,
     /// Destroyed, regenerated away or revoked.
     ended: bool,
+    /// When a request destroyed it or regenerated it away (not a revoke).
+    ended_by_request_at: Option<u64>,
 }
 
 /// Every session ever created, by id, and the time.
@@ -387,6 +389,11 @@ struct Request {
     must_create: bool,
     /// A session was created in this request.
     id_changed: bool,
+    /// This request destroyed the session its cookie named.
+    destroyed_here: bool,
+    /// The user binding of the new session this request holds was revoked
+    /// before the session was created: it never will be.
+    binding_revoked: bool,
 }
 
 /// What a response does to the client's cookie.
@@ -441,6 +448,8 @@ impl Model {
             phase,
             modified: false,
             must_create: false,
+            destroyed_here: false,
+            binding_revoked: false,
             id_changed: false,
         }
     }
@@ -496,14 +505,19 @@ impl Model {
     fn regenerate(&mut self, r: &mut Request, keep: u8) {
         let mut last = match &r.phase {
             Phase::Live { id, .. } if self.alive(id) => {
+                let now = self.now;
                 let s = self.session(&id.clone());
                 s.ended = true;
+                s.ended_by_request_at = Some(now);
                 s.view.clone()
             }
             Phase::Live { .. } | Phase::Destroyed => View::default(),
             Phase::Fresh(view) => view.clone(),
         };
         last.data.retain(|k, _| kept(keep, k));
+        if matches!(r.phase, Phase::Live { .. }) {
+            r.binding_revoked = false; // the binding moves to a new session
+        }
         r.phase = Phase::Fresh(last);
         r.must_create = true;
         r.modified = true;
@@ -512,10 +526,15 @@ impl Model {
     fn destroy(&mut self, r: &mut Request) {
         if let Phase::Live { id, .. } = &r.phase {
             if self.alive(id) {
-                self.session(&id.clone()).ended = true;
+                let now = self.now;
+                let s = self.session(&id.clone());
+                s.ended = true;
+                s.ended_by_request_at = Some(now);
             }
         }
         r.phase = Phase::Destroyed;
+        r.destroyed_here = true;
+        r.binding_revoked = false;
     }
 
     fn touch(&mut self, r: &Request) {
@@ -550,6 +569,14 @@ impl Model {
     /// `save`: a session only this request had is created now, with the id
     /// the runtime reports.
     fn save(&mut self, r: &mut Request, new_id: Option<String>) -> Result<(), String> {
+        if r.binding_revoked && matches!(r.phase, Phase::Fresh(_)) {
+            // Its user was revoked while only this request had it.
+            r.phase = Phase::Destroyed;
+            r.binding_revoked = false;
+            r.must_create = false;
+            r.modified = false;
+            return Ok(());
+        }
         let view = match &r.phase {
             Phase::Live { .. } => None,
             Phase::Fresh(view) => Some(view.clone()),
@@ -582,6 +609,7 @@ impl Model {
                 created: now,
                 last_load: now,
                 ended: false,
+                ended_by_request_at: None,
             },
         );
         Ok(())
@@ -622,9 +650,13 @@ impl Model {
                 )),
             },
             // Ended by another request while this one was in flight: its id
-            // is never sent again.
-            Phase::Live { id, .. } => {
-                gone(had_cookie && !r.id_changed).map_err(|e| format!("session {id} ended: {e}"))
+            // is never sent again, and cleared only if it was not a logout or
+            // login a moment ago (the browser holds a newer cookie then).
+            Phase::Live { id, .. } => gone(had_cookie && !r.id_changed && !self.ended_recently(id))
+                .map_err(|e| format!("session {id} ended: {e}")),
+            // Its user was revoked before it was created: never created.
+            Phase::Fresh(_) if (r.modified || r.must_create) && r.binding_revoked => {
+                gone(had_cookie)
             }
             Phase::Fresh(view) if r.modified || r.must_create => match &got {
                 Some(SetCookie::Value(v)) => {
@@ -633,8 +665,21 @@ impl Model {
                 }
                 other => Err(format!("expected the cookie of a new session, got {other:?}")),
             },
-            Phase::Fresh(_) | Phase::Destroyed => gone(had_cookie),
+            Phase::Destroyed => gone(had_cookie),
+            Phase::Fresh(_) => {
+                let stale = r.cookie.as_ref().is_some_and(|c| self.ended_recently(id_of(c)));
+                gone(had_cookie && (r.destroyed_here || !stale))
+            }
         }
+    }
+
+    /// Whether a request destroyed `id` or regenerated it away within the
+    /// last minute (the runtime then sends no clearing cookie for it).
+    fn ended_recently(&self, id: &str) -> bool {
+        self.sessions
+            .get(id)
+            .and_then(|s| s.ended_by_request_at)
+            .is_some_and(|at| self.now.saturating_sub(at) < 60_000)
     }
 
     /// Ends every live session bound to `user`; returns how many.
@@ -813,6 +858,9 @@ async fn act(
                 view.user = Some(USERS[*u].to_string());
                 Some(())
             });
+            if matches!(r.phase, Phase::Fresh(_)) {
+                r.binding_revoked = false; // a new binding
+            }
         }
         Action::Reload => {
             s.reload().await.map_err(err("reload"))?;
@@ -922,6 +970,15 @@ impl<H: Host> World<H> {
                     .revoke_user(USERS[*user])
                     .await
                     .map_err(err("revoke_user"))?;
+                // New sessions bound to the user inside open requests are
+                // never created.
+                for held in self.held.iter_mut().flatten() {
+                    if let Phase::Fresh(view) = &held.request.phase {
+                        if view.user.as_deref() == Some(USERS[*user]) {
+                            held.request.binding_revoked = true;
+                        }
+                    }
+                }
                 expect_eq("revoked", got, self.model.revoke(USERS[*user]))
             }
             Op::Concurrent { who, key, k } => self.concurrent(*who, KEYS[*key], *k).await,
@@ -971,6 +1028,10 @@ impl<H: Host> World<H> {
                     drop(manager);
                     self.host.restart();
                     self.manager = Some(self.make_manager());
+                    // Which ids ended a moment ago is kept in memory only.
+                    for s in self.model.sessions.values_mut() {
+                        s.ended_by_request_at = None;
+                    }
                 }
                 Ok(())
             }
@@ -1094,10 +1155,14 @@ impl<H: Host> World<H> {
             actions: vec![Action::Touch],
         };
         for jar in 0..JARS {
-            self.step(&touch(Who::Jar(jar))).await?;
+            self.step(&touch(Who::Jar(jar)))
+                .await
+                .map_err(|e| format!("touch of jar {jar}: {e}"))?;
         }
         for replay in 0..self.replays.len() {
-            self.step(&touch(Who::Replay(replay))).await?;
+            self.step(&touch(Who::Replay(replay)))
+                .await
+                .map_err(|e| format!("touch of replay {replay}: {e}"))?;
         }
         for user in 0..USERS.len() {
             self.step(&Op::Revoke { user }).await?;

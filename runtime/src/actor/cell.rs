@@ -148,7 +148,9 @@ impl SessionCell {
     /// long as the last (from 1 s up to 1 min). Returns the failure count.
     pub fn passivation_failed(&self, now_ms: u64) -> u32 {
         let failures = self.passivation_failures.fetch_add(1, Ordering::Relaxed) + 1;
-        let wait_ms = 1000u64.saturating_mul(1 << (failures - 1).min(6)).min(60_000);
+        let wait_ms = 1000u64
+            .saturating_mul(1 << (failures - 1).min(6))
+            .min(60_000);
         self.passivation_retry_at_ms
             .store(now_ms.saturating_add(wait_ms), Ordering::Relaxed);
         failures

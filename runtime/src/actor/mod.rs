@@ -397,8 +397,7 @@ impl Message<Destroy> for SessionActor {
         };
         if let Some(user) = &msg.only_user {
             let snap = self.cell.current();
-            if snap.record.user.as_deref() != Some(user) || rt.is_expired(&self.cell, rt.now_ms())
-            {
+            if snap.record.user.as_deref() != Some(user) || rt.is_expired(&self.cell, rt.now_ms()) {
                 return Destroyed(Ok(None));
             }
         }
@@ -407,6 +406,11 @@ impl Message<Destroy> for SessionActor {
             if let Err(e) = store.delete(&self.cell.key).await {
                 return Destroyed(Err(e.into()));
             }
+        }
+        if msg.only_user.is_none() {
+            // A logout or regenerate: a browser's request still carrying the
+            // id must not clear the cookie that replaces it.
+            rt.note_ended(self.cell.key);
         }
         rt.retire_cell(&self.cell, Lifecycle::Dead);
         ctx.stop();

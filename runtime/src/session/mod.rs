@@ -9,8 +9,9 @@ use crate::actor::{expiry_refresh_due, MutateFn};
 use crate::error::SessionError;
 use crate::id::is_valid_id;
 use crate::manager::Runtime;
+use crate::revocation::Binding;
 use crate::signing::Unsigned;
-use crate::store::{SessionKey, SessionRecord};
+use crate::store::{CookieOverrides, SessionKey, SessionRecord};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
@@ -70,6 +71,8 @@ struct Inner {
     in_scope: bool,
     /// Whether the incoming cookie has been resolved.
     loaded: AtomicBool,
+    /// The response was sent: every later call fails with `Finished`.
+    finished: AtomicBool,
     state: Mutex<State>,
 }
 
@@ -87,6 +90,12 @@ struct State {
     saved: bool,
     /// The live session of this request ended in another request.
     ended_elsewhere: bool,
+    /// This request destroyed the session its cookie named (its response
+    /// clears the cookie even if the handler went on with a new session).
+    destroyed_here: bool,
+    /// The user binding of a session that exists only in this request, so
+    /// that a revoke running before it is created reaches it.
+    binding: Option<Binding>,
 }
 
 #[derive(Default)]
@@ -100,8 +109,9 @@ enum Phase {
     Fresh(SessionRecord),
     /// A live session and this request's view of it.
     Live(Arc<SessionCell>, Arc<Snapshot>),
-    /// Destroyed in this request.
-    Destroyed,
+    /// Destroyed in this request; the cookie attributes it had, for the
+    /// clearing cookie.
+    Destroyed(CookieOverrides),
     /// Outside the cookie path: a scratch session that is never stored.
     Detached(SessionRecord),
 }
@@ -150,6 +160,7 @@ impl Session {
                 https,
                 in_scope,
                 loaded: AtomicBool::new(false),
+                finished: AtomicBool::new(false),
                 state: Mutex::new(State::default()),
             }),
         }
@@ -163,6 +174,9 @@ impl Session {
 
     /// Loads the session the incoming cookie names, once per request.
     async fn load(&self) -> Result<(), SessionError> {
+        if self.inner.finished.load(Ordering::Acquire) {
+            return Err(SessionError::Finished);
+        }
         if self.inner.loaded.load(Ordering::Acquire) {
             return Ok(());
         }
@@ -303,7 +317,7 @@ impl Session {
         Ok(match &st.phase {
             Phase::Live(_, snap) => read(&snap.record),
             Phase::Fresh(r) | Phase::Detached(r) => read(r),
-            Phase::Unloaded | Phase::Destroyed => read(&SessionRecord::default()),
+            Phase::Unloaded | Phase::Destroyed(_) => read(&SessionRecord::default()),
         })
     }
 
@@ -320,7 +334,7 @@ impl Session {
                 let mut st = self.state();
                 match &st.phase {
                     Phase::Detached(_) | Phase::Fresh(_) => Target::Local,
-                    Phase::Unloaded | Phase::Destroyed => {
+                    Phase::Unloaded | Phase::Destroyed(_) => {
                         st.phase = Phase::Fresh(SessionRecord::default());
                         Target::Local
                     }
@@ -355,9 +369,11 @@ impl Session {
         let rt = &self.inner.rt;
         let mut changed = match &self.state().phase {
             Phase::Detached(record) | Phase::Fresh(record) => record.clone(),
-            _ => return Err(SessionError::Unavailable(
-                "session state changed concurrently".into(),
-            )),
+            _ => {
+                return Err(SessionError::Unavailable(
+                    "session state changed concurrently".into(),
+                ))
+            }
         };
         let original = changed.clone();
         let value = match catch_unwind(AssertUnwindSafe(|| f(&mut changed))) {
@@ -398,13 +414,27 @@ impl Session {
     /// Creates the new session this request has been building.
     async fn create(&self, record: SessionRecord) -> Result<(), SessionError> {
         let rt = &self.inner.rt;
-        let cell = rt.create(record).await?;
-        let snapshot = cell.current();
+        let binding = self.state().binding.take();
+        let created = rt.create(record, binding.as_ref()).await;
         let mut st = self.state();
-        st.phase = Phase::Live(cell, snapshot);
-        st.id_changed = true;
         st.must_create = false;
-        Ok(())
+        match created {
+            Ok(Some(cell)) => {
+                let snapshot = cell.current();
+                st.phase = Phase::Live(cell, snapshot);
+                st.id_changed = true;
+                Ok(())
+            }
+            // Its user was revoked while this request built it: never created.
+            Ok(None) => {
+                st.phase = Phase::Destroyed(CookieOverrides::default());
+                Ok(())
+            }
+            Err(e) => {
+                st.binding = binding;
+                Err(e)
+            }
+        }
     }
 
     /// Destroys the live session `cell`, following it to the store if it is
@@ -541,6 +571,18 @@ impl Session {
     /// [`SessionManager::revoke_user`](crate::SessionManager::revoke_user) can end it. Call it right after
     /// [`regenerate`](Self::regenerate) at login.
     pub async fn bind_user(&self, user: &str) -> Result<(), SessionError> {
+        self.load().await?;
+        {
+            let mut st = self.state();
+            if matches!(
+                st.phase,
+                Phase::Fresh(_) | Phase::Unloaded | Phase::Destroyed(_)
+            ) {
+                // The binding lives only in this request until the session is
+                // created: register it first, so a revoke meanwhile reaches it.
+                st.binding = Some(self.inner.rt.bind(user));
+            }
+        }
         let user = user.to_string();
         self.mutate(Box::new(move |r| {
             r.user = Some(user);
@@ -574,14 +616,22 @@ impl Session {
                     self.state().phase = Phase::Detached(r);
                     return Ok(());
                 }
-                Phase::Unloaded | Phase::Destroyed => (None, SessionRecord::default()),
+                Phase::Unloaded | Phase::Destroyed(_) => (None, SessionRecord::default()),
             }
         };
+        let mut binding = None;
         if let Some(old) = old {
+            // The user binding moves into a session that exists only in this
+            // request until it finishes: registered before the old session
+            // ends, so a revoke at any moment reaches one of the two.
+            let bound = old.current().record.user.clone();
+            binding = bound.as_deref().map(|u| self.inner.rt.bind(u));
             // The old session's final state, taken as it is destroyed, so a
             // concurrent write to a kept key is not lost.
-            if let Some(final_record) = self.destroy_live(old).await? {
-                record = final_record;
+            record = self.destroy_live(old).await?.unwrap_or_default();
+            if record.user.is_some() && record.user != bound {
+                // Bound to another user concurrently, just before the end.
+                binding = record.user.as_deref().map(|u| self.inner.rt.bind(u));
             }
         }
         record.data.retain(|k, _| keep.contains(&k.as_str()));
@@ -597,6 +647,9 @@ impl Session {
         st.phase = Phase::Fresh(new_record);
         st.must_create = true;
         st.modified = true;
+        if binding.is_some() {
+            st.binding = binding;
+        }
         Ok(())
     }
 
@@ -605,17 +658,23 @@ impl Session {
     /// only when the store cannot delete it.
     pub async fn destroy(&self) -> Result<(), SessionError> {
         self.load().await?;
-        let live = match &self.state().phase {
-            Phase::Live(cell, _) => Some(cell.clone()),
-            _ => None,
+        let (live, mut cookie) = match &self.state().phase {
+            Phase::Live(cell, view) => (Some(cell.clone()), view.record.cookie.clone()),
+            Phase::Fresh(r) => (None, r.cookie.clone()),
+            Phase::Destroyed(cookie) => (None, cookie.clone()),
+            _ => (None, CookieOverrides::default()),
         };
         if let Some(cell) = live {
             // Already ended (destroyed or expired by someone else) is fine.
-            self.destroy_live(cell).await?;
+            if let Some(last) = self.destroy_live(cell).await? {
+                cookie = last.cookie;
+            }
         }
         let mut st = self.state();
         if !matches!(st.phase, Phase::Detached(_)) {
-            st.phase = Phase::Destroyed;
+            st.phase = Phase::Destroyed(cookie);
+            st.binding = None;
+            st.destroyed_here = true;
         }
         Ok(())
     }
@@ -644,7 +703,7 @@ impl Session {
         self.load().await?;
         let fresh = match &self.state().phase {
             Phase::Fresh(r) => Some(r.clone()),
-            Phase::Unloaded | Phase::Destroyed => Some(SessionRecord::default()),
+            Phase::Unloaded | Phase::Destroyed(_) => Some(SessionRecord::default()),
             _ => None,
         };
         if let Some(record) = fresh {
@@ -711,6 +770,9 @@ impl Session {
     /// changes are on disk, then returns the `Set-Cookie` header values to
     /// send. Adapters call it after the handler, whatever its outcome.
     pub async fn finish(&self) -> Result<Vec<String>, SessionError> {
+        if self.inner.finished.swap(true, Ordering::AcqRel) {
+            return Err(SessionError::Finished);
+        }
         let rt = &self.inner.rt;
         let config = rt.config();
         let pending = {
@@ -742,22 +804,33 @@ impl Session {
         }
         let st = self.state();
         let had_cookie = self.inner.incoming.is_some();
-        let clear = || {
-            vec![crate::cookie::clear_cookie(
-                &config.cookie_name,
-                &config.cookie.path,
-                config.cookie.domain.as_deref(),
-            )]
-        };
+        let https = self.inner.https;
         Ok(match &st.phase {
             Phase::Unloaded | Phase::Detached(_) => Vec::new(),
-            Phase::Fresh(_) | Phase::Destroyed if had_cookie => clear(),
-            Phase::Fresh(_) | Phase::Destroyed => Vec::new(),
+            // Destroyed by this request (logout): clear the cookie.
+            Phase::Destroyed(cookie) if had_cookie => {
+                vec![response::clearing_cookie(rt, cookie, https)]
+            }
+            // The cookie named no session: clear it, as fastify does, unless
+            // its id ended a moment ago (this request was sent before a
+            // logout or login answered, and the browser holds a newer cookie).
+            Phase::Fresh(_)
+                if had_cookie && (st.destroyed_here || !self.incoming_ended_recently()) =>
+            {
+                vec![response::clearing_cookie(
+                    rt,
+                    &CookieOverrides::default(),
+                    https,
+                )]
+            }
+            Phase::Fresh(_) | Phase::Destroyed(_) => Vec::new(),
             Phase::Live(cell, _) => {
                 if cell.lifecycle() == Lifecycle::Dead || st.ended_elsewhere {
-                    // Destroyed by a concurrent request: never re-send its id.
-                    if had_cookie && !st.id_changed {
-                        clear()
+                    // Ended by a concurrent request: never re-send its id, and
+                    // clear it only if it expired or was revoked.
+                    if had_cookie && !st.id_changed && !rt.ended_recently(&cell.key) {
+                        let cookie = &cell.current().record.cookie;
+                        vec![response::clearing_cookie(rt, cookie, https)]
                     } else {
                         Vec::new()
                     }
@@ -767,7 +840,7 @@ impl Session {
                         rt,
                         &cell.cookie_value,
                         &snapshot.record,
-                        self.inner.https,
+                        https,
                     )]
                 } else {
                     Vec::new()
@@ -775,5 +848,22 @@ impl Session {
             }
         })
     }
-}
 
+    /// Whether the incoming cookie validly names an id that was destroyed
+    /// or regenerated away a moment ago.
+    fn incoming_ended_recently(&self) -> bool {
+        let config = self.inner.rt.config();
+        let Some(value) = self
+            .inner
+            .incoming
+            .as_deref()
+            .and_then(|v| v.strip_prefix(config.cookie_prefix.as_str()))
+        else {
+            return false;
+        };
+        match config.signer.unsign(value) {
+            Unsigned::Valid { id, .. } => self.inner.rt.ended_recently(&SessionKey::of_id(&id)),
+            _ => false,
+        }
+    }
+}

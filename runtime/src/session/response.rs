@@ -3,7 +3,7 @@
 
 use crate::clock::{ms, to_system_time};
 use crate::config::Secure;
-use crate::cookie::{set_cookie, CookieAttributes, SameSite};
+use crate::cookie::{clear_cookie, set_cookie, CookieAttributes, SameSite};
 use crate::manager::Runtime;
 use crate::store::{CookieOverrides, SessionRecord};
 use std::time::Duration;
@@ -117,9 +117,24 @@ pub(crate) fn session_cookie(
     record: &SessionRecord,
     https: bool,
 ) -> String {
-    let config = rt.config();
-    let c = &config.cookie;
-    let o = &record.cookie;
+    let attributes = CookieAttributes {
+        expires: rt.expires_at(record, rt.now_ms()).map(to_system_time),
+        ..attributes(rt, &record.cookie, https)
+    };
+    set_cookie(&rt.config().cookie_name, value, &attributes)
+}
+
+/// The `Set-Cookie` that clears the session cookie, with the attributes it
+/// was set with (the session's overrides `o` on top of the configuration),
+/// so that browsers accept it.
+pub(crate) fn clearing_cookie(rt: &Runtime, o: &CookieOverrides, https: bool) -> String {
+    clear_cookie(&rt.config().cookie_name, &attributes(rt, o, https))
+}
+
+/// The session cookie's attributes but `Expires`: the configuration with
+/// the session's overrides `o` on top.
+fn attributes<'a>(rt: &'a Runtime, o: &'a CookieOverrides, https: bool) -> CookieAttributes<'a> {
+    let c = &rt.config().cookie;
     let secure_setting = o
         .secure
         .as_deref()
@@ -138,15 +153,13 @@ pub(crate) fn session_cookie(
         // Browsers reject SameSite=None without Secure (fastify does the same).
         same_site = Some(SameSite::Lax);
     }
-    let expires = rt.expires_at(record, rt.now_ms()).map(to_system_time);
-    let attributes = CookieAttributes {
+    CookieAttributes {
         domain: o.domain.as_deref().or(c.domain.as_deref()),
         path: &c.path,
-        expires,
+        expires: None,
         http_only: o.http_only.unwrap_or(c.http_only),
         secure,
         partitioned: o.partitioned.unwrap_or(c.partitioned),
         same_site,
-    };
-    set_cookie(&config.cookie_name, value, &attributes)
+    }
 }
