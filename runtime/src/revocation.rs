@@ -114,8 +114,11 @@ const REMEMBER_MAX: usize = 65_536;
 /// browser's newer cookie.
 #[derive(Default)]
 pub(crate) struct RecentlyEnded {
-    state: Mutex<(HashSet<SessionKey>, VecDeque<(u64, SessionKey)>)>,
+    state: Mutex<EndedState>,
 }
+
+/// The remembered keys, and when each ended (oldest first).
+type EndedState = (HashSet<SessionKey>, VecDeque<(u64, SessionKey)>);
 
 impl RecentlyEnded {
     /// Remembers `key` as ended at `now_ms`.
