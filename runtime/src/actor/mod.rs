@@ -193,6 +193,8 @@ impl SessionActor {
             // takes the lock next also cancels it.
             let mut owner = self.cell.owner();
             if !self.cell.pending().is_empty() {
+                // A change was queued and its nudge is on the way: stay up.
+                self.last_message = Instant::now();
                 return TimerOutcome::Continue;
             }
             match mailbox.try_recv() {
