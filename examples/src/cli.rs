@@ -1,4 +1,4 @@
-//! The demo command line of `../shared/CONTRACT.md`. Bad flags or values
+//! The demo command line (documented in `examples/README.md`). Bad flags or values
 //! print an error and exit with code 2 (clap's convention).
 
 use clap::Parser;
@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 /// Flags shared by both demo servers.
 #[derive(Debug, Clone, Parser)]
-#[command(about = "livesession demo server (see CONTRACT.md)", version)]
+#[command(about = "livesession demo server (routes and flags: examples/README.md)", version)]
 pub struct DemoArgs {
     /// Where to listen.
     #[arg(long, default_value = "127.0.0.1:3000")]

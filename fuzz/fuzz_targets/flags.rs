@@ -1,7 +1,7 @@
 //! `flags`: arbitrary bytes, split on NUL, as the demo servers' argv.
 //!
 //! `DemoArgs::try_parse_from` must never panic. What it accepts must satisfy
-//! the documented ranges (CONTRACT.md, examples/src/cli.rs), and the session
+//! the documented ranges (examples/README.md, examples/src/cli.rs), and the session
 //! configuration the demos build from it must validate without panicking.
 //! What it rejects must be a usage error (exit code 2) or help/version
 //! (exit code 0), and rendering the message must not panic.

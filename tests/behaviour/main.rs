@@ -1,5 +1,5 @@
 //! Black-box behaviour suite: drives `poem-demo` and `salvo-demo` over real
-//! HTTP on 127.0.0.1, per shared/CONTRACT.md, all in `--memory` mode.
+//! HTTP on 127.0.0.1, per examples/README.md, all in `--memory` mode.
 //!
 //! Every scenario is written once as `async fn name(demo: Demo)` and
 //! instantiated for both servers by `scenarios!`, which generates

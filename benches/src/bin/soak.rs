@@ -1,5 +1,5 @@
 //! A bounded soak test of one demo server (`poem-demo` or `salvo-demo`, see
-//! CONTRACT.md): many virtual clients send mixed loopback load for a fixed
+//! examples/README.md): many virtual clients send mixed loopback load for a fixed
 //! time while passivation and expiry churn, and the server is killed with
 //! SIGKILL and restarted on the same data dir and port every `--kill-every`
 //! seconds. The driver keeps the books on every acknowledged write and every

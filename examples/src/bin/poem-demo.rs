@@ -1,4 +1,4 @@
-//! The Poem demo server of CONTRACT.md: sessions through
+//! The Poem demo server (examples/README.md): sessions through
 //! `livesession_poem::SessionMiddleware`, handlers taking `session: &Session`.
 
 use clap::Parser;

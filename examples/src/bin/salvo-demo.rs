@@ -1,4 +1,4 @@
-//! The Salvo demo server of CONTRACT.md: sessions through the
+//! The Salvo demo server (examples/README.md): sessions through the
 //! `livesession_salvo::SessionHoop`, handlers reaching them from the `Depot`.
 
 use clap::Parser;
