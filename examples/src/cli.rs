@@ -8,7 +8,10 @@ use std::path::PathBuf;
 
 /// Flags shared by both demo servers.
 #[derive(Debug, Clone, Parser)]
-#[command(about = "livesession demo server (routes and flags: examples/README.md)", version)]
+#[command(
+    about = "livesession demo server (routes and flags: examples/README.md)",
+    version
+)]
 pub struct DemoArgs {
     /// Where to listen.
     #[arg(long, default_value = "127.0.0.1:3000")]

@@ -1,5 +1,6 @@
 //! Framework-neutral parts of the demo routes.
 
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -53,6 +54,28 @@ pub async fn shutdown_signal() {
     }
     #[cfg(not(unix))]
     let _ = tokio::signal::ctrl_c().await;
+}
+
+/// The `Content-Type` of `GET /metrics` (Prometheus text format).
+pub const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4";
+
+/// Installs the Prometheus recorder for livesession's metrics; the handle
+/// renders them for `GET /metrics`.
+pub fn install_metrics() -> PrometheusHandle {
+    let handle = PrometheusBuilder::new()
+        .install_recorder()
+        .unwrap_or_else(|e| {
+            eprintln!("cannot install the metrics recorder: {e}");
+            std::process::exit(1);
+        });
+    livesession::metrics::describe();
+    handle
+}
+
+/// The body of `GET /metrics`.
+pub fn render_metrics(handle: &PrometheusHandle) -> String {
+    handle.run_upkeep();
+    handle.render()
 }
 
 /// Logs to stderr, `RUST_LOG` to filter (default `info`).

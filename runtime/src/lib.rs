@@ -42,6 +42,7 @@ pub mod cookie;
 pub mod error;
 pub mod id;
 mod manager;
+pub mod metrics;
 mod registry;
 mod revocation;
 mod session;

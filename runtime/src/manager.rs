@@ -4,14 +4,15 @@
 use crate::actor::alarms::Alarms;
 use crate::actor::cell::{Lifecycle, SessionCell};
 use crate::actor::{
-    ActorArgs, ApplyPending, ChangeOutcome, CheckClocks, Destroy, Destroyed, MutateFn, MutatedOk,
-    PendingChange, Retire, Retired, SessionActor,
+    ActorArgs, ApplyPending, ChangeOutcome, CheckClocks, Destroy, Destroyed, Ending, MutateFn,
+    MutatedOk, PendingChange, Retire, Retired, SessionActor,
 };
 use crate::clock::ms;
 use crate::config::SessionConfig;
 use crate::cookie::find_cookie;
 use crate::error::SessionError;
 use crate::id::{is_valid_id, random_id};
+use crate::metrics::EndReason;
 use crate::registry::{Activation, Registry, Slot};
 use crate::revocation::{Binding, Bindings, RecentlyEnded};
 use crate::session::Session;
@@ -331,21 +332,18 @@ impl Runtime {
         }
     }
 
-    /// Destroys `cell` (only if bound to `only_user`, when given). Returns
-    /// the final record, or `None` if it had ended or did not match.
+    /// Ends `cell` for good (a revoke only if it is bound to that user).
+    /// Returns the final record, or `None` if it had ended or did not match.
     pub async fn destroy(
         &self,
         cell: &Arc<SessionCell>,
-        only_user: Option<&str>,
+        ending: Ending,
     ) -> Result<Option<SessionRecord>, SessionError> {
         for _ in 0..OWNER_ATTEMPTS {
             let Some(owner) = self.owner(cell, false) else {
                 return Ok(None);
             };
-            let msg = Destroy {
-                only_user: only_user.map(String::from),
-            };
-            match owner.ask(msg).await {
+            match owner.ask(Destroy(ending.clone())).await {
                 Ok(Destroyed(result)) => return result,
                 Err(_) if cell.lifecycle() == Lifecycle::Alive => tokio::task::yield_now().await,
                 Err(_) => return Ok(None),
@@ -429,6 +427,7 @@ impl Runtime {
             {
                 Some(true) => {
                     self.park_alarm(&cell);
+                    crate::metrics::session_created();
                     return Ok(Some(cell));
                 }
                 Some(false) => self.forget_created(&cell.key).await,
@@ -548,7 +547,10 @@ impl Runtime {
             };
             slot.settle(outcome);
             match live {
-                Some(cell) => rt.park_alarm(&cell),
+                Some(cell) => {
+                    crate::metrics::session_activated();
+                    rt.park_alarm(&cell);
+                }
                 None => rt.registry.remove_settled_empty(&key, &slot),
             }
         });
@@ -577,6 +579,7 @@ impl Runtime {
         };
         let now = self.now_ms();
         if record.is_expired(now) {
+            crate::metrics::session_ended(EndReason::Expired);
             if let Err(e) = store.delete(&key).await {
                 tracing::warn!(?key, error = %e, "could not delete an expired session record");
             }
@@ -620,7 +623,10 @@ impl Runtime {
             })
             .await?;
         match found {
-            Some(cell) => Ok(self.destroy(&cell, Some(user)).await?.is_some()),
+            Some(cell) => Ok(self
+                .destroy(&cell, Ending::Revoke(user.to_string()))
+                .await?
+                .is_some()),
             None => Ok(deleted.load(Ordering::SeqCst)),
         }
     }
@@ -634,7 +640,11 @@ impl Runtime {
         match store.load(&key).await {
             Ok(Some(rec)) if rec.user.as_deref() == Some(user) => {
                 store.delete(&key).await?;
-                Ok(!rec.is_expired(self.now_ms()))
+                let revoked = !rec.is_expired(self.now_ms());
+                if revoked {
+                    crate::metrics::session_ended(EndReason::Revoked);
+                }
+                Ok(revoked)
             }
             Ok(_) | Err(StoreError::Corrupt(_)) => Ok(false),
             Err(e) => Err(e),
@@ -845,7 +855,11 @@ impl SessionManager {
         let mut revoked = 0;
         for cell in self.rt.registry.live() {
             if cell.current().record.user.as_deref() == Some(user)
-                && self.rt.destroy(&cell, Some(user)).await?.is_some()
+                && self
+                    .rt
+                    .destroy(&cell, Ending::Revoke(user.to_string()))
+                    .await?
+                    .is_some()
             {
                 revoked += 1;
             }

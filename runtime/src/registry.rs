@@ -97,9 +97,14 @@ impl Registry {
             dashmap::Entry::Vacant(v) => {
                 let slot = Arc::new(Slot::default());
                 v.insert(slot.clone());
+                self.report();
                 (slot, true)
             }
         }
+    }
+
+    fn report(&self) {
+        crate::metrics::live_sessions(self.map.len());
     }
 
     /// Registers a freshly created session. Returns false if the key is taken.
@@ -108,6 +113,7 @@ impl Registry {
             dashmap::Entry::Occupied(_) => false,
             dashmap::Entry::Vacant(v) => {
                 v.insert(Arc::new(Slot::live(live)));
+                self.report();
                 true
             }
         }
@@ -115,18 +121,24 @@ impl Registry {
 
     /// Removes the slot of `cell`, if it still holds that very session.
     pub fn remove(&self, cell: &Arc<SessionCell>) {
-        self.map.remove_if(&cell.key, |_, slot| {
+        let removed = self.map.remove_if(&cell.key, |_, slot| {
             slot.live_cell().is_some_and(|live| Arc::ptr_eq(live, cell))
         });
+        if removed.is_some() {
+            self.report();
+        }
     }
 
     /// Removes `slot` if it is still the one registered under `key` and it
     /// settled without a live session (nobody can fill it any more).
     pub fn remove_settled_empty(&self, key: &SessionKey, slot: &Arc<Slot>) {
-        self.map.remove_if(key, |_, s| {
+        let removed = self.map.remove_if(key, |_, s| {
             Arc::ptr_eq(s, slot)
                 && matches!(s.get(), Some(Activation::Absent | Activation::Failed(_)))
         });
+        if removed.is_some() {
+            self.report();
+        }
     }
 
     /// Whether `key` has a slot (live or being activated).

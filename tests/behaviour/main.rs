@@ -14,6 +14,7 @@ mod bad_input;
 mod concurrency;
 mod cookies;
 mod expiry;
+mod metrics;
 mod options;
 mod routes;
 mod secrets;

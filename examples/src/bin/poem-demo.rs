@@ -7,6 +7,7 @@ use livesession_demos::cli::DemoArgs;
 use livesession_demos::routes::{self, MAX_BODY};
 use livesession_demos::setup::build_manager;
 use livesession_poem::{into_poem_error, Session, SessionMiddleware};
+use metrics_exporter_prometheus::PrometheusHandle;
 use poem::http::StatusCode;
 use poem::listener::TcpListener;
 use poem::web::{Data, Json, Path, Query};
@@ -121,6 +122,13 @@ async fn stats(manager: Data<&SessionManager>) -> Result<Json<Value>> {
     Ok(Json(json!(stats)))
 }
 
+#[handler]
+fn metrics_text(handle: Data<&PrometheusHandle>) -> poem::Response {
+    poem::Response::builder()
+        .content_type(routes::METRICS_CONTENT_TYPE)
+        .body(routes::render_metrics(&handle))
+}
+
 #[tokio::main]
 async fn main() {
     routes::init_logging();
@@ -129,6 +137,7 @@ async fn main() {
         eprintln!("poem-demo: {}", e.message);
         std::process::exit(e.exit_code);
     });
+    let metrics = routes::install_metrics();
     let app = Route::new()
         .at("/health", get(health))
         .at("/counter", get(counter))
@@ -141,8 +150,10 @@ async fn main() {
         .at("/logout", post(logout))
         .at("/users/:user/revoke", post(revoke))
         .at("/stats", get(stats))
+        .at("/metrics", get(metrics_text))
         .with(SessionMiddleware::new(manager.clone()))
-        .data(manager.clone());
+        .data(manager.clone())
+        .data(metrics);
     let listener = TcpListener::bind(args.addr);
     eprintln!("poem-demo: listening on http://{}", args.addr);
     let served = Server::new(listener)

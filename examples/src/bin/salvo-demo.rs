@@ -7,6 +7,7 @@ use livesession_demos::cli::DemoArgs;
 use livesession_demos::routes::{self, MAX_BODY};
 use livesession_demos::setup::build_manager;
 use livesession_salvo::{status_for, SessionDepotExt, SessionHoop};
+use metrics_exporter_prometheus::PrometheusHandle;
 use salvo::affix_state;
 use salvo::http::ParseError;
 use salvo::prelude::*;
@@ -205,6 +206,18 @@ async fn stats(depot: &mut Depot, res: &mut Response) {
     }
 }
 
+#[handler]
+async fn metrics_text(depot: &mut Depot, res: &mut Response) {
+    match depot.get_typed::<PrometheusHandle>() {
+        Ok(handle) => {
+            let body = routes::render_metrics(handle);
+            let _ = res.add_header("content-type", routes::METRICS_CONTENT_TYPE, true);
+            res.render(body);
+        }
+        Err(_) => fail(res, StatusCode::INTERNAL_SERVER_ERROR),
+    }
+}
+
 #[tokio::main]
 async fn main() {
     routes::init_logging();
@@ -213,8 +226,9 @@ async fn main() {
         eprintln!("salvo-demo: {}", e.message);
         std::process::exit(e.exit_code);
     });
+    let metrics = routes::install_metrics();
     let router = Router::new()
-        .hoop(affix_state::inject(manager.clone()))
+        .hoop(affix_state::inject(manager.clone()).inject(metrics))
         .hoop(SessionHoop::new(manager.clone()))
         .push(Router::with_path("health").get(health))
         .push(Router::with_path("counter").get(counter))
@@ -230,7 +244,8 @@ async fn main() {
         .push(Router::with_path("me").get(me))
         .push(Router::with_path("logout").post(logout))
         .push(Router::with_path("users/{user}/revoke").post(revoke))
-        .push(Router::with_path("stats").get(stats));
+        .push(Router::with_path("stats").get(stats))
+        .push(Router::with_path("metrics").get(metrics_text));
     let acceptor = match TcpListener::new(args.addr).try_bind().await {
         Ok(a) => a,
         Err(e) => {

@@ -39,6 +39,7 @@ impl Alarms {
         cell.alarm_at_ms.store(at_ms, Ordering::SeqCst);
         let earliest = q.first().map(|e| e.0);
         q.insert((at_ms, cell.key));
+        crate::metrics::hibernated_sessions(q.len());
         if earliest.is_none_or(|e| at_ms < e) {
             self.earlier.notify_one();
         }
@@ -50,6 +51,7 @@ impl Alarms {
         let pending = cell.alarm_at_ms.swap(0, Ordering::SeqCst);
         if pending != 0 {
             q.remove(&(pending, cell.key));
+            crate::metrics::hibernated_sessions(q.len());
         }
     }
 
@@ -68,6 +70,9 @@ impl Alarms {
             }
             q.pop_first();
             due.push(first);
+        }
+        if !due.is_empty() {
+            crate::metrics::hibernated_sessions(q.len());
         }
         due
     }

@@ -21,6 +21,7 @@ pub(crate) mod cell;
 
 use crate::error::SessionError;
 use crate::manager::Runtime;
+use crate::metrics::EndReason;
 use crate::store::{SessionRecord, StoreError};
 use cell::{Lifecycle, SessionCell, Snapshot};
 use kameo::error::Infallible;
@@ -245,6 +246,11 @@ impl SessionActor {
 
     /// Leaves the registry for good (`Dead`: also deletes the stored record).
     async fn end(&mut self, rt: &Runtime, how: Lifecycle) {
+        match how {
+            Lifecycle::Dead => crate::metrics::session_ended(EndReason::Expired),
+            Lifecycle::Retired => crate::metrics::session_passivated(),
+            Lifecycle::Alive => {}
+        }
         if how == Lifecycle::Dead {
             if let Some(store) = rt.store() {
                 // If this fails the record is expired on disk anyway: activation
@@ -262,6 +268,7 @@ impl SessionActor {
     async fn apply_batch(&mut self, rt: &Runtime, batch: Vec<PendingChange>) {
         let current = self.cell.current();
         let mut record = current.record.clone();
+        crate::metrics::batch(batch.len());
         let mut outcomes = Vec::with_capacity(batch.len());
         for PendingChange { change, reply } in batch {
             let applied = apply_one(rt, &mut record, change);
@@ -379,11 +386,29 @@ impl Message<ApplyPending> for SessionActor {
     }
 }
 
-/// Destroy the session (logout, regenerate, revoke). With `only_user`, only
-/// if it is bound to that user and unexpired. Replies with the final record
-/// when it was destroyed.
-pub(crate) struct Destroy {
-    pub only_user: Option<String>,
+/// Destroy the session. A revoke destroys it only if it is bound to that
+/// user and unexpired. Replies with the final record when it was destroyed.
+pub(crate) struct Destroy(pub Ending);
+
+/// Why a request ends a session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Ending {
+    /// `Session::destroy` (logout).
+    Logout,
+    /// `Session::regenerate`: the id is replaced.
+    Regenerate,
+    /// `SessionManager::revoke_user` of this user.
+    Revoke(String),
+}
+
+impl Ending {
+    fn reason(&self) -> EndReason {
+        match self {
+            Ending::Logout => EndReason::Destroyed,
+            Ending::Regenerate => EndReason::Regenerated,
+            Ending::Revoke(_) => EndReason::Revoked,
+        }
+    }
 }
 
 /// The outcome of a [`Destroy`].
@@ -393,11 +418,15 @@ pub(crate) struct Destroyed(pub Result<Option<SessionRecord>, SessionError>);
 impl Message<Destroy> for SessionActor {
     type Reply = Destroyed;
 
-    async fn handle(&mut self, msg: Destroy, ctx: &mut Context<Self, Destroyed>) -> Destroyed {
+    async fn handle(
+        &mut self,
+        Destroy(ending): Destroy,
+        ctx: &mut Context<Self, Destroyed>,
+    ) -> Destroyed {
         let Some(rt) = self.rt() else {
             return Destroyed(Err(SessionError::Unavailable("shut down".into())));
         };
-        if let Some(user) = &msg.only_user {
+        if let Ending::Revoke(user) = &ending {
             let snap = self.cell.current();
             if snap.record.user.as_deref() != Some(user) || rt.is_expired(&self.cell, rt.now_ms()) {
                 return Destroyed(Ok(None));
@@ -409,11 +438,12 @@ impl Message<Destroy> for SessionActor {
                 return Destroyed(Err(e.into()));
             }
         }
-        if msg.only_user.is_none() {
+        if !matches!(ending, Ending::Revoke(_)) {
             // A logout or regenerate: a browser's request still carrying the
             // id must not clear the cookie that replaces it.
             rt.note_ended(self.cell.key);
         }
+        crate::metrics::session_ended(ending.reason());
         rt.retire_cell(&self.cell, Lifecycle::Dead);
         ctx.stop();
         let last = self.cell.current().record.clone();

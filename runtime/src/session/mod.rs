@@ -5,7 +5,7 @@ mod response;
 pub use response::CookieOptions;
 
 use crate::actor::cell::{Lifecycle, SessionCell, Snapshot};
-use crate::actor::{expiry_refresh_due, MutateFn};
+use crate::actor::{expiry_refresh_due, Ending, MutateFn};
 use crate::error::SessionError;
 use crate::id::is_valid_id;
 use crate::manager::Runtime;
@@ -442,11 +442,12 @@ impl Session {
     async fn destroy_live(
         &self,
         cell: Arc<SessionCell>,
+        ending: Ending,
     ) -> Result<Option<SessionRecord>, SessionError> {
         let rt = &self.inner.rt;
         let mut cell = cell;
         loop {
-            let done = rt.destroy(&cell, None).await?;
+            let done = rt.destroy(&cell, ending.clone()).await?;
             if done.is_some() || cell.lifecycle() != Lifecycle::Retired {
                 return Ok(done);
             }
@@ -628,7 +629,10 @@ impl Session {
             binding = bound.as_deref().map(|u| self.inner.rt.bind(u));
             // The old session's final state, taken as it is destroyed, so a
             // concurrent write to a kept key is not lost.
-            record = self.destroy_live(old).await?.unwrap_or_default();
+            record = self
+                .destroy_live(old, Ending::Regenerate)
+                .await?
+                .unwrap_or_default();
             if record.user.is_some() && record.user != bound {
                 // Bound to another user concurrently, just before the end.
                 binding = record.user.as_deref().map(|u| self.inner.rt.bind(u));
@@ -666,7 +670,7 @@ impl Session {
         };
         if let Some(cell) = live {
             // Already ended (destroyed or expired by someone else) is fine.
-            if let Some(last) = self.destroy_live(cell).await? {
+            if let Some(last) = self.destroy_live(cell, Ending::Logout).await? {
                 cookie = last.cookie;
             }
         }

@@ -1,5 +1,6 @@
 //! A deadline on every store call, so a hanging backend fails requests with
-//! a clear error instead of hanging them (and the sessions behind them).
+//! a clear error instead of hanging them (and the sessions behind them), and
+//! the store metrics (latency by operation, errors).
 
 use super::{SessionKey, SessionRecord, SessionStore, StoreError, StoreFuture};
 use std::future::Future;
@@ -25,13 +26,18 @@ impl TimeoutStore {
     ) -> StoreFuture<'a, T> {
         let limit = self.limit;
         Box::pin(async move {
-            match tokio::time::timeout(limit, fut).await {
+            let started = std::time::Instant::now();
+            let result = match tokio::time::timeout(limit, fut).await {
                 Ok(r) => r,
                 Err(_) => Err(StoreError::Backend(format!(
                     "session store {op} timed out after {} ms",
                     limit.as_millis()
                 ))),
-            }
+            };
+            // A missing record or a refused duplicate is an answer, not a failure.
+            let ok = matches!(result, Ok(_) | Err(StoreError::AlreadyExists));
+            crate::metrics::store_op(op, started.elapsed().as_secs_f64(), ok);
+            result
         })
     }
 }

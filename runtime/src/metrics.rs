@@ -1,0 +1,145 @@
+//! Runtime metrics, reported through the [`metrics`] facade: install any
+//! recorder (e.g. `metrics-exporter-prometheus`) to collect them; without
+//! one they cost next to nothing.
+//!
+//! | name | kind | labels | what |
+//! | --- | --- | --- | --- |
+//! | `livesession_live_sessions` | gauge | | sessions in memory (live or being activated) |
+//! | `livesession_hibernated_sessions` | gauge | | live sessions whose owner is asleep |
+//! | `livesession_sessions_created_total` | counter | | new sessions created |
+//! | `livesession_activations_total` | counter | | sessions loaded from the store |
+//! | `livesession_passivations_total` | counter | | idle sessions written out and dropped from memory |
+//! | `livesession_sessions_ended_total` | counter | `reason`: `destroyed`, `regenerated`, `revoked`, `expired` | sessions ended for good |
+//! | `livesession_store_op_seconds` | histogram | `op` | duration of each store call |
+//! | `livesession_store_errors_total` | counter | `op` | store calls that failed or timed out |
+//! | `livesession_batch_changes` | histogram | | changes applied per owner batch (one write, one flush) |
+
+use metrics::{counter, gauge, histogram};
+
+/// Why a session ended for good.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum EndReason {
+    /// `destroy()` (logout).
+    Destroyed,
+    /// `regenerate()` replaced its id.
+    Regenerated,
+    /// `revoke_user`.
+    Revoked,
+    /// Idle or absolute timeout.
+    Expired,
+}
+
+impl EndReason {
+    fn label(self) -> &'static str {
+        match self {
+            EndReason::Destroyed => "destroyed",
+            EndReason::Regenerated => "regenerated",
+            EndReason::Revoked => "revoked",
+            EndReason::Expired => "expired",
+        }
+    }
+}
+
+pub(crate) fn live_sessions(n: usize) {
+    gauge!("livesession_live_sessions").set(n as f64);
+}
+
+pub(crate) fn hibernated_sessions(n: usize) {
+    gauge!("livesession_hibernated_sessions").set(n as f64);
+}
+
+pub(crate) fn session_created() {
+    counter!("livesession_sessions_created_total").increment(1);
+}
+
+pub(crate) fn session_activated() {
+    counter!("livesession_activations_total").increment(1);
+}
+
+pub(crate) fn session_passivated() {
+    counter!("livesession_passivations_total").increment(1);
+}
+
+pub(crate) fn session_ended(reason: EndReason) {
+    counter!("livesession_sessions_ended_total", "reason" => reason.label()).increment(1);
+}
+
+pub(crate) fn store_op(op: &'static str, seconds: f64, ok: bool) {
+    histogram!("livesession_store_op_seconds", "op" => op).record(seconds);
+    if !ok {
+        counter!("livesession_store_errors_total", "op" => op).increment(1);
+    }
+}
+
+pub(crate) fn batch(changes: usize) {
+    histogram!("livesession_batch_changes").record(changes as f64);
+}
+
+/// Describes every metric to the installed recorder and registers the
+/// counters and gauges at zero, so that an exporter lists them before the
+/// first event. Call it once, after installing a recorder.
+///
+/// ```
+/// // With metrics-exporter-prometheus, for example:
+/// // let handle = PrometheusBuilder::new().install_recorder()?;
+/// livesession::metrics::describe();
+/// ```
+pub fn describe() {
+    use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
+    describe_gauge!(
+        "livesession_live_sessions",
+        "Sessions in memory (live or being activated)."
+    );
+    describe_gauge!(
+        "livesession_hibernated_sessions",
+        "Live sessions whose owner is asleep."
+    );
+    describe_counter!(
+        "livesession_sessions_created_total",
+        "New sessions created."
+    );
+    describe_counter!(
+        "livesession_activations_total",
+        "Sessions loaded from the store."
+    );
+    describe_counter!(
+        "livesession_passivations_total",
+        "Idle sessions written out and dropped from memory."
+    );
+    describe_counter!(
+        "livesession_sessions_ended_total",
+        "Sessions ended for good, by reason."
+    );
+    describe_histogram!(
+        "livesession_store_op_seconds",
+        Unit::Seconds,
+        "Duration of each store call, by operation."
+    );
+    describe_counter!(
+        "livesession_store_errors_total",
+        "Store calls that failed or timed out, by operation."
+    );
+    describe_histogram!(
+        "livesession_batch_changes",
+        Unit::Count,
+        "Changes applied per owner batch (one write, one flush)."
+    );
+    live_sessions(0);
+    hibernated_sessions(0);
+    for name in [
+        "livesession_sessions_created_total",
+        "livesession_activations_total",
+        "livesession_passivations_total",
+    ] {
+        counter!(name).absolute(0);
+    }
+    for reason in [
+        EndReason::Destroyed,
+        EndReason::Regenerated,
+        EndReason::Revoked,
+        EndReason::Expired,
+    ] {
+        counter!("livesession_sessions_ended_total", "reason" => reason.label()).absolute(0);
+    }
+    counter!("livesession_store_errors_total").absolute(0);
+}
