@@ -35,16 +35,15 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-mod actor;
 pub mod clock;
 pub mod config;
 pub mod cookie;
+mod core;
 pub mod error;
 pub mod id;
 mod manager;
 pub mod metrics;
-mod registry;
-mod revocation;
+mod owner;
 mod session;
 pub mod signing;
 pub mod store;

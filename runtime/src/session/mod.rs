@@ -4,12 +4,14 @@ mod response;
 
 pub use response::CookieOptions;
 
-use crate::actor::cell::{Lifecycle, SessionCell, Snapshot};
-use crate::actor::{expiry_refresh_due, Ending, MutateFn};
+use crate::core::cell::{Lifecycle, SessionCell};
+use crate::core::change::{Ending, MutateFn};
+use crate::core::expiry_refresh_due;
+use crate::core::revocation::Binding;
+use crate::core::snapshot::Snapshot;
+use crate::core::Core;
 use crate::error::SessionError;
 use crate::id::is_valid_id;
-use crate::manager::Runtime;
-use crate::revocation::Binding;
 use crate::signing::Unsigned;
 use crate::store::{CookieOverrides, SessionKey, SessionRecord};
 use serde::de::DeserializeOwned;
@@ -42,7 +44,7 @@ const MAX_ATTEMPTS: usize = 4;
 ///
 /// ```
 /// use livesession::{RequestInfo, SessionConfig, SessionManager};
-/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// # tokio::runtime::Core::new().unwrap().block_on(async {
 /// # let manager = SessionManager::new(SessionConfig::builder().secret("a secret of at least thirty-two bytes!").build().unwrap());
 /// let session = manager.start(&RequestInfo { path: "/", ..Default::default() });
 /// session.insert("theme", "dark").await.unwrap();
@@ -62,7 +64,7 @@ impl std::fmt::Debug for Session {
 }
 
 struct Inner {
-    rt: Arc<Runtime>,
+    rt: Arc<Core>,
     /// The session cookie's value as received (decoded, prefix included).
     incoming: Option<String>,
     /// The request came over https (for `Secure` auto).
@@ -148,7 +150,7 @@ enum Target {
 
 impl Session {
     pub(crate) fn new(
-        rt: Arc<Runtime>,
+        rt: Arc<Core>,
         incoming: Option<String>,
         https: bool,
         in_scope: bool,
@@ -518,7 +520,7 @@ impl Session {
     ///
     /// ```
     /// # use livesession::{RequestInfo, SessionConfig, SessionManager};
-    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// # tokio::runtime::Core::new().unwrap().block_on(async {
     /// # let manager = SessionManager::new(SessionConfig::builder().secret("a secret of at least thirty-two bytes!").build().unwrap());
     /// # let session = manager.start(&RequestInfo { path: "/", ..Default::default() });
     /// let n = session.update("n", |n: Option<u64>| n.unwrap_or(0) + 1).await.unwrap();

@@ -4,7 +4,7 @@
 use crate::clock::{ms, to_system_time};
 use crate::config::Secure;
 use crate::cookie::{clear_cookie, set_cookie, CookieAttributes, SameSite};
-use crate::manager::Runtime;
+use crate::core::Core;
 use crate::store::{CookieOverrides, SessionRecord};
 use std::time::Duration;
 
@@ -112,7 +112,7 @@ impl CookieOptions {
 /// The `Set-Cookie` value for a live session. `Expires` is the earlier of
 /// now + max age and the absolute deadline (or the fixed `expires`).
 pub(crate) fn session_cookie(
-    rt: &Runtime,
+    rt: &Core,
     value: &str,
     record: &SessionRecord,
     https: bool,
@@ -127,13 +127,13 @@ pub(crate) fn session_cookie(
 /// The `Set-Cookie` that clears the session cookie, with the attributes it
 /// was set with (the session's overrides `o` on top of the configuration),
 /// so that browsers accept it.
-pub(crate) fn clearing_cookie(rt: &Runtime, o: &CookieOverrides, https: bool) -> String {
+pub(crate) fn clearing_cookie(rt: &Core, o: &CookieOverrides, https: bool) -> String {
     clear_cookie(&rt.config().cookie_name, &attributes(rt, o, https))
 }
 
 /// The session cookie's attributes but `Expires`: the configuration with
 /// the session's overrides `o` on top.
-fn attributes<'a>(rt: &'a Runtime, o: &'a CookieOverrides, https: bool) -> CookieAttributes<'a> {
+fn attributes<'a>(rt: &'a Core, o: &'a CookieOverrides, https: bool) -> CookieAttributes<'a> {
     let c = &rt.config().cookie;
     let secure_setting = o
         .secure

@@ -13,73 +13,24 @@
 //! against the mailbox inside its own loop (no task per timer) wakes it for
 //! idle expiry, the absolute deadline, passivation and hibernation. After
 //! `hibernate_after` without messages it parks its next deadline in the
-//! shared [`alarms`] queue and stops; the session stays live in its
-//! [`cell`], and the next change (or the alarm) spawns a new owner.
+//! shared alarm queue and stops; the session stays live in its cell, and the
+//! next change (or the alarm) spawns a new owner.
 
-pub(crate) mod alarms;
-pub(crate) mod cell;
-
+use crate::core::cell::{ActorArgs, Lifecycle, SessionActor};
+use crate::core::change::{ChangeOutcome, Ending, MutateFn, MutatedOk, PendingChange};
+use crate::core::snapshot::Snapshot;
+use crate::core::{expiry_refresh_due, Core};
 use crate::error::SessionError;
-use crate::manager::Runtime;
 use crate::metrics::EndReason;
 use crate::store::{SessionRecord, StoreError};
-use cell::{Lifecycle, SessionCell, Snapshot};
 use kameo::error::Infallible;
 use kameo::mailbox::{MailboxReceiver, Signal};
 use kameo::message::{Context, Message};
 use kameo::prelude::*;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::pin::Pin;
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::oneshot;
-use tokio::time::{Instant, Sleep};
-
-/// A change to apply to the session record. Returns an optional value for the
-/// caller (e.g. the result of an `update`).
-pub(crate) type MutateFn =
-    Box<dyn FnOnce(&mut SessionRecord) -> Result<Option<serde_json::Value>, SessionError> + Send>;
-
-/// A change queued for the owner's next batch.
-pub(crate) struct PendingChange {
-    pub change: MutateFn,
-    pub reply: oneshot::Sender<ChangeOutcome>,
-}
-
-/// What became of a queued change.
-pub(crate) enum ChangeOutcome {
-    /// Applied and durable (or failed, applying nothing).
-    Applied(Result<MutatedOk, SessionError>),
-    /// Not applied: the session ended or left memory first. The change comes
-    /// back so the request can apply it where the session went.
-    NotApplied(MutateFn),
-}
-
-/// A successful change.
-pub(crate) struct MutatedOk {
-    pub snapshot: Arc<Snapshot>,
-    pub value: Option<serde_json::Value>,
-    /// Session data or user binding changed (fastify's `isModified`).
-    pub data_changed: bool,
-}
-
-/// The owner of one live session.
-pub(crate) struct SessionActor {
-    cell: Arc<SessionCell>,
-    runtime: Weak<Runtime>,
-    timer: Pin<Box<Sleep>>,
-    /// When the last message arrived; hibernation counts from here.
-    last_message: Instant,
-}
-
-/// What an owner is started with.
-pub(crate) struct ActorArgs {
-    pub cell: Arc<SessionCell>,
-    pub runtime: Weak<Runtime>,
-    /// Started by its alarm rather than for a message: hibernate again at
-    /// once unless something is due.
-    pub by_alarm: bool,
-}
+use tokio::time::Instant;
 
 enum TimerOutcome {
     Continue,
@@ -134,7 +85,7 @@ impl Actor for SessionActor {
 }
 
 impl SessionActor {
-    fn rt(&self) -> Option<Arc<Runtime>> {
+    fn rt(&self) -> Option<Arc<Core>> {
         self.runtime.upgrade()
     }
 
@@ -216,7 +167,7 @@ impl SessionActor {
     /// the store lags behind. With `exact`, any expiry difference counts;
     /// otherwise only one past the lazy-refresh threshold. Needs no flush:
     /// the data is durable already, only the expiry moves.
-    async fn write_back(&mut self, rt: &Runtime, exact: bool) -> Result<(), SessionError> {
+    async fn write_back(&mut self, rt: &Core, exact: bool) -> Result<(), SessionError> {
         let Some(store) = rt.store() else {
             return Ok(());
         };
@@ -245,7 +196,7 @@ impl SessionActor {
     }
 
     /// Leaves the registry for good (`Dead`: also deletes the stored record).
-    async fn end(&mut self, rt: &Runtime, how: Lifecycle) {
+    async fn end(&mut self, rt: &Core, how: Lifecycle) {
         match how {
             Lifecycle::Dead => crate::metrics::session_ended(EndReason::Expired),
             Lifecycle::Retired => crate::metrics::session_passivated(),
@@ -265,7 +216,7 @@ impl SessionActor {
 
     /// Applies every queued change in one batch: one write, one flush, one
     /// publish, then one reply per change.
-    async fn apply_batch(&mut self, rt: &Runtime, batch: Vec<PendingChange>) {
+    async fn apply_batch(&mut self, rt: &Core, batch: Vec<PendingChange>) {
         let current = self.cell.current();
         let mut record = current.record.clone();
         crate::metrics::batch(batch.len());
@@ -316,7 +267,7 @@ impl SessionActor {
     /// Writes `record` and waits for the flush (group commit with sync
     /// durability). On failure the store may hold a write that was never
     /// published; the cell remembers that, so the next write-back undoes it.
-    async fn persist(&mut self, rt: &Runtime, record: &SessionRecord) -> Result<(), String> {
+    async fn persist(&mut self, rt: &Core, record: &SessionRecord) -> Result<(), String> {
         let Some(store) = rt.store() else {
             return Ok(());
         };
@@ -346,7 +297,7 @@ impl SessionActor {
 /// the record is left as it was. Returns the change's value and whether it
 /// changed the data or user binding.
 fn apply_one(
-    rt: &Runtime,
+    rt: &Core,
     record: &mut SessionRecord,
     change: MutateFn,
 ) -> Result<(Option<serde_json::Value>, bool), SessionError> {
@@ -389,27 +340,6 @@ impl Message<ApplyPending> for SessionActor {
 /// Destroy the session. A revoke destroys it only if it is bound to that
 /// user and unexpired. Replies with the final record when it was destroyed.
 pub(crate) struct Destroy(pub Ending);
-
-/// Why a request ends a session.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Ending {
-    /// `Session::destroy` (logout).
-    Logout,
-    /// `Session::regenerate`: the id is replaced.
-    Regenerate,
-    /// `SessionManager::revoke_user` of this user.
-    Revoke(String),
-}
-
-impl Ending {
-    fn reason(&self) -> EndReason {
-        match self {
-            Ending::Logout => EndReason::Destroyed,
-            Ending::Regenerate => EndReason::Regenerated,
-            Ending::Revoke(_) => EndReason::Revoked,
-        }
-    }
-}
 
 /// The outcome of a [`Destroy`].
 #[derive(Reply)]
@@ -497,18 +427,5 @@ impl Message<CheckClocks> for SessionActor {
         if let Err(e) = self.write_back(&rt, false).await {
             tracing::warn!(key = ?self.cell.key, error = %e, "could not persist an idle-expiry extension");
         }
-    }
-}
-
-/// Whether `stored` lags the live expiry by more than a quarter of `max_age`:
-/// the point where a read makes the owner refresh the stored expiry.
-pub(crate) fn expiry_refresh_due(
-    stored: Option<u64>,
-    live: Option<u64>,
-    max_age_ms: Option<u64>,
-) -> bool {
-    match (stored, live, max_age_ms) {
-        (Some(s), Some(l), Some(m)) => l.saturating_sub(s) > m / 4,
-        _ => false,
     }
 }

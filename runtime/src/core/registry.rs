@@ -13,7 +13,7 @@
 //! destroyed session can therefore never be brought back by a request that
 //! was in flight when it went, and one id never has two live cells.
 
-use crate::actor::cell::SessionCell;
+use crate::core::cell::SessionCell;
 use crate::store::SessionKey;
 use dashmap::DashMap;
 use std::sync::{Arc, OnceLock};

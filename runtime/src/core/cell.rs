@@ -8,22 +8,16 @@
 //!
 //! [`hibernate_after`]: crate::SessionConfigBuilder::hibernate_after
 
-use super::{PendingChange, SessionActor};
+use super::change::PendingChange;
+use super::snapshot::Snapshot;
+use super::Core;
 use crate::store::{SessionKey, SessionRecord};
 use arc_swap::ArcSwap;
 use kameo::actor::ActorRef;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
-
-/// An immutable published version of a session. Readers load it without
-/// messaging the actor; only the actor publishes new ones.
-#[derive(Debug)]
-pub(crate) struct Snapshot {
-    /// Increases by one with every published change.
-    pub version: u64,
-    /// The session's contents at that version.
-    pub record: SessionRecord,
-}
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use tokio::time::{Instant, Sleep};
 
 /// Lifecycle of a live session, written only by its owner.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -166,4 +160,25 @@ impl SessionCell {
     pub fn owner(&self) -> MutexGuard<'_, Option<ActorRef<SessionActor>>> {
         self.owner.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
+
+/// The owner of one live session.
+///
+/// Declared here, beside the cell that holds its handle; its behaviour (the
+/// actor and its messages) lives in `crate::owner`.
+pub(crate) struct SessionActor {
+    pub(crate) cell: Arc<SessionCell>,
+    pub(crate) runtime: Weak<Core>,
+    pub(crate) timer: Pin<Box<Sleep>>,
+    /// When the last message arrived; hibernation counts from here.
+    pub(crate) last_message: Instant,
+}
+
+/// What an owner is started with.
+pub(crate) struct ActorArgs {
+    pub cell: Arc<SessionCell>,
+    pub runtime: Weak<Core>,
+    /// Started by its alarm rather than for a message: hibernate again at
+    /// once unless something is due.
+    pub by_alarm: bool,
 }

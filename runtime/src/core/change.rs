@@ -1,0 +1,58 @@
+//! What requests hand to a session's owner: changes and endings, and what
+//! comes back.
+
+use super::snapshot::Snapshot;
+use crate::error::SessionError;
+use crate::metrics::EndReason;
+use crate::store::SessionRecord;
+use std::sync::Arc;
+use tokio::sync::oneshot;
+
+/// A change to apply to the session record. Returns an optional value for the
+/// caller (e.g. the result of an `update`).
+pub(crate) type MutateFn =
+    Box<dyn FnOnce(&mut SessionRecord) -> Result<Option<serde_json::Value>, SessionError> + Send>;
+
+/// A change queued for the owner's next batch.
+pub(crate) struct PendingChange {
+    pub change: MutateFn,
+    pub reply: oneshot::Sender<ChangeOutcome>,
+}
+
+/// What became of a queued change.
+pub(crate) enum ChangeOutcome {
+    /// Applied and durable (or failed, applying nothing).
+    Applied(Result<MutatedOk, SessionError>),
+    /// Not applied: the session ended or left memory first. The change comes
+    /// back so the request can apply it where the session went.
+    NotApplied(MutateFn),
+}
+
+/// A successful change.
+pub(crate) struct MutatedOk {
+    pub snapshot: Arc<Snapshot>,
+    pub value: Option<serde_json::Value>,
+    /// Session data or user binding changed (fastify's `isModified`).
+    pub data_changed: bool,
+}
+
+/// Why a request ends a session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Ending {
+    /// `Session::destroy` (logout).
+    Logout,
+    /// `Session::regenerate`: the id is replaced.
+    Regenerate,
+    /// `SessionManager::revoke_user` of this user.
+    Revoke(String),
+}
+
+impl Ending {
+    pub fn reason(&self) -> EndReason {
+        match self {
+            Ending::Logout => EndReason::Destroyed,
+            Ending::Regenerate => EndReason::Regenerated,
+            Ending::Revoke(_) => EndReason::Revoked,
+        }
+    }
+}

@@ -1,0 +1,306 @@
+//! Activation: creating new sessions, and finding a live session through
+//! its registry slot, loading it from the store once when it is not in
+//! memory; revoking a stored session while holding its slot.
+
+use crate::clock::ms;
+use crate::core::cell::{Lifecycle, SessionCell};
+use crate::core::change::Ending;
+use crate::core::registry::{Activation, Slot};
+use crate::core::revocation::Binding;
+use crate::core::Core;
+use crate::error::SessionError;
+use crate::metrics::EndReason;
+use crate::store::{SessionKey, SessionRecord, StoreError};
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How long a request waits for a session that is being written out
+/// (passivation) before giving up with an error.
+const RETIRE_WAIT: Duration = Duration::from_secs(10);
+
+impl Core {
+    /// A brand-new live session with a fresh server-made id holding `record`
+    /// (already containing its first change, if any), durable before it is
+    /// returned. `Ok(None)`: its user `binding` was revoked meanwhile, so it
+    /// was not created.
+    pub async fn create(
+        &self,
+        mut record: SessionRecord,
+        binding: Option<&Binding>,
+    ) -> Result<Option<Arc<SessionCell>>, SessionError> {
+        if self.is_shutting_down() {
+            return Err(SessionError::Unavailable("shutting down".into()));
+        }
+        let now = self.now_ms();
+        record.created_at_ms = now;
+        record.absolute_deadline_ms = self
+            .config
+            .absolute_timeout
+            .map(|d| now.saturating_add(ms(d)));
+        record.expires_at_ms = self.expires_at(&record, now);
+        // A collision is impossible with random ids; a custom generator gets
+        // a few tries before it is reported.
+        for _ in 0..4 {
+            let id = self.new_id()?;
+            let cookie_value = self.cookie_value(&id);
+            let cell = Arc::new(SessionCell::new(id, cookie_value, record.clone(), now));
+            if self.registry.contains(&cell.key) {
+                continue;
+            }
+            if let Some(store) = self.store() {
+                match store.create(&cell.key, &record).await {
+                    Ok(()) => cell.set_stored_expiry(record.expires_at_ms),
+                    Err(StoreError::AlreadyExists) => continue,
+                    Err(e) => return Err(e.into()),
+                }
+                // A new session is durable before anyone learns its id.
+                if let Err(e) = store.flush().await {
+                    self.forget_created(&cell.key).await;
+                    return Err(e.into());
+                }
+            }
+            // Entering the registry and the revoke check share one lock: a
+            // revoke either finds this session there or refuses it here.
+            match self
+                .bindings
+                .admit(binding, || self.registry.insert_new(cell.clone()))
+            {
+                Some(true) => {
+                    self.park_alarm(&cell);
+                    crate::metrics::session_created();
+                    return Ok(Some(cell));
+                }
+                Some(false) => self.forget_created(&cell.key).await,
+                None => {
+                    self.forget_created(&cell.key).await;
+                    return Ok(None);
+                }
+            }
+        }
+        Err(SessionError::Invalid(
+            "the id generator keeps returning ids that are in use".into(),
+        ))
+    }
+
+    /// Deletes a record `create` wrote but did not register (best effort:
+    /// an unregistered record is never served and the sweeper removes it).
+    pub(crate) async fn forget_created(&self, key: &SessionKey) {
+        if let Some(store) = self.store() {
+            if let Err(e) = store.delete(key).await {
+                tracing::warn!(?key, error = %e, "could not delete an unregistered new session record; the sweeper will");
+            }
+        }
+    }
+
+    /// The live session for `key`, activating it from the store if needed.
+    /// `None`: unknown, expired or destroyed.
+    pub async fn lookup(
+        &self,
+        key: SessionKey,
+        id: &str,
+    ) -> Result<Option<Arc<SessionCell>>, SessionError> {
+        let Some(rt) = self.me.upgrade() else {
+            return Err(SessionError::Unavailable("shut down".into()));
+        };
+        let id = id.to_string();
+        self.through_slot(key, move || {
+            let (rt, id) = (rt.clone(), id.clone());
+            async move { settled(rt.activate(key, &id).await) }
+        })
+        .await
+    }
+
+    /// The one way to reach the session under `key` through its registry
+    /// slot. Without a slot (and with a store), this call inserts one and
+    /// settles it with `start()`, run in a task of its own so that a dropped
+    /// request cannot leave it unsettled; concurrent callers wait on the
+    /// same slot. `None`: no live session (absent, expired or ended).
+    pub(crate) async fn through_slot<F, Fut>(
+        &self,
+        key: SessionKey,
+        start: F,
+    ) -> Result<Option<Arc<SessionCell>>, SessionError>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Activation> + Send + 'static,
+    {
+        let deadline = tokio::time::Instant::now() + RETIRE_WAIT;
+        loop {
+            let slot = match self.registry.slot(&key) {
+                Some(slot) => slot,
+                None if self.store().is_none() => return Ok(None),
+                None => {
+                    let (slot, inserted) = self.registry.slot_or_insert(key);
+                    if inserted {
+                        self.settle_in_background(key, slot.clone(), start());
+                    }
+                    slot
+                }
+            };
+            match slot.settled().await {
+                Activation::Absent => return Ok(None),
+                Activation::Failed(why) => {
+                    return Err(SessionError::Store(StoreError::Backend(why.clone())))
+                }
+                Activation::Live(cell) => match cell.lifecycle() {
+                    Lifecycle::Alive => return Ok(Some(cell.clone())),
+                    Lifecycle::Dead => return Ok(None),
+                    Lifecycle::Retired => {
+                        // Being written out; its owner removes the slot next.
+                        if tokio::time::Instant::now() > deadline {
+                            return Err(SessionError::Unavailable(
+                                "a session stayed in passivation for too long".into(),
+                            ));
+                        }
+                        tokio::time::sleep(Duration::from_millis(1)).await;
+                    }
+                },
+            }
+        }
+    }
+
+    /// Settles `slot` with the outcome of `work` in a task of its own; a slot
+    /// that settles without a live session leaves the registry at once.
+    pub(crate) fn settle_in_background(
+        &self,
+        key: SessionKey,
+        slot: Arc<Slot>,
+        work: impl Future<Output = Activation> + Send + 'static,
+    ) {
+        let Some(rt) = self.me.upgrade() else {
+            slot.settle(Activation::Failed("the session manager was dropped".into()));
+            self.registry.remove_settled_empty(&key, &slot);
+            return;
+        };
+        tokio::spawn(async move {
+            let outcome = work.await;
+            let live = match &outcome {
+                Activation::Live(cell) => Some(cell.clone()),
+                _ => None,
+            };
+            slot.settle(outcome);
+            match live {
+                Some(cell) => {
+                    crate::metrics::session_activated();
+                    rt.park_alarm(&cell);
+                }
+                None => rt.registry.remove_settled_empty(&key, &slot),
+            }
+        });
+    }
+
+    /// Loads `key` from the store into a new live cell (called once per slot).
+    pub(crate) async fn activate(
+        &self,
+        key: SessionKey,
+        id: &str,
+    ) -> Result<Option<Arc<SessionCell>>, SessionError> {
+        let Some(store) = self.store() else {
+            return Ok(None);
+        };
+        if self.is_shutting_down() {
+            return Err(SessionError::Unavailable("shutting down".into()));
+        }
+        let record = match store.load(&key).await {
+            Ok(Some(r)) => r,
+            Ok(None) => return Ok(None),
+            Err(StoreError::Corrupt(why)) => {
+                tracing::error!(?key, %why, "corrupt session record treated as absent");
+                return Ok(None);
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let now = self.now_ms();
+        if record.is_expired(now) {
+            crate::metrics::session_ended(EndReason::Expired);
+            if let Err(e) = store.delete(&key).await {
+                tracing::warn!(?key, error = %e, "could not delete an expired session record");
+            }
+            return Ok(None);
+        }
+        let stored_expiry = record.expires_at_ms;
+        let cell = Arc::new(SessionCell::new(
+            id.to_string(),
+            self.cookie_value(id),
+            record,
+            now,
+        ));
+        cell.set_stored_expiry(stored_expiry);
+        Ok(Some(cell))
+    }
+
+    /// Destroys the session `key` if bound to `user`, whether live or only
+    /// in the store: a stored one is deleted while this call holds its
+    /// registry slot, so no request can activate it meanwhile.
+    pub(crate) async fn revoke_key(
+        &self,
+        key: SessionKey,
+        user: &str,
+    ) -> Result<bool, SessionError> {
+        let Some(rt) = self.me.upgrade() else {
+            return Err(SessionError::Unavailable("shut down".into()));
+        };
+        let deleted = Arc::new(AtomicBool::new(false));
+        let user_owned = user.to_string();
+        let found = self
+            .through_slot(key, {
+                let deleted = deleted.clone();
+                move || {
+                    let (rt, user, deleted) = (rt.clone(), user_owned.clone(), deleted.clone());
+                    async move {
+                        match rt.delete_if_bound(key, &user).await {
+                            Ok(was_live) => {
+                                deleted.store(was_live, Ordering::SeqCst);
+                                Activation::Absent
+                            }
+                            Err(e) => settled(Err(e.into())),
+                        }
+                    }
+                }
+            })
+            .await?;
+        match found {
+            Some(cell) => Ok(self
+                .destroy(&cell, Ending::Revoke(user.to_string()))
+                .await?
+                .is_some()),
+            None => Ok(deleted.load(Ordering::SeqCst)),
+        }
+    }
+
+    /// Deletes the stored record `key` if it is bound to `user`; returns
+    /// whether it was an unexpired session.
+    pub(crate) async fn delete_if_bound(
+        &self,
+        key: SessionKey,
+        user: &str,
+    ) -> Result<bool, StoreError> {
+        let Some(store) = self.store() else {
+            return Ok(false);
+        };
+        match store.load(&key).await {
+            Ok(Some(rec)) if rec.user.as_deref() == Some(user) => {
+                store.delete(&key).await?;
+                let revoked = !rec.is_expired(self.now_ms());
+                if revoked {
+                    crate::metrics::session_ended(EndReason::Revoked);
+                }
+                Ok(revoked)
+            }
+            Ok(_) | Err(StoreError::Corrupt(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// The slot outcome of an activation.
+fn settled(activation: Result<Option<Arc<SessionCell>>, SessionError>) -> Activation {
+    match activation {
+        Ok(Some(cell)) => Activation::Live(cell),
+        Ok(None) => Activation::Absent,
+        Err(SessionError::Store(StoreError::Backend(why))) => Activation::Failed(why),
+        Err(e) => Activation::Failed(e.to_string()),
+    }
+}

@@ -1,0 +1,166 @@
+//! Owner hand-off: finding or spawning a live session's owner, queueing a
+//! change for its next batch, and the messages that end a session.
+
+use super::actor::{ApplyPending, CheckClocks, Destroy, Destroyed, Retire, Retired};
+use crate::core::cell::{ActorArgs, Lifecycle, SessionActor, SessionCell};
+use crate::core::change::{ChangeOutcome, Ending, MutateFn, MutatedOk, PendingChange};
+use crate::core::Core;
+use crate::error::SessionError;
+use crate::store::SessionRecord;
+use kameo::actor::{ActorRef, Spawn};
+use kameo::mailbox;
+use std::sync::Arc;
+use tokio::sync::oneshot;
+
+/// Capacity of each session's mailbox: concurrent requests beyond it wait
+/// (back-pressure) instead of growing memory.
+const MAILBOX_CAPACITY: usize = 64;
+
+/// Changes one session may have queued for its owner at once; beyond it a
+/// change fails with [`SessionError::Unavailable`] instead of growing memory.
+const MAX_PENDING_CHANGES: usize = 4096;
+
+/// How many owners a message tries before giving up (an owner that
+/// hibernates while a message is on its way is replaced by a new one).
+const OWNER_ATTEMPTS: usize = 16;
+
+impl Core {
+    /// The running owner of `cell`, spawned if it has none. `None` when the
+    /// session has ended.
+    pub fn owner(&self, cell: &Arc<SessionCell>, by_alarm: bool) -> Option<ActorRef<SessionActor>> {
+        let mut slot = cell.owner();
+        self.owner_locked(cell, &mut slot, by_alarm)
+    }
+
+    pub(crate) fn owner_locked(
+        &self,
+        cell: &Arc<SessionCell>,
+        slot: &mut Option<ActorRef<SessionActor>>,
+        by_alarm: bool,
+    ) -> Option<ActorRef<SessionActor>> {
+        if cell.lifecycle() != Lifecycle::Alive {
+            return None;
+        }
+        if let Some(owner) = slot.as_ref() {
+            if owner.is_alive() {
+                return Some(owner.clone());
+            }
+        }
+        let owner = SessionActor::spawn_with_mailbox(
+            ActorArgs {
+                cell: cell.clone(),
+                runtime: self.me.clone(),
+                by_alarm,
+            },
+            mailbox::bounded(MAILBOX_CAPACITY),
+        );
+        *slot = Some(owner.clone());
+        Some(owner)
+    }
+
+    /// Has the owner of `cell` apply `change` in its next batch, and waits
+    /// until it is durable. `Ok(Err(change))`: not applied, because the
+    /// session ended or left memory first (its lifecycle tells which).
+    pub async fn mutate(
+        &self,
+        cell: &Arc<SessionCell>,
+        change: MutateFn,
+    ) -> Result<Result<MutatedOk, MutateFn>, SessionError> {
+        let (reply, outcome) = oneshot::channel();
+        let nudge = {
+            let mut slot = cell.owner();
+            let Some(owner) = self.owner_locked(cell, &mut slot, false) else {
+                return Ok(Err(change));
+            };
+            let mut pending = cell.pending();
+            if pending.len() >= MAX_PENDING_CHANGES {
+                return Err(SessionError::Unavailable(
+                    "too many concurrent changes to one session".into(),
+                ));
+            }
+            pending.push(PendingChange { change, reply });
+            // Only the change that finds the queue empty nudges the owner:
+            // one message drains everything queued by then.
+            (pending.len() == 1).then_some(owner)
+        };
+        if let Some(owner) = nudge {
+            self.nudge(cell, owner).await;
+        }
+        match outcome.await {
+            Ok(ChangeOutcome::Applied(result)) => result.map(Ok),
+            Ok(ChangeOutcome::NotApplied(change)) => Ok(Err(change)),
+            Err(_) => Err(SessionError::Unavailable(
+                "the session owner stopped during a change".into(),
+            )),
+        }
+    }
+
+    /// Tells the owner of `cell` to apply its queued changes; an owner that
+    /// stopped meanwhile is replaced, so queued changes are never stranded.
+    pub(crate) async fn nudge(&self, cell: &Arc<SessionCell>, owner: ActorRef<SessionActor>) {
+        let mut owner = owner;
+        for _ in 0..OWNER_ATTEMPTS {
+            if owner.tell(ApplyPending).send().await.is_ok() {
+                return;
+            }
+            match self.owner(cell, false) {
+                Some(next) => owner = next,
+                // Ended: `retire_cell` handed the queued changes back.
+                None => return,
+            }
+        }
+        // Give up: fail whatever is still queued rather than strand it.
+        for PendingChange { reply, .. } in std::mem::take(&mut *cell.pending()) {
+            let _ = reply.send(ChangeOutcome::Applied(Err(SessionError::Unavailable(
+                "the session owner kept stopping".into(),
+            ))));
+        }
+    }
+
+    /// Ends `cell` for good (a revoke only if it is bound to that user).
+    /// Returns the final record, or `None` if it had ended or did not match.
+    pub async fn destroy(
+        &self,
+        cell: &Arc<SessionCell>,
+        ending: Ending,
+    ) -> Result<Option<SessionRecord>, SessionError> {
+        for _ in 0..OWNER_ATTEMPTS {
+            let Some(owner) = self.owner(cell, false) else {
+                return Ok(None);
+            };
+            match owner.ask(Destroy(ending.clone())).await {
+                Ok(Destroyed(result)) => return result,
+                Err(_) if cell.lifecycle() == Lifecycle::Alive => tokio::task::yield_now().await,
+                Err(_) => return Ok(None),
+            }
+        }
+        Err(SessionError::Unavailable(
+            "the session owner kept stopping".into(),
+        ))
+    }
+
+    /// Writes `cell` to the store and ends it here (shutdown), following an
+    /// owner that hibernates or stops while the request is on its way.
+    pub(crate) async fn retire(&self, cell: &Arc<SessionCell>) -> Result<(), SessionError> {
+        for _ in 0..OWNER_ATTEMPTS {
+            let Some(owner) = self.owner(cell, false) else {
+                return Ok(()); // ended meanwhile: nothing left to persist
+            };
+            match owner.ask(Retire).await {
+                Ok(Retired(result)) => return result,
+                Err(_) if cell.lifecycle() == Lifecycle::Alive => tokio::task::yield_now().await,
+                Err(_) => return Ok(()),
+            }
+        }
+        Err(SessionError::Unavailable(
+            "the session owner kept stopping".into(),
+        ))
+    }
+
+    /// Asks the owner to re-check its clocks (and lazily persist the expiry).
+    pub fn check_clocks(&self, cell: &Arc<SessionCell>) {
+        if let Some(owner) = self.owner(cell, false) {
+            let _ = owner.tell(CheckClocks).try_send();
+        }
+    }
+}

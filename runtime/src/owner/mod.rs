@@ -1,0 +1,9 @@
+//! Keeping sessions live: activation from the store, each session's owner
+//! (a kameo actor that applies its changes in batches and keeps its clocks),
+//! the hand-off of changes to it, and the background alarm and sweeper tasks.
+//! Everything here extends [`Core`](crate::core::Core).
+
+mod activation;
+mod actor;
+mod background;
+mod handoff;
