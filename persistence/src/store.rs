@@ -10,6 +10,7 @@ use crate::codec::{self, IndexFields};
 use crate::config::{Durability, SledConfig};
 use crate::counter::{Counter, Step};
 use crate::group_commit::GroupCommit;
+use crate::pool::Pool;
 
 /// `meta` key: on-disk layout version of the four trees.
 const LAYOUT_KEY: &[u8] = b"layout";
@@ -30,14 +31,16 @@ const SWEEP_CHUNK: usize = 128;
 /// after a crash.
 ///
 /// The [`SessionStore`] methods do nothing until their future is polled.
-/// Then they encode or decode the record on the calling task and run the sled
-/// operations on Tokio's blocking thread pool (`spawn_blocking`): a disk that
-/// stalls never stalls an executor thread, and a deadline around the call
-/// (the runtime's `store_timeout`) really bounds it. A call abandoned after
-/// its sled operations started still finishes them in the background.
-/// [`flush`](SessionStore::flush) is a group commit on the same pool;
-/// [`remove_expired`](SessionStore::remove_expired) works in chunks of 128
-/// index entries; [`count`](SessionStore::count) only reads a counter.
+/// Then they encode or decode the record on the calling task and hand the
+/// sled operations to the store's own threads (see
+/// [the crate docs](crate#blocking-and-deadlines)): a disk that stalls never
+/// stalls an executor thread, and a deadline around the call (the runtime's
+/// `store_timeout`) really bounds it. A call abandoned before its sled
+/// operations started does nothing; one abandoned later finishes them in the
+/// background. [`flush`](SessionStore::flush) is a group commit on Tokio's
+/// blocking pool; [`remove_expired`](SessionStore::remove_expired) works in
+/// chunks of 128 index entries; [`count`](SessionStore::count) only reads a
+/// counter.
 ///
 /// ```
 /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
@@ -73,6 +76,8 @@ struct Inner {
     durability: Durability,
     group: Arc<GroupCommit>,
     recount: Mutex<Option<JoinHandle<()>>>,
+    /// Runs every sled call but the group commit's flush.
+    pool: Pool,
 }
 
 fn backend(err: sled::Error) -> StoreError {
@@ -215,6 +220,7 @@ impl SledStore {
                 durability: config.get_durability(),
                 group,
                 recount: Mutex::new(handle),
+                pool: Pool::new(sled_threads()),
             }),
         })
     }
@@ -568,25 +574,39 @@ impl Inner {
 }
 
 impl SledStore {
-    /// Runs `op` on the blocking thread pool, where sled may block (disk
+    /// Runs `op` on the store's sled threads, where sled may block (disk
     /// reads, log writes): never on an executor thread, and only once the
     /// returned future is polled, so dropping the future unpolled (or before
     /// `op` starts) does nothing, and a deadline around it really bounds it.
-    /// Without a Tokio runtime (another executor), `op` runs inline.
     async fn blocking<T, F>(&self, op: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&Inner) -> Result<T, StoreError> + Send + 'static,
     {
+        let (tx, rx) = tokio::sync::oneshot::channel();
         let inner = Arc::clone(&self.inner);
-        match tokio::runtime::Handle::try_current() {
-            Ok(handle) => handle
-                .spawn_blocking(move || op(&inner))
-                .await
-                .map_err(|e| StoreError::Backend(format!("sled task failed: {e}")))?,
-            Err(_) => op(&inner),
-        }
+        self.inner.pool.submit(move || {
+            if tx.is_closed() {
+                // The caller gave up (a deadline passed) before we started.
+                return;
+            }
+            let result = op(&inner);
+            // Before answering: whoever awaits may then drop the last handle
+            // and expect the database closed.
+            drop(inner);
+            let _ = tx.send(result);
+        });
+        rx.await
+            .map_err(|_| StoreError::Backend("a sled call panicked".into()))?
     }
+}
+
+/// Threads for sled calls: they mostly compute for microseconds, but a read
+/// that misses the cache waits for the disk, so a few more than the cores.
+fn sled_threads() -> usize {
+    std::thread::available_parallelism()
+        .map_or(4, |n| n.get())
+        .clamp(4, 16)
 }
 
 impl SessionStore for SledStore {
