@@ -1,13 +1,20 @@
 -- wrk script for benches/http/run.sh.
 --
---   wrk -t1 -c32 -d5s --latency -s bench.lua http://127.0.0.1:PORT -- PATH MODE
+--   wrk -t1 -c32 -d5s --latency -s bench.lua http://127.0.0.1:PORT -- PATH MODE [COOKIES]
 --
--- MODE "session": before the run, each wrk thread obtains ONE session cookie
---   (GET /counter once, via curl, capturing Set-Cookie) and then sends it on
---   every request: the request stays static, so wrk spends no Lua per request.
+-- MODE "session": before the run, each wrk thread obtains COOKIES (default 1)
+--   distinct session cookies (one GET /counter each, via curl, capturing
+--   Set-Cookie; the timed run starts after init()).
+--   COOKIES = 1: the cookie goes into wrk.headers and is sent on every request:
+--     the request stays static, so wrk spends no Lua per request.
+--   COOKIES > 1: init() pre-formats one request per cookie (wrk.format) and
+--     defines request(), which rotates through them request by request
+--     (round-robin over the thread's connections, so every cookie sees about
+--     requests / COOKIES of the load, concurrently).
 -- MODE "none": no cookie at all (/plain, /health, and the new-session runs).
 --
--- init() prints "COOKIE <name=value>" for session runs; done() prints one
+-- init() prints one "COOKIE <name=value>" line per cookie for session runs
+-- (run.sh reads the counters back through them); done() prints one
 -- machine-readable line that run.sh parses:
 --   BENCH requests=.. duration_us=.. p50_us=.. p99_us=.. status_errors=.. socket_errors=..
 
@@ -27,18 +34,44 @@ end
 
 function init(args)
    local path, mode = args[1] or "/", args[2] or "none"
+   local n = tonumber(args[3] or "1") or 1
    wrk.path = path
    wrk.method = "GET"
    if mode == "session" then
       local base = wrk.scheme .. "://" .. wrk.host .. ":" .. wrk.port
-      local cookie = fetch_cookie(base)
-      if not cookie then
-         io.stderr:write("bench.lua: GET " .. base .. "/counter sent no Set-Cookie\n")
-         os.exit(3)
+      local cookies, seen = {}, {}
+      for _ = 1, n do
+         local cookie = fetch_cookie(base)
+         if not cookie then
+            io.stderr:write("bench.lua: GET " .. base .. "/counter sent no Set-Cookie\n")
+            os.exit(3)
+         end
+         if seen[cookie] then
+            io.stderr:write("bench.lua: GET " .. base .. "/counter sent a cookie twice\n")
+            os.exit(3)
+         end
+         seen[cookie] = true
+         cookies[#cookies + 1] = cookie
+         -- run.sh reads these back to check the counters afterwards
+         io.write("COOKIE " .. cookie .. "\n")
       end
-      wrk.headers["Cookie"] = cookie
-      -- run.sh reads this back to check the counter afterwards
-      io.write("COOKIE " .. cookie .. "\n")
+      if n == 1 then
+         wrk.headers["Cookie"] = cookies[1]   -- static request: no Lua per request
+      else
+         local reqs = {}
+         for i, cookie in ipairs(cookies) do
+            local headers = {}
+            for k, v in pairs(wrk.headers) do headers[k] = v end
+            headers["Cookie"] = cookie
+            reqs[i] = wrk.format("GET", path, headers)
+         end
+         local i = 0
+         -- a global defined here: wrk looks for request() after init()
+         function request()
+            i = i % n + 1
+            return reqs[i]
+         end
+      end
    end
 end
 

@@ -7,9 +7,18 @@
 # What it does, in order (it stops by itself; nothing is left running):
 #   1. installs wrk with apt-get if it is missing;
 #   2. builds, in release: the demos (`cargo build --release -p livesession-demos
-#      --bins` in the main workspace) and this folder's own crate (`peer-servers`:
-#      one binary per peer plus `lost-updates`), which is NOT a workspace member
-#      and has its own target dir, benches/http/target;
+#      --bins` in the main workspace, i.e. the working tree as it is: its HEAD
+#      and the files with uncommitted changes are recorded in OUT/build.txt and
+#      under the table) and this folder's own crate (`peer-servers`: one binary
+#      per peer plus `lost-updates`), which is NOT a workspace member and has
+#      its own target dir, benches/http/target;
+#      a commit named by BASELINE=<rev> (or CURRENT=<rev>) is built apart:
+#      `git worktree add --detach /tmp/livesession-bench-<short sha> <sha>`
+#      (outside the repository; removed after the build, and by the exit trap
+#      if the build fails), `cargo build --release -p livesession-demos --bins`
+#      there with CARGO_TARGET_DIR=benches/http/target/rev-build (kept, so the
+#      next run rebuilds little), the two binaries copied to
+#      benches/http/target/rev/<full sha>/ (SKIP_BUILD=1 reuses them);
 #   3. for every server and route: starts the server pinned to core SERVER_CPU
 #      (taskset), runs wrk pinned to core CLIENT_CPU (THREADS threads, CONNS
 #      connections, REPS repetitions of DURATION seconds each, the same server
@@ -20,12 +29,18 @@
 #                 poem CookieSession (signed), salvo-session MemoryStore,
 #                 axum + tower-sessions MemoryStore; and the demos' /counter in
 #                 durable mode (--data-dir <tmp> --durability sync|periodic);
+#                 with BASELINE, NAME@base is demo server NAME (poem-demo,
+#                 poem-demo-sync, salvo-demo-periodic, ...) run from the
+#                 baseline build, in the same repetition loop as the rest;
 #        routes:  plain   (/plain; the demos' /health): no session at all;
-#                 counter (/counter with ONE cookie, obtained by bench.lua
-#                          before the run and reused on every request);
-#                 read    (/read with that cookie);
+#                 counter (/counter with COOKIES session cookies, obtained by
+#                          bench.lua before the run (one GET /counter each):
+#                          one cookie is sent on every request (static
+#                          request); N > 1 are rotated request by request);
+#                 read    (/read with those cookies);
 #                 new     (/new; the demos' /counter) with NO cookie: every
 #                          request makes and stores a brand-new session;
+#        with several COOKIES values, counter and read get one cell per value;
 #   4. the concurrency check: `lost-updates` fires LOST_N concurrent
 #      GET /counter on one cookie against every server, LOST_ROUNDS times, in
 #      two settings: pinned to one core (as the benchmark) and on both cores
@@ -34,7 +49,11 @@
 #      median of wrk's per-repetition percentiles, CPU µs/request = server
 #      CPU time / requests, median over repetitions; ratios: each route vs the
 #      same server's plain route, ours vs the peer on the same framework,
-#      durable modes vs memory mode), then the lost-update table.
+#      durable modes vs memory mode of the same build, sync vs periodic,
+#      N cookies vs 1 cookie, current build vs @base), then, when any @base
+#      server ran, a side-by-side table of the demos' /counter (current vs
+#      baseline, each durable mode vs memory mode of its own build), then the
+#      lost-update table.
 #
 # Environment (defaults in brackets):
 #   DURATION [5]  seconds per repetition      REPS [3]  repetitions
@@ -44,13 +63,29 @@
 #   NICE [-10]    nice level of servers and wrk: other work on this shared
 #                 machine (builds) then gets far less of the benchmark's cores
 #   PORT_BASE [18400]                         first loopback port used
-#   SERVERS       space-separated subset of server names (default: all)
+#   SERVERS       space-separated subset of server names (default: all, plus
+#                 the six demo@base servers when BASELINE is set)
 #   ROUTES        space-separated subset of plain counter read new (default: all)
+#   COOKIES [1]   session cookies per wrk thread for counter and read; a
+#                 space-separated list (e.g. "1 64") runs each value as its own
+#                 cell in the same loop. The check after each counter
+#                 repetition reads every cookie's n back: their sum must be
+#                 >= completed requests + the cookies' own first GETs
+#   BASELINE      git rev (commit, tag, branch) whose demos run as NAME@base;
+#                 unset: no baseline
+#   CURRENT       git rev to build the (non-@base) demos from instead of the
+#                 working tree, e.g. CURRENT=HEAD while others have
+#                 uncommitted edits in the tree
 #   SKIP_BUILD=1  use the binaries already built
 #   OUT           results dir [benches/http/target/results/<UTC timestamp>]
 #   REPORT_ONLY=DIR  only re-print the tables from an earlier results dir
 # Outputs: OUT/raw.tsv (one line per repetition), OUT/lost.tsv, OUT/table.md,
-# OUT/logs/<server>-<route>.{stderr,wrk} (server stderr and wrk output).
+# OUT/build.txt (commits built), OUT/logs/<server>-<route>[-c<N>].{stderr,wrk}
+# (server stderr and wrk output; -c<N> for N cookies).
+#
+# Example: sync durability vs memory, before and after a commit, 1 and 64 cookies:
+#   BASELINE=65e56c7 COOKIES="1 64" ROUTES=counter SERVERS="poem-demo \
+#     poem-demo-sync poem-demo@base poem-demo-sync@base" bash benches/http/run.sh
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -66,12 +101,17 @@ LOST_ROUNDS="${LOST_ROUNDS:-5}"
 NICE="${NICE:--10}"
 PORT_BASE="${PORT_BASE:-18400}"
 ROUTES="${ROUTES:-plain counter read new}"
+COOKIES="${COOKIES:-1}"
+BASELINE="${BASELINE:-}"
+CURRENT="${CURRENT:-}"
 OUT="${REPORT_ONLY:-${OUT:-$HERE/target/results/$(date -u +%Y%m%dT%H%M%SZ)}}"
 SECRET="livesession-http-bench-secret-0123456789abcdef"
 HOST="127.0.0.1"   # loopback only: never change this to another address
 CLK_TCK="$(getconf CLK_TCK)"
 
 ALL_SERVERS="poem-demo salvo-demo poem-server-session poem-cookie-session salvo-session axum-tower-sessions poem-demo-sync poem-demo-periodic salvo-demo-sync salvo-demo-periodic"
+BASE_SERVERS="poem-demo@base salvo-demo@base poem-demo-sync@base poem-demo-periodic@base salvo-demo-sync@base salvo-demo-periodic@base"
+if [ -n "$BASELINE" ]; then ALL_SERVERS="$ALL_SERVERS $BASE_SERVERS"; fi
 SERVERS="${SERVERS:-$ALL_SERVERS}"
 
 DEMO_BIN="$ROOT/target/release"
@@ -80,7 +120,7 @@ mkdir -p "$OUT/logs"
 RAW="$OUT/raw.tsv"
 LOST="$OUT/lost.tsv"
 if [ -z "${REPORT_ONLY:-}" ]; then
-printf 'server\troute\trep\trequests\tduration_us\tp50_us\tp99_us\tcpu_ticks\tstatus_errors\tsocket_errors\talive\tcheck\n' >"$RAW"
+printf 'server\troute\tcookies\trep\trequests\tduration_us\tp50_us\tp99_us\tcpu_ticks\tstatus_errors\tsocket_errors\talive\tcheck\n' >"$RAW"
 printf 'server\tsetting\tround\tn\tfinal\tlost\tnon_200\terrors\n' >"$LOST"
 fi
 
@@ -99,9 +139,15 @@ NICE="$NICE" python3 - "$RAW" "$LOST" "$OUT" "$DURATION" "$REPS" "$CONNS" "$THRE
 import csv, statistics, sys, os, platform
 raw, lost, out, duration, reps, conns, threads = sys.argv[1:8]
 clk = os.sysconf("SC_CLK_TCK")
+build = {}
+if os.path.exists(os.path.join(out, "build.txt")):
+    for line in open(os.path.join(out, "build.txt")):
+        k, _, v = line.rstrip("\n").partition("=")
+        build[k] = v
 rows = {}
 for r in csv.DictReader(open(raw), delimiter="\t"):
-    rows.setdefault((r["server"], r["route"]), []).append(r)
+    r["cookies"] = r.get("cookies") or "1"   # results dirs from before COOKIES
+    rows.setdefault((r["server"], r["route"], int(r["cookies"])), []).append(r)
 
 LABEL = {
     "poem-demo": "**poem-demo** (livesession, memory)",
@@ -115,11 +161,33 @@ LABEL = {
     "salvo-demo-sync": "**salvo-demo** --durability sync",
     "salvo-demo-periodic": "**salvo-demo** --durability periodic",
 }
-ROUTE = {"plain": "plain", "counter": "/counter", "read": "/read", "new": "new session"}
+BASE_TAG = "@base"
+base_short = build.get("baseline_short", "")
+
+def label(s):
+    if s.endswith(BASE_TAG):
+        core = s[: -len(BASE_TAG)]
+        return f"{LABEL.get(core, core)} @base{(' ' + base_short) if base_short else ''}"
+    return LABEL.get(s, s)
+
+def route_label(route, k):
+    name = {"plain": "plain", "counter": "/counter", "read": "/read", "new": "new session"}[route]
+    return f"{name}, {k} cookies" if k > 1 else name
+
 PEERS = {
     "poem-demo": [("poem-server-session", "poem ServerSession"), ("poem-cookie-session", "poem CookieSession")],
     "salvo-demo": [("salvo-session", "salvo-session")],
 }
+
+def split(s):
+    """server name -> (core name, build suffix '' or '@base')"""
+    return (s[: -len(BASE_TAG)], BASE_TAG) if s.endswith(BASE_TAG) else (s, "")
+
+def mode_of(core):
+    for m in ("sync", "periodic"):
+        if core.endswith("-" + m):
+            return core[: -len(m) - 1], m
+    return core, "memory"
 
 def med(xs):
     xs = [x for x in xs if x is not None]
@@ -147,41 +215,63 @@ def lat(us):
 def ratio(a, b):
     return f"{a/b:.2f}×" if a and b else "–"
 
-print(f"| server | route | req/s | p50 | p99 | CPU µs/req | vs own plain | vs peer / mode (req/s; CPU/req) |")
+def both(m, o):
+    return f"{ratio(m['rps'], o['rps'])} / {ratio(m['cpu'], o['cpu'])}"
+
+print(f"| server | route | req/s | p50 | p99 | CPU µs/req | vs own plain | vs peer / mode / build (req/s; CPU/req) |")
 print("|---|---|--:|--:|--:|--:|--:|---|")
-order = [s for s in LABEL if any(k[0] == s for k in rows)]
+present = {k[0] for k in rows}
+order = []
+for s in list(LABEL) + sorted(present):
+    for name in (s, s + BASE_TAG):
+        if name in present and name not in order:
+            order.append(name)
+cookie_counts = sorted({k[2] for k in rows})
 notes = []
 for s in order:
+    core, suffix = split(s)
+    demo, mode = mode_of(core)
     for route in ["plain", "counter", "read", "new"]:
-        m = summary((s, route))
-        if m is None:
-            if (s, route) in rows:
-                print(f"| {LABEL[s]} | {ROUTE[route]} | no result | | | | | |")
-            continue
-        plain = summary((s, "plain"))
-        own = ratio(m["rps"], plain["rps"]) if plain and route != "plain" else ("1.00×" if route == "plain" else "–")
-        cmp = []
-        for peer, name in PEERS.get(s, []):
-            p = summary((peer, route))
-            if p:
-                cmp.append(f"{ratio(m['rps'], p['rps'])} / {ratio(m['cpu'], p['cpu'])} vs {name}")
-        if s.endswith("-sync") or s.endswith("-periodic"):
-            mem = summary((s.rsplit("-", 1)[0], route))
-            if mem:
-                cmp.append(f"{ratio(m['rps'], mem['rps'])} / {ratio(m['cpu'], mem['cpu'])} vs memory mode")
-            if s.endswith("-sync"):
-                per = summary((s.rsplit("-", 1)[0] + "-periodic", route))
-                if per:
-                    cmp.append(f"{ratio(m['rps'], per['rps'])} / {ratio(m['cpu'], per['cpu'])} vs periodic")
-        if m["util"] is not None and m["util"] < 0.85:
-            notes.append(f"{s} {route}: the server used only {m['util']*100:.0f}% of its core (median over reps): it was starved or not the bottleneck, so req/s and latency understate it; CPU µs/req does not")
-        if m["errors"]:
-            notes.append(f"{s} {route}: {m['errors']} wrk errors (status>399 or socket) over {m['reps']} reps")
-        if m["dead"]:
-            notes.append(f"{s} {route}: the server DIED during the run")
-        if m["low"]:
-            notes.append(f"{s} {route}: counter below completed requests: {', '.join(m['low'])}")
-        print(f"| {LABEL[s]} | {ROUTE[route]} | {m['rps']:,.0f} | {lat(m['p50'])} | {lat(m['p99'])} | {m['cpu']:.1f} | {own} | {'; '.join(cmp)} |")
+        for k in cookie_counts:
+            key = (s, route, k)
+            m = summary(key)
+            if m is None:
+                if key in rows:
+                    print(f"| {label(s)} | {route_label(route, k)} | no result | | | | | |")
+                continue
+            plain = summary((s, "plain", 1))
+            own = ratio(m["rps"], plain["rps"]) if plain and route != "plain" else ("1.00×" if route == "plain" else "–")
+            cmp = []
+            for peer, name in PEERS.get(s, []):
+                p = summary((peer, route, k))
+                if p:
+                    cmp.append(f"{both(m, p)} vs {name}")
+            if mode != "memory":
+                mem = summary((demo + suffix, route, k))
+                if mem:
+                    cmp.append(f"{both(m, mem)} vs memory mode")
+                if mode == "sync":
+                    per = summary((demo + "-periodic" + suffix, route, k))
+                    if per:
+                        cmp.append(f"{both(m, per)} vs periodic")
+            if k > 1:
+                one = summary((s, route, 1))
+                if one:
+                    cmp.append(f"{both(m, one)} vs 1 cookie")
+            if not suffix:
+                base = summary((s + BASE_TAG, route, k))
+                if base:
+                    cmp.append(f"{both(m, base)} vs @base")
+            tag = f"{s} {route_label(route, k)}"
+            if m["util"] is not None and m["util"] < 0.85:
+                notes.append(f"{tag}: the server used only {m['util']*100:.0f}% of its core (median over reps): it was starved or not the bottleneck, so req/s and latency understate it; CPU µs/req does not")
+            if m["errors"]:
+                notes.append(f"{tag}: {m['errors']} wrk errors (status>399 or socket) over {m['reps']} reps")
+            if m["dead"]:
+                notes.append(f"{tag}: the server DIED during the run")
+            if m["low"]:
+                notes.append(f"{tag}: counter below completed requests: {', '.join(m['low'])}")
+            print(f"| {label(s)} | {route_label(route, k)} | {m['rps']:,.0f} | {lat(m['p50'])} | {lat(m['p99'])} | {m['cpu']:.1f} | {own} | {'; '.join(cmp)} |")
 all_rows = [r for rs in rows.values() for r in rs if int(r["requests"]) > 0]
 if all_rows:  # what the data says, so that REPORT_ONLY prints the run's own settings
     reps = max(int(r["rep"]) for r in all_rows)
@@ -189,14 +279,48 @@ if all_rows:  # what the data says, so that REPORT_ONLY prints the run's own set
 print()
 print(f"wrk: {threads} thread, {conns} connections, {reps} × {duration} s per cell (median shown), "
       f"server on core 0 and wrk on core 1 (taskset; both in autogroups of their own at nice {os.environ.get('NICE', '-10')}), one tokio worker per server. "
-      f"plain = /plain (peers) or /health (demos); new session = /new (peers) or /counter without a cookie (demos). "
+      f"plain = /plain (peers) or /health (demos); new session = /new (peers) or /counter without a cookie (demos); "
+      f"/counter and /read send one session cookie on every request, or with \"N cookies\" rotate N session cookies request by request. "
       f"Ratios read left/right: req/s ratio (higher is better) / CPU-per-request ratio (lower is better).")
+if build:
+    print()
+    cur = f"Demos built from: current = {build.get('current', '?')}"
+    if build.get("baseline"):
+        cur += f"; @base = {build['baseline']}"
+    print(cur + ".")
 all_util = [int(r["cpu_ticks"]) / clk / (int(r["duration_us"]) / 1e6)
             for rs in rows.values() for r in rs if int(r["requests"]) > 0]
 if all_util:
     print()
     print(f"Server core use during the runs (its utime+stime / wall time): median {statistics.median(all_util)*100:.0f}%, "
           f"min {min(all_util)*100:.0f}% (near 100% = the server, not wrk or other work, was the limit).")
+
+# side by side: the demos' /counter, current vs baseline, durable vs memory of the same build
+if any(s.endswith(BASE_TAG) for s in present):
+    print()
+    print(f"Durable vs memory, current build vs @base{(' ' + base_short) if base_short else ''}: the demos' /counter "
+          f"(\"vs memory\" = req/s ratio / CPU-per-request ratio against memory mode of the same build)")
+    print()
+    print("| demo | cookies | mode | req/s now | p50 / p99 now | CPU µs/req now | vs memory now | req/s base | p50 / p99 base | CPU µs/req base | vs memory base | req/s now ÷ base |")
+    print("|---|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+    for demo in ("poem-demo", "salvo-demo"):
+        for k in cookie_counts:
+            for mode in ("memory", "sync", "periodic"):
+                core = demo if mode == "memory" else f"{demo}-{mode}"
+                cells, ms = [], []
+                for suffix in ("", BASE_TAG):
+                    m = summary((core + suffix, "counter", k))
+                    mem = summary((demo + suffix, "counter", k))
+                    ms.append(m)
+                    if m is None:
+                        cells += ["–"] * 4
+                        continue
+                    vs = "1.00×" if mode == "memory" else (both(m, mem) if mem else "–")
+                    cells += [f"{m['rps']:,.0f}", f"{lat(m['p50'])} / {lat(m['p99'])}", f"{m['cpu']:.1f}", vs]
+                if ms[0] is None and ms[1] is None:
+                    continue
+                now_base = ratio(ms[0]["rps"], ms[1]["rps"]) if ms[0] and ms[1] else "–"
+                print(f"| {demo} | {k} | {mode} | {' | '.join(cells)} | {now_base} |")
 if notes:
     print()
     print("Anomalies:")
@@ -226,7 +350,7 @@ if L:
             cells.append(", ".join(r["lost"] for r in rs) or "–")
             bad += [f"{r['non_200']}/{r['errors']}" for r in rs]
         bad_s = "none" if all(b == "0/0" for b in bad) else ", ".join(bad)
-        print(f"| {LABEL.get(s, s)} | {cells[0]} | {cells[1]} | {bad_s} |")
+        print(f"| {label(s)} | {cells[0]} | {cells[1]} | {bad_s} |")
 PY
 }
 
@@ -241,39 +365,109 @@ for tool in curl taskset python3; do
     command -v "$tool" >/dev/null 2>&1 || { log "missing $tool"; exit 1; }
 done
 
-# ---------------------------------------------------------------- 2. build
-if [ "${SKIP_BUILD:-0}" != 1 ]; then
-    log "building the demos (release)"
-    (cd "$ROOT" && cargo build --release -p livesession-demos --bins)
-    log "building the peer servers (release, own workspace)"
-    (cd "$HERE" && cargo build --release)
-fi
+for k in $COOKIES; do
+    case "$k" in '' | *[!0-9]* | 0) log "COOKIES must be positive integers, got '$k'"; exit 1 ;; esac
+done
+for server in $SERVERS; do
+    case "$server" in
+        *@base) [ -n "$BASELINE" ] || { log "$server needs BASELINE=<git rev>"; exit 1 ;} ;;
+    esac
+    case " $ALL_SERVERS $BASE_SERVERS " in
+        *" $server "*) ;;
+        *) log "unknown server $server"; exit 1 ;;
+    esac
+done
 
-# ---------------------------------------------------------------- servers
 TMPDIRS=()
 ALL_PIDS=()
+WORKTREES=()
+BASE_BIN=""
 cleanup() {
     local p
     for p in "${ALL_PIDS[@]}"; do
         if kill -0 "$p" 2>/dev/null; then kill -TERM "$p" 2>/dev/null || true; fi
     done
-    sleep 1
+    [ "${#ALL_PIDS[@]}" = 0 ] || sleep 1
     for p in "${ALL_PIDS[@]}"; do
         if kill -0 "$p" 2>/dev/null; then kill -KILL "$p" 2>/dev/null || true; fi
     done
     for d in "${TMPDIRS[@]}"; do rm -rf "$d"; done
+    for d in "${WORKTREES[@]}"; do   # worktrees of build_rev, if still there
+        if [ -e "$d" ]; then git -C "$ROOT" worktree remove --force "$d" 2>/dev/null || true; fi
+    done
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+# ---------------------------------------------------------------- 2. build
+# build_rev REV: builds commit REV's demos in a git worktree outside the
+# repository and copies them to benches/http/target/rev/<sha>/; sets REV_BIN,
+# REV_DESC ("<short sha> <subject>"), REV_SHORT.
+build_rev() {
+    local sha
+    sha="$(git -C "$ROOT" rev-parse --verify "$1^{commit}")" || { log "$1 is not a commit"; exit 1; }
+    REV_SHORT="$(git -C "$ROOT" rev-parse --short "$sha")"
+    REV_DESC="$(git -C "$ROOT" log -1 --format='%h %s' "$sha")"
+    REV_BIN="$HERE/target/rev/$sha"
+    if [ "${SKIP_BUILD:-0}" = 1 ] && [ -x "$REV_BIN/poem-demo" ] && [ -x "$REV_BIN/salvo-demo" ]; then return 0; fi
+    # a fixed path per commit, so that the shared target dir rebuilds little
+    WORKTREES+=("/tmp/livesession-bench-$REV_SHORT")
+    local wt="/tmp/livesession-bench-$REV_SHORT"
+    if [ -e "$wt" ]; then   # left by an interrupted run
+        git -C "$ROOT" worktree remove --force "$wt" 2>/dev/null || { log "$wt exists and is no worktree of this repository: remove it"; exit 1; }
+    fi
+    log "commit $REV_SHORT: worktree in $wt"
+    git -C "$ROOT" worktree add --detach "$wt" "$sha" >&2
+    log "building $REV_SHORT's demos (release, CARGO_TARGET_DIR=$HERE/target/rev-build)"
+    (cd "$wt" && CARGO_TARGET_DIR="$HERE/target/rev-build" cargo build --release -p livesession-demos --bins)
+    mkdir -p "$REV_BIN"
+    cp "$HERE/target/rev-build/release/poem-demo" "$HERE/target/rev-build/release/salvo-demo" "$REV_BIN/"
+    git -C "$ROOT" worktree remove --force "$wt"
+}
+
+BUILD="$OUT/build.txt"
+: >"$BUILD"
+if [ -n "$CURRENT" ]; then
+    build_rev "$CURRENT"
+    DEMO_BIN="$REV_BIN"
+    echo "current=$REV_DESC" >>"$BUILD"
+else
+    git_head() { git -C "$ROOT" log -1 --format='%h %s' 2>/dev/null || echo '?'; }
+    dirty="$(git -C "$ROOT" status --porcelain --untracked-files=no 2>/dev/null | awk '{print $2}' | tr '\n' ' ' | sed 's/ $//')"
+    if [ "${SKIP_BUILD:-0}" != 1 ]; then
+        head_before="$(git_head)"
+        log "building the demos (release) in the working tree at ${head_before%% *}${dirty:+ + uncommitted changes to $dirty}"
+        (cd "$ROOT" && cargo build --release -p livesession-demos --bins)
+        head_after="$(git_head)"
+        desc="working tree at $head_before"
+        [ "$head_after" = "$head_before" ] || desc="$desc (HEAD moved to $head_after during the build)"
+        echo "current=$desc${dirty:+, uncommitted changes to $dirty}" >>"$BUILD"
+    else
+        echo "current=binaries built earlier (SKIP_BUILD=1; HEAD now $(git_head))" >>"$BUILD"
+    fi
+fi
+if [ -n "$BASELINE" ]; then
+    build_rev "$BASELINE"
+    BASE_BIN="$REV_BIN"
+    echo "baseline=$REV_DESC" >>"$BUILD"
+    echo "baseline_short=$REV_SHORT" >>"$BUILD"
+fi
+if [ "${SKIP_BUILD:-0}" != 1 ]; then
+    log "building the peer servers (release, own workspace)"
+    (cd "$HERE" && cargo build --release)
+fi
+
+# ---------------------------------------------------------------- servers
+
 # server_argv NAME PORT WORKERS DATADIR: the server's command line.
 server_argv() {
-    local name=$1 workers=$3 addr="$HOST:$2" dir=$4
+    local name=$1 workers=$3 addr="$HOST:$2" dir=$4 bin=$DEMO_BIN
+    case "$name" in *@base) name=${name%@base}; bin=$BASE_BIN ;; esac
     case "$name" in
         poem-demo | salvo-demo)
-            echo "$DEMO_BIN/$name --addr $addr --memory --secret $SECRET" ;;
+            echo "$bin/$name --addr $addr --memory --secret $SECRET" ;;
         poem-demo-sync | poem-demo-periodic | salvo-demo-sync | salvo-demo-periodic)
-            echo "$DEMO_BIN/${name%-*} --addr $addr --data-dir $dir --durability ${name##*-} --secret $SECRET" ;;
+            echo "$bin/${name%-*} --addr $addr --data-dir $dir --durability ${name##*-} --secret $SECRET" ;;
         poem-server-session | poem-cookie-session | salvo-session | axum-tower-sessions)
             echo "$PEER_BIN/peer-$name --addr $addr --workers $workers" ;;
         *) log "unknown server $name"; exit 1 ;;
@@ -336,7 +530,7 @@ stop_server() {
         kill -KILL "$pid" 2>/dev/null || true
     fi
     wait "$pid" 2>/dev/null || rc=$?
-    # peers die of the signal (143); the demos must exit 0 (CONTRACT.md)
+    # peers die of the signal (143); the demos must exit 0 (examples/README.md)
     if is_demo "$name" && [ "$rc" != 0 ]; then log "WARNING: $name exited with status $rc after SIGTERM"; fi
     rm -rf "$dir"
 }
@@ -356,54 +550,74 @@ cpu_ticks() { # utime + stime of a pid (all its threads), in clock ticks
 # from other work on this shared machine spreads over every cell instead of
 # landing on one server.
 routes_for() { # durable modes: /counter only
-    case "$1" in *-sync | *-periodic) echo counter ;; *) echo "$ROUTES" ;; esac
+    case "${1%@base}" in *-sync | *-periodic) echo counter ;; *) echo "$ROUTES" ;; esac
 }
 has_route() { case " $ROUTES " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
+cookies_for() { # session routes: one cell per COOKIES value
+    case "$1" in counter | read) echo "$COOKIES" ;; *) echo 1 ;; esac
+}
 
-CELL_SERVER=(); CELL_ROUTE=(); CELL_PID=(); CELL_PORT=(); CELL_DIR=(); CELL_DEAD=()
+CELL_SERVER=(); CELL_ROUTE=(); CELL_COOKIES=(); CELL_PID=(); CELL_PORT=(); CELL_DIR=(); CELL_DEAD=()
 for server in $SERVERS; do
     for route in $(routes_for "$server"); do
         has_route "$route" || continue
-        start_server "$server" 1 1 "$OUT/logs/$server-$route.stderr"
-        CELL_SERVER+=("$server"); CELL_ROUTE+=("$route"); CELL_PID+=("$SERVER_PID")
-        CELL_PORT+=("$SERVER_PORT"); CELL_DIR+=("$SERVER_DIR"); CELL_DEAD+=(0)
+        for k in $(cookies_for "$route"); do
+            tag="$server-$route"; [ "$k" = 1 ] || tag="$tag-c$k"
+            start_server "$server" 1 1 "$OUT/logs/$tag.stderr"
+            CELL_SERVER+=("$server"); CELL_ROUTE+=("$route"); CELL_COOKIES+=("$k"); CELL_PID+=("$SERVER_PID")
+            CELL_PORT+=("$SERVER_PORT"); CELL_DIR+=("$SERVER_DIR"); CELL_DEAD+=(0)
+        done
     done
 done
 log "${#CELL_PID[@]} servers up; warming up"
 for i in "${!CELL_PID[@]}"; do
     read -r path mode <<<"$(route_args "${CELL_SERVER[$i]}" "${CELL_ROUTE[$i]}")"
     boosted taskset -c "$CLIENT_CPU" wrk -t"$THREADS" -c"$CONNS" -d1s -s "$HERE/bench.lua" \
-        "http://$HOST:${CELL_PORT[$i]}" -- "$path" "$mode" >/dev/null 2>&1 || true
+        "http://$HOST:${CELL_PORT[$i]}" -- "$path" "$mode" "${CELL_COOKIES[$i]}" >/dev/null 2>&1 || true
 done
 
 for rep in $(seq 1 "$REPS"); do
     for i in "${!CELL_PID[@]}"; do
         [ "${CELL_DEAD[$i]}" = 0 ] || continue
-        server=${CELL_SERVER[$i]}; route=${CELL_ROUTE[$i]}; pid=${CELL_PID[$i]}
-        tag="$server-$route"; url="http://$HOST:${CELL_PORT[$i]}"; wrk_out="$OUT/logs/$tag.wrk"
+        server=${CELL_SERVER[$i]}; route=${CELL_ROUTE[$i]}; k=${CELL_COOKIES[$i]}; pid=${CELL_PID[$i]}
+        tag="$server-$route"; [ "$k" = 1 ] || tag="$tag-c$k"
+        url="http://$HOST:${CELL_PORT[$i]}"; wrk_out="$OUT/logs/$tag.wrk"
         read -r path mode <<<"$(route_args "$server" "$route")"
         before=$(cpu_ticks "$pid")
         boosted taskset -c "$CLIENT_CPU" wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency \
-            -s "$HERE/bench.lua" "$url" -- "$path" "$mode" >"$wrk_out.$rep" 2>&1 || true
+            -s "$HERE/bench.lua" "$url" -- "$path" "$mode" "$k" >"$wrk_out.$rep" 2>&1 || true
         after=$(cpu_ticks "$pid")
         alive=1; kill -0 "$pid" 2>/dev/null || alive=0
         line="$(grep '^BENCH ' "$wrk_out.$rep" || true)"
         if [ -z "$line" ]; then
             log "WARNING: wrk gave no result for $tag rep $rep:"; cat "$wrk_out.$rep" >&2
-            printf '%s\t%s\t%s\t0\t0\t0\t0\t0\t0\t0\t%s\tno-result\n' "$server" "$route" "$rep" "$alive" >>"$RAW"
+            printf '%s\t%s\t%s\t%s\t0\t0\t0\t0\t0\t0\t0\t%s\tno-result\n' "$server" "$route" "$k" "$rep" "$alive" >>"$RAW"
             if [ "$alive" = 0 ]; then CELL_DEAD[$i]=1; log "WARNING: $server ($route) is dead"; fi
             continue
         fi
         eval "$(echo "$line" | sed 's/^BENCH //')"   # requests= duration_us= p50_us= ...
-        # counter check: on a server-side session, n must have grown by at
-        # least the number of completed requests (+1 for bench.lua's own GET)
+        # counter check: on a server-side session, the counters must have
+        # grown by at least the number of completed requests, in sum over the
+        # run's cookies (+1 per cookie for bench.lua's own GET that made it);
+        # and no cookie's counter may read below 1 (a lost session)
         check="-"
         if [ "$route" = counter ] && [ "$server" != poem-cookie-session ] && [ "$alive" = 1 ]; then
-            cookie="$(awk '/^COOKIE /{print $2; exit}' "$wrk_out.$rep")"
-            n="$(curl -s --max-time 5 -H "Cookie: $cookie" "$url/read" || echo '?')"
-            if [ "$n" -ge $((requests + 1)) ] 2>/dev/null; then check="ok(n=$n)"; else check="LOW(n=$n,req=$requests)"; fi
+            n=0; ncookies=0; nmin=""
+            while read -r cookie; do
+                c="$(curl -s --max-time 5 -H "Cookie: $cookie" "$url/read" || true)"
+                case "$c" in '' | *[!0-9]*) n='?'; break ;; esac
+                n=$((n + c)); ncookies=$((ncookies + 1))
+                if [ -z "$nmin" ] || [ "$c" -lt "$nmin" ]; then nmin=$c; fi
+            done < <(awk '/^COOKIE /{print $2}' "$wrk_out.$rep")
+            if [ "$ncookies" = 0 ]; then n='?'; fi
+            what="n=$n"; [ "$ncookies" -le 1 ] || what="sum n=$n over $ncookies cookies, min $nmin"
+            if [ "$n" != '?' ] && [ "$n" -ge $((requests + ncookies)) ] && [ "$nmin" -ge 1 ]; then
+                check="ok($what)"
+            else
+                check="LOW($what,req=$requests)"
+            fi
         fi
-        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$server" "$route" "$rep" \
+        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$server" "$route" "$k" "$rep" \
             "$requests" "$duration_us" "$p50_us" "$p99_us" "$((after - before))" \
             "$status_errors" "$socket_errors" "$alive" "$check" >>"$RAW"
         log "$tag rep $rep: $(awk -v r="$requests" -v d="$duration_us" 'BEGIN{printf "%.0f req/s", r/(d/1e6)}') p50=${p50_us}us p99=${p99_us}us cpu=$((after - before)) ticks status_err=$status_errors sock_err=$socket_errors $check"
