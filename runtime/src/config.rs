@@ -187,6 +187,10 @@ pub struct SessionConfig {
     pub(crate) absolute_timeout: Option<Duration>,
     pub(crate) trust_proxy: bool,
     pub(crate) store: Option<Arc<dyn SessionStore>>,
+    /// The store without the deadline wrapper: an owner's writes to its
+    /// record run to their end (see `owner::actor::write_to_end`).
+    pub(crate) unbounded_store: Option<Arc<dyn SessionStore>>,
+    pub(crate) store_timeout: Duration,
     pub(crate) passivate_after: Duration,
     pub(crate) hibernate_after: Duration,
     pub(crate) sweep_interval: Duration,
@@ -556,10 +560,12 @@ impl SessionConfigBuilder {
             id_generator: self.id_generator,
             absolute_timeout: self.absolute_timeout,
             trust_proxy: self.trust_proxy,
-            store: self.store.map(|s| {
+            store: self.store.clone().map(|s| {
                 Arc::new(crate::store::TimeoutStore::new(s, self.store_timeout))
                     as Arc<dyn SessionStore>
             }),
+            unbounded_store: self.store,
+            store_timeout: self.store_timeout,
             passivate_after: self.passivate_after,
             hibernate_after: self.hibernate_after,
             sweep_interval: self.sweep_interval,

@@ -412,25 +412,16 @@ async fn revoke_reaches_a_login_still_inside_its_request() {
         login.regenerate(&["n"]).await.unwrap();
         assert_eq!(m.revoke_user("alice").await.unwrap(), 0);
         let set = login.finish().await.unwrap();
-        let new = set
-            .iter()
-            .find(|c| !c.contains("Max-Age=0"))
-            .map(|c| pair(c));
-        if let Some(new) = new {
-            assert_eq!(
-                read_n(&m, &new).await,
-                None,
-                "a session bound to alice before the revoke served a request after it"
-            );
-        }
+        assert!(
+            set.iter().all(|c| c.contains("Max-Age=0")),
+            "a session bound to alice before the revoke was created after it: {set:?}"
+        );
         // A fresh session bound in a request still open is revoked too.
         let fresh = request(&m, None);
         fresh.bind_user("alice").await.unwrap();
         fresh.insert("n", 5).await.unwrap();
         m.revoke_user("alice").await.unwrap();
         let set = fresh.finish().await.unwrap();
-        if let Some(c) = set.iter().find(|c| !c.contains("Max-Age=0")) {
-            assert_eq!(read_n(&m, &pair(c)).await, None, "durable={durable_store}");
-        }
+        assert!(set.is_empty(), "durable={durable_store}: {set:?}");
     }
 }

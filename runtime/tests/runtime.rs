@@ -188,9 +188,10 @@ async fn never_adopts_a_client_chosen_id() {
     );
     let s = request(&m, Some(&forged));
     assert_eq!(s.get::<i64>("n").await.unwrap(), None);
+    s.save().await.unwrap();
+    assert_ne!(s.id().await.unwrap().as_deref(), Some("attackerChosenId"));
     let set = s.finish().await.unwrap();
     assert!(!set[0].contains("attackerChosenId"), "{set:?}");
-    assert_ne!(s.id().await.unwrap().as_deref(), Some("attackerChosenId"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -156,6 +156,19 @@ impl SessionCell {
         self.pending.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Takes the change `id` back out of the queue, unless the owner has
+    /// already taken it into a batch. Returns whether it was withdrawn.
+    pub fn withdraw(&self, id: u64) -> bool {
+        let mut pending = self.pending();
+        match pending.iter().position(|p| p.id == id) {
+            Some(i) => {
+                pending.remove(i);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// The owner slot. Poisoning is ignored: the slot holds a plain handle.
     pub fn owner(&self) -> MutexGuard<'_, Option<ActorRef<SessionActor>>> {
         self.owner.lock().unwrap_or_else(|e| e.into_inner())

@@ -1,11 +1,19 @@
 //! What requests hand to a session's owner: changes and endings, and what
 //! comes back.
 
+use super::revocation::Binding;
 use super::snapshot::Snapshot;
 use crate::error::SessionError;
 use crate::metrics::EndReason;
 use crate::store::SessionRecord;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+
+/// A fresh id for a [`PendingChange`].
+pub(crate) fn next_change_id() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
 use tokio::sync::oneshot;
 
 /// A change to apply to the session record. Returns an optional value for the
@@ -15,6 +23,8 @@ pub(crate) type MutateFn =
 
 /// A change queued for the owner's next batch.
 pub(crate) struct PendingChange {
+    /// Unique per change: a request that gives up waiting withdraws it by id.
+    pub id: u64,
     pub change: MutateFn,
     pub reply: oneshot::Sender<ChangeOutcome>,
 }
@@ -34,6 +44,15 @@ pub(crate) struct MutatedOk {
     pub value: Option<serde_json::Value>,
     /// Session data or user binding changed (fastify's `isModified`).
     pub data_changed: bool,
+}
+
+/// A session a request ended: its final record and, after a regenerate of
+/// a bound session, the user binding its successor carries (registered by
+/// the owner before the session ended, so a revoke at any moment reaches
+/// one of the two).
+pub(crate) struct Ended {
+    pub record: SessionRecord,
+    pub binding: Option<Binding>,
 }
 
 /// Why a request ends a session.

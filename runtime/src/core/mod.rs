@@ -84,6 +84,17 @@ impl Core {
         self.config.store.as_ref()
     }
 
+    /// The store without its deadline, for an owner's writes to its own
+    /// record, which must run to their end.
+    pub fn unbounded_store(&self) -> Option<&Arc<dyn SessionStore>> {
+        self.config.unbounded_store.as_ref()
+    }
+
+    /// The deadline of one store call.
+    pub fn store_timeout(&self) -> std::time::Duration {
+        self.config.store_timeout
+    }
+
     /// Now, by the configured clock (Unix ms).
     pub fn now_ms(&self) -> u64 {
         self.config.clock.now_ms()
@@ -198,7 +209,7 @@ impl Core {
             *owner = None;
             std::mem::take(&mut *cell.pending())
         };
-        for PendingChange { change, reply } in queued {
+        for PendingChange { change, reply, .. } in queued {
             let _ = reply.send(ChangeOutcome::NotApplied(change));
         }
         self.alarms.cancel(cell);

@@ -17,7 +17,7 @@
 //! next change (or the alarm) spawns a new owner.
 
 use crate::core::cell::{ActorArgs, Lifecycle, SessionActor};
-use crate::core::change::{ChangeOutcome, Ending, MutateFn, MutatedOk, PendingChange};
+use crate::core::change::{ChangeOutcome, Ended, Ending, MutateFn, MutatedOk, PendingChange};
 use crate::core::snapshot::Snapshot;
 use crate::core::{expiry_refresh_due, Core};
 use crate::error::SessionError;
@@ -30,6 +30,7 @@ use kameo::prelude::*;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 enum TimerOutcome {
@@ -49,7 +50,9 @@ impl Actor for SessionActor {
             timer: Box::pin(tokio::time::sleep(Duration::ZERO)),
             last_message: if args.by_alarm {
                 // Nothing to wait for: hibernate again unless something is due.
-                Instant::now() - Duration::from_secs(86_400)
+                Instant::now()
+                    .checked_sub(Duration::from_secs(86_400))
+                    .unwrap_or_else(Instant::now)
             } else {
                 Instant::now()
             },
@@ -144,9 +147,13 @@ impl SessionActor {
             // here. The alarm is parked under the same lock, so an end that
             // takes the lock next also cancels it.
             let mut owner = self.cell.owner();
-            if !self.cell.pending().is_empty() {
-                // A change was queued and its nudge is on the way: stay up.
+            let queued = std::mem::take(&mut *self.cell.pending());
+            if !queued.is_empty() {
+                // Changes were queued (their nudge may still be on its way, or
+                // lost): apply them now rather than sleep on them.
+                drop(owner);
                 self.last_message = Instant::now();
+                self.apply_batch(&rt, queued).await;
                 return TimerOutcome::Continue;
             }
             match mailbox.try_recv() {
@@ -165,10 +172,10 @@ impl SessionActor {
 
     /// Writes the published snapshot with its fresh expiry to the store if
     /// the store lags behind. With `exact`, any expiry difference counts;
-    /// otherwise only one past the lazy-refresh threshold. Needs no flush:
-    /// the data is durable already, only the expiry moves.
+    /// otherwise only one past the lazy-refresh threshold. Needs no flush
+    /// when only the expiry moves: the data is durable already.
     async fn write_back(&mut self, rt: &Core, exact: bool) -> Result<(), SessionError> {
-        let Some(store) = rt.store() else {
+        let Some(store) = rt.unbounded_store() else {
             return Ok(());
         };
         let snap = self.cell.current();
@@ -185,10 +192,22 @@ impl SessionActor {
         }
         let mut record = snap.record.clone();
         record.expires_at_ms = expiry;
-        store.save(&self.cell.key, &record).await?;
-        if behind {
-            // The store held an unpublished write: make its undoing durable.
-            store.flush().await?;
+        let key = self.cell.key;
+        let write = async {
+            store.save(&key, &record).await?;
+            if behind {
+                // The store held an unpublished write: make its undoing durable.
+                store.flush().await?;
+            }
+            Ok(())
+        };
+        let (written, late) = write_to_end(rt, "save", write, || {}).await;
+        if written.is_err() || late {
+            // A write that ended late, or not at all, may still land.
+            self.cell.set_store_behind(true);
+        }
+        written?;
+        if behind && !late {
             self.cell.set_store_behind(false);
         }
         self.cell.set_stored_expiry(expiry);
@@ -203,10 +222,12 @@ impl SessionActor {
             Lifecycle::Alive => {}
         }
         if how == Lifecycle::Dead {
-            if let Some(store) = rt.store() {
+            if let Some(store) = rt.unbounded_store() {
                 // If this fails the record is expired on disk anyway: activation
                 // refuses it and the sweeper removes it.
-                if let Err(e) = store.delete(&self.cell.key).await {
+                let key = self.cell.key;
+                let (deleted, _) = write_to_end(rt, "delete", store.delete(&key), || {}).await;
+                if let Err(e) = deleted {
                     tracing::warn!(key = ?self.cell.key, error = %e, "could not delete an expired session record; the sweeper will retry");
                 }
             }
@@ -215,22 +236,26 @@ impl SessionActor {
     }
 
     /// Applies every queued change in one batch: one write, one flush, one
-    /// publish, then one reply per change.
+    /// publish, then one reply per change. Changes whose request is gone
+    /// (cancelled while queued) are skipped: nobody would learn of them.
     async fn apply_batch(&mut self, rt: &Core, batch: Vec<PendingChange>) {
         let current = self.cell.current();
         let mut record = current.record.clone();
-        crate::metrics::batch(batch.len());
         let mut outcomes = Vec::with_capacity(batch.len());
-        for PendingChange { change, reply } in batch {
+        for PendingChange { change, reply, .. } in batch {
+            if reply.is_closed() {
+                continue;
+            }
             let applied = apply_one(rt, &mut record, change);
             outcomes.push((reply, applied));
         }
+        crate::metrics::batch(outcomes.len());
         let changed = record.data != current.record.data
             || record.user != current.record.user
             || record.cookie != current.record.cookie;
         let snapshot = if changed {
             record.expires_at_ms = rt.expires_at(&record, self.cell.last_access());
-            match self.persist(rt, &record).await {
+            match self.persist(rt, &record, &mut outcomes).await {
                 Ok(()) => {
                     let snapshot = Arc::new(Snapshot {
                         version: current.version + 1,
@@ -241,13 +266,7 @@ impl SessionActor {
                 }
                 Err(why) => {
                     // Nothing is published and every change of the batch fails.
-                    for (reply, applied) in outcomes {
-                        let outcome = match applied {
-                            Ok(_) => Err(SessionError::Store(StoreError::Backend(why.clone()))),
-                            Err(own) => Err(own),
-                        };
-                        let _ = reply.send(ChangeOutcome::Applied(outcome));
-                    }
+                    fail_all(&mut outcomes, &why);
                     return;
                 }
             }
@@ -265,21 +284,40 @@ impl SessionActor {
     }
 
     /// Writes `record` and waits for the flush (group commit with sync
-    /// durability). On failure the store may hold a write that was never
+    /// durability). At the store deadline the batch's callers get their
+    /// error, but the write runs to its end before the owner writes again.
+    /// On failure (or a late end) the store may hold a write that was never
     /// published; the cell remembers that, so the next write-back undoes it.
-    async fn persist(&mut self, rt: &Core, record: &SessionRecord) -> Result<(), String> {
-        let Some(store) = rt.store() else {
+    async fn persist(
+        &mut self,
+        rt: &Core,
+        record: &SessionRecord,
+        outcomes: &mut Vec<Outcome>,
+    ) -> Result<(), String> {
+        let Some(store) = rt.unbounded_store() else {
             return Ok(());
         };
-        let written = match store.save(&self.cell.key, record).await {
-            Ok(()) => store.flush().await,
-            Err(e) => Err(e),
+        let key = self.cell.key;
+        let write = async {
+            store.save(&key, record).await?;
+            store.flush().await
         };
+        let timed_out = format!(
+            "session store save timed out after {} ms",
+            rt.store_timeout().as_millis()
+        );
+        let (written, late) =
+            write_to_end(rt, "save", write, || fail_all(outcomes, &timed_out)).await;
         match written {
-            Ok(()) => {
+            Ok(()) if !late => {
                 self.cell.set_stored_expiry(record.expires_at_ms);
                 self.cell.set_store_behind(false);
                 Ok(())
+            }
+            Ok(()) => {
+                self.cell.set_store_behind(true);
+                tracing::error!(key = ?self.cell.key, "a session change was made durable only after its callers were answered with a timeout; it is not applied");
+                Err(timed_out)
             }
             Err(e) => {
                 self.cell.set_store_behind(true);
@@ -291,6 +329,64 @@ impl SessionActor {
             }
         }
     }
+}
+
+/// A change of a batch with the caller to answer.
+type Outcome = (
+    oneshot::Sender<ChangeOutcome>,
+    Result<(Option<serde_json::Value>, bool), SessionError>,
+);
+
+/// Answers every change of a failed batch (each with its own error if it
+/// had one, else `why`).
+fn fail_all(outcomes: &mut Vec<Outcome>, why: &str) {
+    for (reply, applied) in outcomes.drain(..) {
+        let outcome = match applied {
+            Ok(_) => Err(SessionError::Store(StoreError::Backend(why.to_string()))),
+            Err(own) => Err(own),
+        };
+        let _ = reply.send(ChangeOutcome::Applied(outcome));
+    }
+}
+
+/// How many more store deadlines an owner keeps waiting for one of its
+/// writes after the first has passed, before it gives the write up.
+const WRITE_GRACE_DEADLINES: u32 = 4;
+
+/// Runs `write` (to the owner's own record) to its end instead of
+/// abandoning it at the store deadline: a store may finish an abandoned
+/// write later (the sled store does, on its blocking pool), where it would
+/// overwrite a later one. When the deadline passes, `at_deadline` runs once
+/// (the callers get their error then) and the owner goes on waiting, up to
+/// [`WRITE_GRACE_DEADLINES`] more deadlines; a write still running then is
+/// given up (and the cell marked as possibly behind its store). Returns the
+/// write's result and whether it ended late.
+async fn write_to_end<T>(
+    rt: &Core,
+    op: &'static str,
+    write: impl std::future::Future<Output = Result<T, StoreError>>,
+    at_deadline: impl FnOnce(),
+) -> (Result<T, StoreError>, bool) {
+    let started = std::time::Instant::now();
+    let limit = rt.store_timeout();
+    tokio::pin!(write);
+    let (result, late) = match tokio::time::timeout(limit, &mut write).await {
+        Ok(result) => (result, false),
+        Err(_) => {
+            at_deadline();
+            let grace = limit * WRITE_GRACE_DEADLINES;
+            let result = match tokio::time::timeout(grace, &mut write).await {
+                Ok(result) => result,
+                Err(_) => Err(StoreError::Backend(format!(
+                    "session store {op} did not end within {} ms",
+                    (limit + grace).as_millis()
+                ))),
+            };
+            (result, true)
+        }
+    };
+    crate::metrics::store_op(op, started.elapsed().as_secs_f64(), result.is_ok() && !late);
+    (result, late)
 }
 
 /// Applies one change to the batch's working record; on error (or panic)
@@ -338,12 +434,12 @@ impl Message<ApplyPending> for SessionActor {
 }
 
 /// Destroy the session. A revoke destroys it only if it is bound to that
-/// user and unexpired. Replies with the final record when it was destroyed.
+/// user and unexpired. Replies with how it ended when it was destroyed.
 pub(crate) struct Destroy(pub Ending);
 
 /// The outcome of a [`Destroy`].
 #[derive(Reply)]
-pub(crate) struct Destroyed(pub Result<Option<SessionRecord>, SessionError>);
+pub(crate) struct Destroyed(pub Result<Option<Ended>, SessionError>);
 
 impl Message<Destroy> for SessionActor {
     type Reply = Destroyed;
@@ -356,15 +452,25 @@ impl Message<Destroy> for SessionActor {
         let Some(rt) = self.rt() else {
             return Destroyed(Err(SessionError::Unavailable("shut down".into())));
         };
+        if rt.is_expired(&self.cell, rt.now_ms()) {
+            // Over already: end it as expired (nothing for a revoke to count),
+            // so no load can touch it back to life afterwards.
+            self.end(&rt, Lifecycle::Dead).await;
+            ctx.stop();
+            return Destroyed(Ok(None));
+        }
+        let record = self.cell.current().record.clone();
         if let Ending::Revoke(user) = &ending {
-            let snap = self.cell.current();
-            if snap.record.user.as_deref() != Some(user) || rt.is_expired(&self.cell, rt.now_ms()) {
+            if record.user.as_deref() != Some(user) {
                 return Destroyed(Ok(None));
             }
         }
-        if let Some(store) = rt.store() {
-            // Delete first: if the store fails, the session stays as it was.
-            if let Err(e) = store.delete(&self.cell.key).await {
+        if let Some(store) = rt.unbounded_store() {
+            // Delete first, to its end: if the store fails, the session stays
+            // as it was (and the store may lack it: the next write-back saves it).
+            let key = self.cell.key;
+            if let (Err(e), _) = write_to_end(&rt, "delete", store.delete(&key), || {}).await {
+                self.cell.set_store_behind(true);
                 return Destroyed(Err(e.into()));
             }
         }
@@ -373,17 +479,23 @@ impl Message<Destroy> for SessionActor {
             // id must not clear the cookie that replaces it.
             rt.note_ended(self.cell.key);
         }
+        // A regenerate carries the user binding into a session that exists
+        // only in its request until it finishes: registered before this one
+        // ends, so a revoke at any moment reaches one of the two.
+        let binding = match (&ending, record.user.as_deref()) {
+            (Ending::Regenerate, Some(user)) => Some(rt.bind(user)),
+            _ => None,
+        };
         crate::metrics::session_ended(ending.reason());
         rt.retire_cell(&self.cell, Lifecycle::Dead);
         ctx.stop();
-        let last = self.cell.current().record.clone();
-        if let Some(store) = rt.store() {
+        if let Some(store) = rt.unbounded_store() {
             // Ended here at once; acknowledged only once the delete is durable.
-            if let Err(e) = store.flush().await {
+            if let (Err(e), _) = write_to_end(&rt, "flush", store.flush(), || {}).await {
                 return Destroyed(Err(e.into()));
             }
         }
-        Destroyed(Ok(Some(last)))
+        Destroyed(Ok(Some(Ended { record, binding })))
     }
 }
 
@@ -425,7 +537,9 @@ impl Message<CheckClocks> for SessionActor {
             return;
         }
         if let Err(e) = self.write_back(&rt, false).await {
-            tracing::warn!(key = ?self.cell.key, error = %e, "could not persist an idle-expiry extension");
+            rt.log_store_failure(rt.now_ms(), || {
+                tracing::warn!(key = ?self.cell.key, error = %e, "could not persist an idle-expiry extension");
+            });
         }
     }
 }

@@ -3,11 +3,14 @@
 
 use super::actor::{ApplyPending, CheckClocks, Destroy, Destroyed, Retire, Retired};
 use crate::core::cell::{ActorArgs, Lifecycle, SessionActor, SessionCell};
-use crate::core::change::{ChangeOutcome, Ending, MutateFn, MutatedOk, PendingChange};
+use crate::core::change::{
+    next_change_id, ChangeOutcome, Ended, Ending, MutateFn, MutatedOk, PendingChange,
+};
 use crate::core::Core;
 use crate::error::SessionError;
-use crate::store::SessionRecord;
+use crate::store::StoreError;
 use kameo::actor::{ActorRef, Spawn};
+use kameo::error::SendError;
 use kameo::mailbox;
 use std::sync::Arc;
 use tokio::sync::oneshot;
@@ -61,12 +64,19 @@ impl Core {
     /// Has the owner of `cell` apply `change` in its next batch, and waits
     /// until it is durable. `Ok(Err(change))`: not applied, because the
     /// session ended or left memory first (its lifecycle tells which).
+    ///
+    /// With a store, a change still queued after twice the store deadline
+    /// (its owner is stuck behind a slow store) is withdrawn and fails: it
+    /// is then never applied. One the owner has taken into a batch is
+    /// answered by the owner, at its store deadline at the latest. A request
+    /// dropped while it waits leaves its change to be skipped, unapplied.
     pub async fn mutate(
         &self,
         cell: &Arc<SessionCell>,
         change: MutateFn,
     ) -> Result<Result<MutatedOk, MutateFn>, SessionError> {
-        let (reply, outcome) = oneshot::channel();
+        let (reply, mut outcome) = oneshot::channel();
+        let id = next_change_id();
         let nudge = {
             let mut slot = cell.owner();
             let Some(owner) = self.owner_locked(cell, &mut slot, false) else {
@@ -78,15 +88,29 @@ impl Core {
                     "too many concurrent changes to one session".into(),
                 ));
             }
-            pending.push(PendingChange { change, reply });
+            pending.push(PendingChange { id, change, reply });
             // Only the change that finds the queue empty nudges the owner:
             // one message drains everything queued by then.
             (pending.len() == 1).then_some(owner)
         };
         if let Some(owner) = nudge {
-            self.nudge(cell, owner).await;
+            self.nudge(cell, owner);
         }
-        match outcome.await {
+        let answer = match self.store() {
+            None => outcome.await,
+            Some(_) => match tokio::time::timeout(self.store_timeout() * 2, &mut outcome).await {
+                Ok(answer) => answer,
+                Err(_) if cell.withdraw(id) => {
+                    return Err(SessionError::Store(StoreError::Backend(format!(
+                        "the session's owner did not take the change within {} ms",
+                        (self.store_timeout() * 2).as_millis()
+                    ))))
+                }
+                // Taken into a batch: its owner answers by its deadline.
+                Err(_) => outcome.await,
+            },
+        };
+        match answer {
             Ok(ChangeOutcome::Applied(result)) => result.map(Ok),
             Ok(ChangeOutcome::NotApplied(change)) => Ok(Err(change)),
             Err(_) => Err(SessionError::Unavailable(
@@ -95,18 +119,26 @@ impl Core {
         }
     }
 
-    /// Tells the owner of `cell` to apply its queued changes; an owner that
-    /// stopped meanwhile is replaced, so queued changes are never stranded.
-    pub(crate) async fn nudge(&self, cell: &Arc<SessionCell>, owner: ActorRef<SessionActor>) {
+    /// Tells the owner of `cell` to apply its queued changes. Never waits,
+    /// so a request dropped here cannot lose the nudge: a full mailbox gets
+    /// it from a task of its own, and an owner that stopped is replaced.
+    /// (An owner also applies what it finds queued before it hibernates.)
+    pub(crate) fn nudge(&self, cell: &Arc<SessionCell>, owner: ActorRef<SessionActor>) {
         let mut owner = owner;
         for _ in 0..OWNER_ATTEMPTS {
-            if owner.tell(ApplyPending).send().await.is_ok() {
-                return;
-            }
-            match self.owner(cell, false) {
-                Some(next) => owner = next,
-                // Ended: `retire_cell` handed the queued changes back.
-                None => return,
+            match owner.tell(ApplyPending).try_send() {
+                Ok(()) => return,
+                Err(SendError::MailboxFull(_)) => {
+                    tokio::spawn(async move {
+                        let _ = owner.tell(ApplyPending).send().await;
+                    });
+                    return;
+                }
+                Err(_) => match self.owner(cell, false) {
+                    Some(next) => owner = next,
+                    // Ended: `retire_cell` handed the queued changes back.
+                    None => return,
+                },
             }
         }
         // Give up: fail whatever is still queued rather than strand it.
@@ -118,12 +150,12 @@ impl Core {
     }
 
     /// Ends `cell` for good (a revoke only if it is bound to that user).
-    /// Returns the final record, or `None` if it had ended or did not match.
+    /// Returns how it ended, or `None` if it had ended or did not match.
     pub async fn destroy(
         &self,
         cell: &Arc<SessionCell>,
         ending: Ending,
-    ) -> Result<Option<SessionRecord>, SessionError> {
+    ) -> Result<Option<Ended>, SessionError> {
         for _ in 0..OWNER_ATTEMPTS {
             let Some(owner) = self.owner(cell, false) else {
                 return Ok(None);

@@ -5,7 +5,7 @@ mod response;
 pub use response::CookieOptions;
 
 use crate::core::cell::{Lifecycle, SessionCell};
-use crate::core::change::{Ending, MutateFn};
+use crate::core::change::{Ended, Ending, MutateFn};
 use crate::core::expiry_refresh_due;
 use crate::core::revocation::Binding;
 use crate::core::snapshot::Snapshot;
@@ -387,15 +387,33 @@ impl Session {
         }
         let modified = changed.data != original.data || changed.user != original.user;
         let mut st = self.state();
-        match &mut st.phase {
-            Phase::Detached(record) | Phase::Fresh(record) if *record == original => {
+        if self.inner.finished.load(Ordering::Acquire) {
+            // Checked under the state lock that `finish` reads the phase
+            // under: a change either makes it into the response or fails.
+            return Err(SessionError::Finished);
+        }
+        let newly_bound = match &mut st.phase {
+            Phase::Detached(record) if *record == original => {
                 *record = changed;
+                None
+            }
+            Phase::Fresh(record) if *record == original => {
+                let bound = (changed.user != original.user)
+                    .then(|| changed.user.clone())
+                    .flatten();
+                *record = changed;
+                bound
             }
             _ => {
                 return Err(SessionError::Unavailable(
                     "session state changed concurrently".into(),
                 ))
             }
+        };
+        if let Some(user) = newly_bound {
+            // The binding lives only in this request until the session is
+            // created: registered now, so a revoke from here on reaches it.
+            st.binding = Some(self.inner.rt.bind(&user));
         }
         st.modified |= modified;
         Ok(value)
@@ -417,6 +435,7 @@ impl Session {
     async fn create(&self, record: SessionRecord) -> Result<(), SessionError> {
         let rt = &self.inner.rt;
         let binding = self.state().binding.take();
+        let cookie = record.cookie.clone();
         let created = rt.create(record, binding.as_ref()).await;
         let mut st = self.state();
         st.must_create = false;
@@ -429,7 +448,7 @@ impl Session {
             }
             // Its user was revoked while this request built it: never created.
             Ok(None) => {
-                st.phase = Phase::Destroyed(CookieOverrides::default());
+                st.phase = Phase::Destroyed(cookie);
                 Ok(())
             }
             Err(e) => {
@@ -440,12 +459,12 @@ impl Session {
     }
 
     /// Destroys the live session `cell`, following it to the store if it is
-    /// passivated meanwhile. Returns its final record if it was live.
+    /// passivated meanwhile. Returns how it ended if it was live.
     async fn destroy_live(
         &self,
         cell: Arc<SessionCell>,
         ending: Ending,
-    ) -> Result<Option<SessionRecord>, SessionError> {
+    ) -> Result<Option<Ended>, SessionError> {
         let rt = &self.inner.rt;
         let mut cell = cell;
         loop {
@@ -574,18 +593,6 @@ impl Session {
     /// [`SessionManager::revoke_user`](crate::SessionManager::revoke_user) can end it. Call it right after
     /// [`regenerate`](Self::regenerate) at login.
     pub async fn bind_user(&self, user: &str) -> Result<(), SessionError> {
-        self.load().await?;
-        {
-            let mut st = self.state();
-            if matches!(
-                st.phase,
-                Phase::Fresh(_) | Phase::Unloaded | Phase::Destroyed(_)
-            ) {
-                // The binding lives only in this request until the session is
-                // created: register it first, so a revoke meanwhile reaches it.
-                st.binding = Some(self.inner.rt.bind(user));
-            }
-        }
         let user = user.to_string();
         self.mutate(Box::new(move |r| {
             r.user = Some(user);
@@ -624,20 +631,12 @@ impl Session {
         };
         let mut binding = None;
         if let Some(old) = old {
-            // The user binding moves into a session that exists only in this
-            // request until it finishes: registered before the old session
-            // ends, so a revoke at any moment reaches one of the two.
-            let bound = old.current().record.user.clone();
-            binding = bound.as_deref().map(|u| self.inner.rt.bind(u));
             // The old session's final state, taken as it is destroyed, so a
-            // concurrent write to a kept key is not lost.
-            record = self
-                .destroy_live(old, Ending::Regenerate)
-                .await?
-                .unwrap_or_default();
-            if record.user.is_some() && record.user != bound {
-                // Bound to another user concurrently, just before the end.
-                binding = record.user.as_deref().map(|u| self.inner.rt.bind(u));
+            // concurrent write to a kept key is not lost; its owner registered
+            // the user binding the new session carries before it ended.
+            if let Some(ended) = self.destroy_live(old, Ending::Regenerate).await? {
+                record = ended.record;
+                binding = ended.binding;
             }
         }
         record.data.retain(|k, _| keep.contains(&k.as_str()));
@@ -672,8 +671,8 @@ impl Session {
         };
         if let Some(cell) = live {
             // Already ended (destroyed or expired by someone else) is fine.
-            if let Some(last) = self.destroy_live(cell, Ending::Logout).await? {
-                cookie = last.cookie;
+            if let Some(ended) = self.destroy_live(cell, Ending::Logout).await? {
+                cookie = ended.record.cookie;
             }
         }
         let mut st = self.state();

@@ -1,0 +1,312 @@
+//! Races found by an adversarial review of the runtime: each test shows
+//! an interleaving that once broke a guarantee.
+
+mod common;
+
+use common::*;
+use livesession::store::{
+    MemoryStore, SessionKey, SessionRecord, SessionStore, StoreError, StoreFuture,
+};
+use livesession::testing::{FaultyStore, Op};
+use livesession::SessionManager;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// bind_user on a Live session that ends under it (logout in another
+/// tab) binds the fresh follow-up session locally without registering a
+/// binding; a revoke meanwhile misses it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bind_user_after_the_session_ended_elsewhere_is_still_revocable() {
+    let m = SessionManager::new(config().build().unwrap());
+    let cookie = new_session(&m).await;
+    let login = request(&m, Some(&cookie));
+    assert_eq!(login.get::<i64>("n").await.unwrap(), Some(1));
+    // Another tab logs out.
+    let other = request(&m, Some(&cookie));
+    other.destroy().await.unwrap();
+    other.finish().await.unwrap();
+    // The login request binds: the change follows into a fresh session.
+    login.bind_user("alice").await.unwrap();
+    assert_eq!(m.revoke_user("alice").await.unwrap(), 0);
+    let set = login.finish().await.unwrap();
+    // The session bound to alice was never created: no cookie names it.
+    assert!(
+        set.iter().all(|c| c.contains("Max-Age=0")),
+        "a session bound to alice before revoke_user started was created after it returned: {set:?}"
+    );
+}
+
+/// regenerate rebinds to a user bound concurrently only after the old
+/// session is gone; a revoke in between misses both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_bound_just_before_a_regenerate_is_still_revocable() {
+    let store = FaultyStore::new(MemoryStore::new());
+    let m = SessionManager::new(
+        config()
+            .store(Arc::new(store.clone()))
+            .passivate_after(Duration::from_secs(30))
+            .build()
+            .unwrap(),
+    );
+    let cookie = new_session(&m).await;
+    store.delay(Op::Flush, Duration::from_millis(150));
+    let a = {
+        let (m, cookie) = (m.clone(), cookie.clone());
+        tokio::spawn(async move {
+            let s = request(&m, Some(&cookie));
+            s.bind_user("v").await.unwrap();
+            s.finish().await.unwrap();
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(40)).await;
+    // The regenerate reads the user (none yet) and queues its Destroy.
+    let b = {
+        let (m, cookie) = (m.clone(), cookie.clone());
+        tokio::spawn(async move {
+            let s = request(&m, Some(&cookie));
+            s.regenerate(&[]).await.unwrap();
+            s.finish().await.unwrap()
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(40)).await;
+    // The Destroy's flush (after the bind's) is slow.
+    store.delay(Op::Flush, Duration::from_millis(600));
+    a.await.unwrap(); // bind_user("v") acknowledged
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    store.delay(Op::Flush, Duration::ZERO);
+    let revoked = m.revoke_user("v").await.unwrap();
+    let set = b.await.unwrap();
+    // Either the revoke reached the old session first (the new one carries
+    // no user) or the binding the regenerate carried (never created).
+    if let Some(new) = set.iter().find(|c| !c.contains("Max-Age=0")) {
+        let after = request(&m, Some(&pair(new)));
+        assert_eq!(
+            after.user().await.unwrap(),
+            None,
+            "bound to v before revoke_user(v) (which revoked {revoked}), served after it"
+        );
+    }
+}
+
+/// a request cancelled while its nudge waits for mailbox room strands
+/// the pending queue: no later change of the session completes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_change_never_strands_later_changes() {
+    let store = FaultyStore::new(MemoryStore::new());
+    let m = SessionManager::new(
+        config()
+            .store(Arc::new(store.clone()))
+            .max_age(Some(Duration::from_secs(4)))
+            .passivate_after(Duration::from_secs(30))
+            .build()
+            .unwrap(),
+    );
+    let cookie = new_session(&m).await;
+    // Past a quarter of max_age: every read asks the owner for a write-back.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    store.delay(Op::Save, Duration::from_millis(400));
+    assert_eq!(read_n(&m, &cookie).await, Some(1)); // owner busy in a slow save
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    for _ in 0..80 {
+        assert_eq!(read_n(&m, &cookie).await, Some(1)); // CheckClocks fill the mailbox
+    }
+    let s = request(&m, Some(&cookie));
+    let cancelled = tokio::time::timeout(Duration::from_millis(50), s.insert("a", 1)).await;
+    assert!(cancelled.is_err(), "the first change waits (mailbox full)");
+    drop(s);
+    store.delay(Op::Save, Duration::ZERO);
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let s2 = request(&m, Some(&cookie));
+    let later = tokio::time::timeout(Duration::from_secs(3), s2.insert("b", 2)).await;
+    assert!(
+        later.is_ok(),
+        "a later change of the session never completes: the queue is stranded"
+    );
+}
+
+/// A store whose save, once started, finishes even if its caller gave up
+/// (what the sled store does on the blocking pool, or any network store).
+#[derive(Clone)]
+struct LateStore {
+    inner: Arc<MemoryStore>,
+    stall_next_save: Arc<Mutex<Option<Duration>>>,
+}
+
+impl SessionStore for LateStore {
+    fn load<'a>(&'a self, key: &'a SessionKey) -> StoreFuture<'a, Option<SessionRecord>> {
+        self.inner.load(key)
+    }
+    fn create<'a>(&'a self, key: &'a SessionKey, record: &'a SessionRecord) -> StoreFuture<'a, ()> {
+        self.inner.create(key, record)
+    }
+    fn save<'a>(&'a self, key: &'a SessionKey, record: &'a SessionRecord) -> StoreFuture<'a, ()> {
+        let stall = self.stall_next_save.lock().unwrap().take();
+        let (inner, key, record) = (self.inner.clone(), *key, record.clone());
+        Box::pin(async move {
+            let task = tokio::spawn(async move {
+                if let Some(d) = stall {
+                    tokio::time::sleep(d).await;
+                }
+                inner.save(&key, &record).await
+            });
+            task.await.map_err(StoreError::backend)?
+        })
+    }
+    fn delete<'a>(&'a self, key: &'a SessionKey) -> StoreFuture<'a, bool> {
+        self.inner.delete(key)
+    }
+    fn keys_for_user<'a>(&'a self, user: &'a str) -> StoreFuture<'a, Vec<SessionKey>> {
+        self.inner.keys_for_user(user)
+    }
+    fn remove_expired<'a>(
+        &'a self,
+        now_ms: u64,
+        limit: usize,
+        skip: &'a (dyn Fn(&SessionKey) -> bool + Send + Sync),
+    ) -> StoreFuture<'a, usize> {
+        self.inner.remove_expired(now_ms, limit, skip)
+    }
+    fn count(&self) -> StoreFuture<'_, u64> {
+        self.inner.count()
+    }
+    fn flush(&self) -> StoreFuture<'_, ()> {
+        self.inner.flush()
+    }
+}
+
+/// a save that timed out lands after a later acknowledged batch; the
+/// store silently holds the failed state and passivation does not fix it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_timed_out_save_landing_late_never_overwrites_a_later_one() {
+    let store = LateStore {
+        inner: Arc::new(MemoryStore::new()),
+        stall_next_save: Arc::default(),
+    };
+    let m = SessionManager::new(
+        config()
+            .store(Arc::new(store.clone()))
+            .store_timeout(Duration::from_millis(100))
+            .passivate_after(Duration::from_millis(500))
+            .build()
+            .unwrap(),
+    );
+    let cookie = new_session(&m).await;
+    *store.stall_next_save.lock().unwrap() = Some(Duration::from_millis(300));
+    let s1 = request(&m, Some(&cookie));
+    assert!(
+        s1.insert("n", 2).await.is_err(),
+        "reported failed (timeout)"
+    );
+    s1.finish().await.unwrap();
+    let s2 = request(&m, Some(&cookie));
+    s2.insert("m", 1).await.unwrap(); // acknowledged, durable
+    s2.finish().await.unwrap();
+    wait_until(
+        async || m.stats().await.unwrap().live == 0,
+        "the session is passivated",
+    )
+    .await;
+    let s = request(&m, Some(&cookie));
+    let (n, mm) = (
+        s.get::<i64>("n").await.unwrap(),
+        s.get::<i64>("m").await.unwrap(),
+    );
+    assert_eq!(
+        (n, mm),
+        (Some(1), Some(1)),
+        "the failed n=2 came back and the acknowledged m=1 was lost"
+    );
+}
+
+/// a change in flight across finish() is acknowledged although no
+/// session will ever hold it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_in_flight_across_finish_is_refused() {
+    let store = FaultyStore::new(MemoryStore::new());
+    let m = SessionManager::new(
+        config()
+            .store(Arc::new(store.clone()))
+            .passivate_after(Duration::from_secs(30))
+            .build()
+            .unwrap(),
+    );
+    let cookie = new_session(&m).await;
+    let s = request(&m, Some(&cookie));
+    assert_eq!(s.get::<i64>("n").await.unwrap(), Some(1));
+    store.delay(Op::Flush, Duration::from_millis(200));
+    let busy = {
+        let (m, cookie) = (m.clone(), cookie.clone());
+        tokio::spawn(async move { request(&m, Some(&cookie)).insert("x", 1).await })
+    };
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    let logout = {
+        let (m, cookie) = (m.clone(), cookie.clone());
+        tokio::spawn(async move { request(&m, Some(&cookie)).destroy().await })
+    };
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    let late = {
+        let s = s.clone();
+        tokio::spawn(async move { s.insert("late", 1).await })
+    };
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    let set = s.finish().await.unwrap();
+    let _ = busy.await.unwrap();
+    let _ = logout.await.unwrap();
+    let late = late.await.unwrap();
+    assert!(
+        late.is_err(),
+        "insert returned Ok after finish ({set:?}); the change is in no session"
+    );
+}
+
+/// the same, but the first request is not cancelled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_behind_a_full_mailbox_completes() {
+    let store = FaultyStore::new(MemoryStore::new());
+    let m = SessionManager::new(
+        config()
+            .store(Arc::new(store.clone()))
+            .max_age(Some(Duration::from_secs(4)))
+            .passivate_after(Duration::from_secs(30))
+            .build()
+            .unwrap(),
+    );
+    let cookie = new_session(&m).await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    store.delay(Op::Save, Duration::from_millis(400));
+    assert_eq!(read_n(&m, &cookie).await, Some(1));
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    for _ in 0..80 {
+        assert_eq!(read_n(&m, &cookie).await, Some(1));
+    }
+    let s = request(&m, Some(&cookie));
+    let first = tokio::spawn(async move { s.insert("a", 1).await });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    store.delay(Op::Save, Duration::ZERO);
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let s2 = request(&m, Some(&cookie));
+    let later = tokio::time::timeout(Duration::from_secs(3), s2.insert("b", 2)).await;
+    assert!(later.is_ok());
+    first.await.unwrap().unwrap();
+}
+
+/// clearing cookies that drop the per-session Domain override.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_login_clears_with_the_cookie_domain() {
+    let m = SessionManager::new(config().build().unwrap());
+    let s = request(&m, None);
+    s.insert("n", 1).await.unwrap();
+    s.options(livesession::CookieOptions::default().domain("example.com"))
+        .await
+        .unwrap();
+    s.bind_user("alice").await.unwrap();
+    let cookie = pair(&s.finish().await.unwrap()[0]);
+    let login = request(&m, Some(&cookie));
+    login.regenerate(&[]).await.unwrap();
+    m.revoke_user("alice").await.unwrap();
+    let set = login.finish().await.unwrap();
+    assert!(
+        set[0].contains("Domain=example.com"),
+        "revoked-in-flight regenerate clears without the Domain it was set with: {set:?}"
+    );
+}
