@@ -219,12 +219,16 @@ fn push_http_date(out: &mut String, t: SystemTime) {
     thread_local! {
         static LAST: RefCell<(u64, String)> = const { RefCell::new((u64::MAX, String::new())) };
     }
+    /// 9999-12-31T23:59:59Z, the last instant an HTTP date can name.
+    const LAST_HTTP_DATE: u64 = 253_402_300_799;
     let secs = t
         .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+        .map_or(0, |d| d.as_secs())
+        .min(LAST_HTTP_DATE);
     LAST.with(|last| {
         let mut last = last.borrow_mut();
         if last.0 != secs {
+            let t = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(secs);
             *last = (secs, httpdate::fmt_http_date(t));
         }
         out.push_str(&last.1);
@@ -425,6 +429,21 @@ mod tests {
             "sid=; Max-Age=0; Domain=example.com; Path=/app; \
              Expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly; Secure; Partitioned; SameSite=Strict"
         );
+    }
+
+    #[test]
+    fn an_expiry_past_year_9999_is_capped_instead_of_panicking() {
+        let far = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(u64::MAX / 4);
+        let a = CookieAttributes {
+            domain: None,
+            path: "/",
+            expires: Some(far),
+            http_only: false,
+            secure: false,
+            partitioned: false,
+            same_site: None,
+        };
+        assert!(set_cookie("sid", "v", &a).contains("Expires=Fri, 31 Dec 9999 23:59:59 GMT"));
     }
 
     #[test]
