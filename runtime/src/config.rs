@@ -131,9 +131,56 @@ impl std::io::Write for ByteCount {
 }
 
 /// A configuration error, reported by [`SessionConfigBuilder::build`].
+///
+/// ```
+/// use livesession::{ConfigError, SessionConfig};
+/// let err = SessionConfig::builder().secret("too short").build().unwrap_err();
+/// assert!(matches!(err, ConfigError::SecretTooShort { len: 9, .. }));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid session configuration: {0}")]
-pub struct ConfigError(pub String);
+#[non_exhaustive]
+pub enum ConfigError {
+    /// No secret, list of secrets or signer was given.
+    #[error(
+        "invalid session configuration: a secret (or a list of secrets, or a signer) is required"
+    )]
+    MissingSecret,
+    /// The signing (first) secret is shorter than `min` bytes.
+    #[error("invalid session configuration: the signing secret must be at least {min} bytes long (got {len})")]
+    SecretTooShort {
+        /// Its length.
+        len: usize,
+        /// The minimum.
+        min: usize,
+    },
+    /// A secret of the list is unusable (e.g. empty).
+    #[error("invalid session configuration: {0}")]
+    InvalidSecret(String),
+    /// The cookie name is not an RFC 7230 token.
+    #[error("invalid session configuration: invalid cookie name {0:?}")]
+    CookieName(String),
+    /// The cookie prefix holds characters a cookie value cannot.
+    #[error("invalid session configuration: invalid cookie prefix {0:?}: only cookie-safe characters are allowed")]
+    CookiePrefix(String),
+    /// The cookie path does not start with `/` or cannot be an attribute.
+    #[error("invalid session configuration: invalid cookie path {0:?}: it must start with '/'")]
+    CookiePath(String),
+    /// The cookie domain cannot be an attribute.
+    #[error("invalid session configuration: invalid cookie domain {0:?}")]
+    CookieDomain(String),
+    /// A duration that must be positive is zero (its option's name).
+    #[error("invalid session configuration: {0} must be greater than zero")]
+    ZeroDuration(&'static str),
+    /// `SameSite=None` without `Secure`, which browsers reject.
+    #[error(
+        "invalid session configuration: SameSite=None requires Secure (use secure true or auto)"
+    )]
+    SameSiteNoneWithoutSecure,
+    /// The id generator returned an id that is not 1..=256 chars of
+    /// `A-Za-z0-9-_`.
+    #[error("invalid session configuration: the id generator returned {0:?}: ids must be 1..=256 chars of A-Za-z0-9-_")]
+    IdGenerator(String),
+}
 
 /// Cookie attributes of the session cookie.
 #[derive(Debug, Clone)]
@@ -483,71 +530,62 @@ impl SessionConfigBuilder {
 
     /// Validates and builds the configuration.
     pub fn build(self) -> Result<SessionConfig, ConfigError> {
-        let err = |m: String| Err(ConfigError(m));
         let signer: Arc<dyn Signer> = match self.secrets {
-            SecretSource::None => {
-                return err("a secret (or a list of secrets, or a signer) is required".into())
-            }
+            SecretSource::None => return Err(ConfigError::MissingSecret),
             SecretSource::Signer(s) => s,
             SecretSource::Secrets(list) => {
                 match list.first() {
-                    None => return err("at least one secret is required".into()),
+                    None => return Err(ConfigError::MissingSecret),
                     Some(first) if first.len() < MIN_SECRET_LEN => {
-                        return err(format!(
-                        "the signing secret must be at least {MIN_SECRET_LEN} bytes long (got {})",
-                        first.len()
-                    ))
+                        return Err(ConfigError::SecretTooShort {
+                            len: first.len(),
+                            min: MIN_SECRET_LEN,
+                        })
                     }
                     _ => {}
                 }
-                Arc::new(HmacSigner::with_algorithm(&list, self.algorithm).map_err(ConfigError)?)
+                Arc::new(
+                    HmacSigner::with_algorithm(&list, self.algorithm)
+                        .map_err(ConfigError::InvalidSecret)?,
+                )
             }
         };
         if !is_token(&self.cookie_name) {
-            return err(format!("invalid cookie name {:?}", self.cookie_name));
+            return Err(ConfigError::CookieName(self.cookie_name));
         }
         if !is_cookie_octets(&self.cookie_prefix) {
-            return err(format!(
-                "invalid cookie prefix {:?}: only cookie-safe characters are allowed",
-                self.cookie_prefix
-            ));
+            return Err(ConfigError::CookiePrefix(self.cookie_prefix));
         }
         if !self.cookie.path.starts_with('/') || !is_attribute_value(&self.cookie.path) {
-            return err(format!(
-                "invalid cookie path {:?}: it must start with '/'",
-                self.cookie.path
-            ));
+            return Err(ConfigError::CookiePath(self.cookie.path));
         }
         if let Some(d) = &self.cookie.domain {
             if !is_attribute_value(d) || d.contains(' ') {
-                return err(format!("invalid cookie domain {d:?}"));
+                return Err(ConfigError::CookieDomain(d.clone()));
             }
         }
-        if self.cookie.max_age == Some(Duration::ZERO) {
-            return err("max age must be greater than zero".into());
-        }
-        if self.absolute_timeout == Some(Duration::ZERO) {
-            return err("absolute timeout must be greater than zero".into());
+        for (name, zero) in [
+            ("max age", self.cookie.max_age == Some(Duration::ZERO)),
+            (
+                "absolute timeout",
+                self.absolute_timeout == Some(Duration::ZERO),
+            ),
+            ("passivate after", self.passivate_after.is_zero()),
+            ("sweep interval", self.sweep_interval.is_zero()),
+            ("hibernate after", self.hibernate_after.is_zero()),
+            ("store timeout", self.store_timeout.is_zero()),
+        ] {
+            if zero {
+                return Err(ConfigError::ZeroDuration(name));
+            }
         }
         if self.cookie.same_site == Some(SameSite::None) && self.cookie.secure == Secure::Never {
-            return err("SameSite=None requires Secure (use secure true or auto)".into());
-        }
-        if self.passivate_after.is_zero()
-            || self.sweep_interval.is_zero()
-            || self.hibernate_after.is_zero()
-            || self.store_timeout.is_zero()
-        {
-            return err(
-                "passivate after, hibernate after, sweep interval and store timeout must be greater than zero"
-                    .into(),
-            );
+            return Err(ConfigError::SameSiteNoneWithoutSecure);
         }
         if let Some(gen) = &self.id_generator {
             let sample = gen();
             if !crate::id::is_valid_id(&sample) {
-                return err(format!(
-                    "the id generator returned {sample:?}: ids must be 1..=256 chars of A-Za-z0-9-_"
-                ));
+                return Err(ConfigError::IdGenerator(sample));
             }
         }
         Ok(SessionConfig {
@@ -581,33 +619,61 @@ mod tests {
 
     const S: &str = "0123456789abcdef0123456789abcdef";
 
-    fn msg(b: SessionConfigBuilder) -> String {
-        b.build().unwrap_err().0
+    fn err(b: SessionConfigBuilder) -> ConfigError {
+        b.build().unwrap_err()
     }
 
     #[test]
-    fn rejects_invalid_settings_with_clear_messages() {
-        assert!(msg(SessionConfig::builder()).contains("secret"));
-        assert!(msg(SessionConfig::builder().secret("short")).contains("at least 32"));
-        assert!(
-            msg(SessionConfig::builder().secrets(Vec::<String>::new())).contains("at least one")
+    fn rejects_invalid_settings_with_typed_errors_and_clear_messages() {
+        let b = SessionConfig::builder;
+        assert_eq!(err(b()), ConfigError::MissingSecret);
+        assert_eq!(
+            err(b().secrets(Vec::<String>::new())),
+            ConfigError::MissingSecret
         );
-        assert!(msg(SessionConfig::builder().secret(S).cookie_name("a b")).contains("cookie name"));
-        assert!(msg(SessionConfig::builder().secret(S).cookie_prefix("a;")).contains("prefix"));
-        assert!(msg(SessionConfig::builder().secret(S).cookie_path("app")).contains("path"));
-        assert!(msg(SessionConfig::builder()
-            .secret(S)
-            .max_age(Some(Duration::ZERO)))
-        .contains("max age"));
-        assert!(msg(SessionConfig::builder()
-            .secret(S)
-            .secure(Secure::Never)
-            .same_site(Some(SameSite::None)))
-        .contains("SameSite=None"));
-        assert!(msg(SessionConfig::builder()
-            .secret(S)
-            .id_generator(|| "a.b".into()))
-        .contains("id generator"));
+        let short = err(b().secret("short"));
+        assert_eq!(short, ConfigError::SecretTooShort { len: 5, min: 32 });
+        assert!(short.to_string().contains("at least 32 bytes"), "{short}");
+        assert_eq!(
+            err(b().secrets([S, ""])),
+            ConfigError::InvalidSecret("a secret must not be empty".into())
+        );
+        assert_eq!(
+            err(b().secret(S).cookie_name("a b")),
+            ConfigError::CookieName("a b".into())
+        );
+        assert_eq!(
+            err(b().secret(S).cookie_prefix("a;")),
+            ConfigError::CookiePrefix("a;".into())
+        );
+        assert_eq!(
+            err(b().secret(S).cookie_path("app")),
+            ConfigError::CookiePath("app".into())
+        );
+        assert_eq!(
+            err(b().secret(S).cookie_domain(Some("a b".into()))),
+            ConfigError::CookieDomain("a b".into())
+        );
+        let zero = err(b().secret(S).max_age(Some(Duration::ZERO)));
+        assert_eq!(zero, ConfigError::ZeroDuration("max age"));
+        assert!(zero
+            .to_string()
+            .contains("max age must be greater than zero"));
+        assert_eq!(
+            err(b().secret(S).store_timeout(Duration::ZERO)),
+            ConfigError::ZeroDuration("store timeout")
+        );
+        assert_eq!(
+            err(b()
+                .secret(S)
+                .secure(Secure::Never)
+                .same_site(Some(SameSite::None))),
+            ConfigError::SameSiteNoneWithoutSecure
+        );
+        assert_eq!(
+            err(b().secret(S).id_generator(|| "a.b".into())),
+            ConfigError::IdGenerator("a.b".into())
+        );
     }
 
     #[test]
