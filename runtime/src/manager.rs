@@ -120,6 +120,11 @@ impl SessionManager {
 
     /// Destroys every unexpired session bound to `user` (see
     /// [`Session::bind_user`]), live or only in the store. Returns how many.
+    ///
+    /// # Errors
+    ///
+    /// [`SessionError::Store`] when the store fails; sessions revoked before
+    /// the failure stay revoked, and calling it again finishes the job.
     pub async fn revoke_user(&self, user: &str) -> Result<usize, SessionError> {
         // Sessions bound to `user` that exist only inside a request are
         // refused at creation from now until the revoke ends.
@@ -149,6 +154,10 @@ impl SessionManager {
     }
 
     /// Live actors and stored records right now.
+    ///
+    /// # Errors
+    ///
+    /// [`SessionError::Store`] when the store cannot count its records.
     pub async fn stats(&self) -> Result<Stats, SessionError> {
         let stored = match self.rt.store() {
             Some(s) => s.count().await?,
@@ -175,6 +184,12 @@ impl SessionManager {
     /// Graceful shutdown: refuses new sessions, writes every live session to
     /// the store, stops the actors and flushes. Without a store, live sessions
     /// are simply dropped.
+    ///
+    /// # Errors
+    ///
+    /// [`SessionError::Store`] when a live session cannot be written out or the
+    /// final flush fails (the first such error; every other session is still
+    /// written).
     pub async fn shutdown(&self) -> Result<(), SessionError> {
         self.rt.begin_shutdown();
         let mut first_error = None;

@@ -85,6 +85,13 @@ impl Session {
 
     /// The value under `key`, deserialized into `T`; `None` when absent.
     /// A value of another shape is [`SessionError::Decode`].
+    ///
+    /// # Errors
+    ///
+    /// [`SessionError::Decode`] when the stored value has another shape;
+    /// [`SessionError::Store`] when the store fails or times out (nothing of
+    /// the call is applied), [`SessionError::Unavailable`] while the manager
+    /// shuts down, and [`SessionError::Finished`] after the response was sent.
     pub async fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, SessionError> {
         self.read(|r| {
             r.data
@@ -101,11 +108,26 @@ impl Session {
     }
 
     /// All of the session's data as JSON values.
+    ///
+    /// # Errors
+    ///
+    /// [`SessionError::Store`] when the store fails or times out (nothing of
+    /// the call is applied), [`SessionError::Unavailable`] while the manager
+    /// shuts down, and [`SessionError::Finished`] after the response was sent.
     pub async fn data(&self) -> Result<BTreeMap<String, Value>, SessionError> {
         self.read(|r| r.data.clone()).await
     }
 
     /// Stores `value` under `key` (any serde type).
+    ///
+    /// # Errors
+    ///
+    /// [`SessionError::Encode`] when `value` does not serialize,
+    /// [`SessionError::LimitExceeded`] when the session would pass a configured
+    /// limit; [`SessionError::Store`] when the store fails or times out
+    /// (nothing of the call is applied), [`SessionError::Unavailable`] while
+    /// the manager shuts down, and [`SessionError::Finished`] after the
+    /// response was sent.
     pub async fn insert<T: Serialize>(&self, key: &str, value: T) -> Result<(), SessionError> {
         let value = serde_json::to_value(value).map_err(SessionError::Encode)?;
         let key = key.to_string();
@@ -118,6 +140,12 @@ impl Session {
     }
 
     /// Removes `key`; returns its previous value.
+    ///
+    /// # Errors
+    ///
+    /// [`SessionError::Store`] when the store fails or times out (nothing of
+    /// the call is applied), [`SessionError::Unavailable`] while the manager
+    /// shuts down, and [`SessionError::Finished`] after the response was sent.
     pub async fn remove(&self, key: &str) -> Result<Option<Value>, SessionError> {
         let key = key.to_string();
         self.mutate(Box::new(move |r| Ok(r.data.remove(&key))))
@@ -125,6 +153,12 @@ impl Session {
     }
 
     /// Removes every key (the session and its id stay).
+    ///
+    /// # Errors
+    ///
+    /// [`SessionError::Store`] when the store fails or times out (nothing of
+    /// the call is applied), [`SessionError::Unavailable`] while the manager
+    /// shuts down, and [`SessionError::Finished`] after the response was sent.
     pub async fn clear(&self) -> Result<(), SessionError> {
         self.mutate(Box::new(|r| {
             r.data.clear();
@@ -152,6 +186,15 @@ impl Session {
     /// assert!(session.update("n", |n: Option<u64>| n.unwrap_or(0) + 1).await.is_err());
     /// # });
     /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`SessionError::Decode`] when the current value has another shape,
+    /// [`SessionError::LimitExceeded`] past a limit,
+    /// [`SessionError::UpdatePanicked`] when `f` panics (each applies nothing);
+    /// [`SessionError::Store`] when the store fails or times out (nothing of
+    /// the call is applied), [`SessionError::Unavailable`] while the manager
+    /// shuts down, and [`SessionError::Finished`] after the response was sent.
     pub async fn update<T, F>(&self, key: &str, f: F) -> Result<T, SessionError>
     where
         T: Serialize + DeserializeOwned + Send + 'static,
@@ -185,6 +228,12 @@ impl Session {
     /// The session id, or `None` while the session is new and not stored
     /// yet. A new session (including one just regenerated) is stored when
     /// the request finishes, or at once by [`save`](Self::save).
+    ///
+    /// # Errors
+    ///
+    /// [`SessionError::Store`] when the store fails or times out (nothing of
+    /// the call is applied), [`SessionError::Unavailable`] while the manager
+    /// shuts down, and [`SessionError::Finished`] after the response was sent.
     pub async fn id(&self) -> Result<Option<String>, SessionError> {
         self.load().await?;
         Ok(match &self.state().phase {
@@ -196,6 +245,12 @@ impl Session {
     /// Binds the session to `user` so
     /// [`SessionManager::revoke_user`](crate::SessionManager::revoke_user) can end it. Call it right after
     /// [`regenerate`](Self::regenerate) at login.
+    ///
+    /// # Errors
+    ///
+    /// [`SessionError::Store`] when the store fails or times out (nothing of
+    /// the call is applied), [`SessionError::Unavailable`] while the manager
+    /// shuts down, and [`SessionError::Finished`] after the response was sent.
     pub async fn bind_user(&self, user: &str) -> Result<(), SessionError> {
         let user = user.to_string();
         self.mutate(Box::new(move |r| {
@@ -207,6 +262,12 @@ impl Session {
     }
 
     /// The user bound with [`bind_user`](Self::bind_user), if any.
+    ///
+    /// # Errors
+    ///
+    /// [`SessionError::Store`] when the store fails or times out (nothing of
+    /// the call is applied), [`SessionError::Unavailable`] while the manager
+    /// shuts down, and [`SessionError::Finished`] after the response was sent.
     pub async fn user(&self) -> Result<Option<String>, SessionError> {
         self.read(|r| r.user.clone()).await
     }
@@ -216,6 +277,12 @@ impl Session {
     /// old id is invalid at once. The new session, with whatever the handler
     /// adds to it, is stored when the request finishes (one write) and its id
     /// starts a new absolute clock.
+    ///
+    /// # Errors
+    ///
+    /// [`SessionError::Store`] when the old session cannot be deleted (it stays
+    /// as it was), [`SessionError::Unavailable`] while the manager shuts down,
+    /// [`SessionError::Finished`] after the response was sent.
     pub async fn regenerate(&self, keep: &[&str]) -> Result<(), SessionError> {
         self.load().await?;
         let (old, mut record) = {
@@ -265,6 +332,12 @@ impl Session {
     /// Ends the session for good: its data is dropped, its id never valid
     /// again, and the response clears the cookie. Fails (changing nothing)
     /// only when the store cannot delete it.
+    ///
+    /// # Errors
+    ///
+    /// [`SessionError::Store`] when the store cannot delete it (it stays as it
+    /// was); [`SessionError::Unavailable`] while the manager shuts down;
+    /// [`SessionError::Finished`] after the response was sent.
     pub async fn destroy(&self) -> Result<(), SessionError> {
         self.load().await?;
         let (live, mut cookie) = match &self.state().phase {
@@ -292,6 +365,12 @@ impl Session {
     /// (changes made by concurrent requests become visible). Counts as a load:
     /// it extends the idle timeout. A session that has ended since becomes a
     /// fresh one; a new session not stored yet keeps its data.
+    ///
+    /// # Errors
+    ///
+    /// [`SessionError::Store`] when the store fails or times out (nothing of
+    /// the call is applied), [`SessionError::Unavailable`] while the manager
+    /// shuts down, and [`SessionError::Finished`] after the response was sent.
     pub async fn reload(&self) -> Result<(), SessionError> {
         self.load().await?;
         let live = match &self.state().phase {
@@ -308,6 +387,12 @@ impl Session {
     /// unmodified and save-uninitialized is off), and with a sync store its
     /// state is flushed before this returns. Changes are saved as they happen
     /// anyway; call this before a redirect or to force a cookie.
+    ///
+    /// # Errors
+    ///
+    /// [`SessionError::Store`] when the store fails or times out (nothing of
+    /// the call is applied), [`SessionError::Unavailable`] while the manager
+    /// shuts down, and [`SessionError::Finished`] after the response was sent.
     pub async fn save(&self) -> Result<(), SessionError> {
         self.load().await?;
         let fresh = match &self.state().phase {
@@ -326,6 +411,12 @@ impl Session {
 
     /// Resets the idle timeout now (every load already does). A session that
     /// has reached its deadline is not revived.
+    ///
+    /// # Errors
+    ///
+    /// [`SessionError::Store`] when the store fails or times out (nothing of
+    /// the call is applied), [`SessionError::Unavailable`] while the manager
+    /// shuts down, and [`SessionError::Finished`] after the response was sent.
     pub async fn touch(&self) -> Result<(), SessionError> {
         self.load().await?;
         let (cell, view) = match &self.state().phase {
@@ -347,6 +438,12 @@ impl Session {
 
     /// Overrides cookie attributes for this session (persisted with it).
     /// Not a modification of the data.
+    ///
+    /// # Errors
+    ///
+    /// [`SessionError::Store`] when the store fails or times out (nothing of
+    /// the call is applied), [`SessionError::Unavailable`] while the manager
+    /// shuts down, and [`SessionError::Finished`] after the response was sent.
     pub async fn options(&self, options: CookieOptions) -> Result<(), SessionError> {
         self.load().await?;
         {
@@ -378,6 +475,11 @@ impl Session {
     /// Finishes the request: with a sync store, waits until this request's
     /// changes are on disk, then returns the `Set-Cookie` header values to
     /// send. Adapters call it after the handler, whatever its outcome.
+    ///
+    /// # Errors
+    ///
+    /// [`SessionError::Store`] when a new session cannot be created (no cookie
+    /// is sent for it), [`SessionError::Finished`] when called twice.
     pub async fn finish(&self) -> Result<Vec<String>, SessionError> {
         if self.inner.finished.swap(true, Ordering::AcqRel) {
             return Err(SessionError::Finished);
