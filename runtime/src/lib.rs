@@ -37,9 +37,14 @@
 
 pub mod clock;
 pub mod config;
+// Wire-level helpers (Cookie-header parsing, Set-Cookie formatting, id
+// checks): public for the adapters, benchmarks and fuzz targets, not part
+// of the API a handler uses.
+#[doc(hidden)]
 pub mod cookie;
 mod core;
 pub mod error;
+#[doc(hidden)]
 pub mod id;
 mod manager;
 pub mod metrics;

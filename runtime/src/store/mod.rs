@@ -10,6 +10,7 @@ mod memory;
 mod record;
 mod timeout;
 
+#[doc(hidden)]
 pub use deferred::DeferredStore;
 pub use key::SessionKey;
 pub use memory::MemoryStore;
