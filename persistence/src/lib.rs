@@ -68,12 +68,44 @@
 //! saves without flush 24-28k/s -> 11-21k/s; sequential loads 110-190k/s ->
 //! 12-70k/s. (Tokio's `spawn_blocking` instead of the store's threads: 64
 //! writers 18-30k/s, as it starts a thread per concurrent call.)
+//!
+//! # Disk full and other I/O errors
+//!
+//! After sled 0.34 reports an I/O error (the disk is full, say), it refuses
+//! every further write, and some reads, until the database is reopened. The
+//! store does that itself; no restart is needed:
+//!
+//! * From the first I/O error, writes and flushes fail with
+//!   [`StoreError::Backend`](livesession::store::StoreError::Backend) (the
+//!   runtime answers 500) and [`SledStore::failure`] reports the error, for a
+//!   health check. Reads still work where sled can serve them without writing
+//!   (it compacts pages as it reads them); the others fail too.
+//! * Each later store call checks whether a reopen is due (at once, then
+//!   after waits doubling from 100 ms to 5 s while attempts fail). An attempt
+//!   first writes and removes a 1 MiB probe file in the database directory:
+//!   while that fails, the failed database stays as it is, serving reads.
+//! * Once there is room, the call closes the failed database and opens it
+//!   again: sled recovers everything that was flushed. The store then writes
+//!   again every record written (the write returned `Ok`) since the last
+//!   successful flush (with [`Durability::Sync`] it keeps them in memory until
+//!   a flush covers them), flushes, and only then serves calls: a write
+//!   acknowledged before the failure is not lost, and a later `flush` that
+//!   returns `Ok` really covers it. Calls made while the database is being
+//!   reopened fail at once.
+//! * The record count is recounted in the background after a reopen, as after
+//!   a crash (see [`SledStore::count_is_exact`]).
+//!
+//! With [`Durability::Periodic`], writes are not kept for a reopen: one loses
+//! what sled had not flushed yet, at most one interval, as a crash would.
+//! Deletions by the expiry sweep are not kept either: a lost one only brings
+//! back an expired record, which the next sweep removes again.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 pub mod codec;
 mod config;
 mod counter;
+mod db;
 mod group_commit;
 mod pool;
 mod store;

@@ -1,26 +1,30 @@
-use std::path::Path;
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
+use std::collections::hash_map::{Entry, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::{
+    Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard, TryLockError, Weak,
+};
 use std::time::{Duration, Instant};
 
 use livesession::store::{SessionKey, SessionRecord, SessionStore, StoreError, StoreFuture};
-use sled::Tree;
+use sled::IVec;
 
 use crate::codec::{self, IndexFields};
 use crate::config::{Durability, SledConfig};
-use crate::counter::{Counter, Step};
+use crate::db::{expiry_entry, parse_expiry_entry, Db, SWEEP_CHUNK};
 use crate::group_commit::GroupCommit;
 use crate::pool::Pool;
 
-/// `meta` key: on-disk layout version of the four trees.
-const LAYOUT_KEY: &[u8] = b"layout";
-const LAYOUT_VERSION: u8 = 1;
-/// `meta` key: record count (u64 BE) ++ clean-shutdown flag (1 byte).
-const COUNT_KEY: &[u8] = b"count";
-/// Records the recount walks per lock acquisition.
-const RECOUNT_BATCH: usize = 256;
-/// `by_expiry` entries `remove_expired` handles between two yields.
-const SWEEP_CHUNK: usize = 128;
+/// Wait after a failed reopen attempt before the next; doubles per attempt.
+const REOPEN_FIRST_WAIT: Duration = Duration::from_millis(100);
+/// Longest wait between two reopen attempts.
+const REOPEN_MAX_WAIT: Duration = Duration::from_secs(5);
+/// Free space a reopen wants: a file this large must fit next to the database.
+const PROBE_BYTES: usize = 1024 * 1024;
+/// Name of that file, in the database directory, removed right after.
+const PROBE_FILE: &str = "livesession-space-probe";
+/// Unflushed record bytes kept for a reopen (see [`Unflushed`]); a write
+/// that finds more flushes the database itself.
+const UNFLUSHED_LIMIT: usize = 32 * 1024 * 1024;
 
 /// A [`SessionStore`] backed by a sled database.
 ///
@@ -41,6 +45,11 @@ const SWEEP_CHUNK: usize = 128;
 /// blocking pool; [`remove_expired`](SessionStore::remove_expired) works in
 /// chunks of 128 index entries; [`count`](SessionStore::count) only reads a
 /// counter.
+///
+/// After an I/O error (a full disk) sled refuses all further writes; the
+/// store then reopens the database once there is room again, without losing
+/// an acknowledged write: see [the crate docs](crate#disk-full-and-other-io-errors)
+/// and [`failure`](Self::failure).
 ///
 /// ```
 /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
@@ -63,72 +72,102 @@ const SWEEP_CHUNK: usize = 128;
 /// ```
 #[derive(Clone)]
 pub struct SledStore {
-    inner: Arc<Inner>,
+    shared: Arc<Shared>,
 }
 
-struct Inner {
-    db: sled::Db,
-    records: Tree,
-    by_expiry: Tree,
-    by_user: Tree,
-    meta: Tree,
-    counter: Arc<Counter>,
-    durability: Durability,
+struct Shared {
+    path: PathBuf,
+    config: SledConfig,
+    /// Every sled call holds this for reading; closing a failed database
+    /// takes it for writing, so no handle of the old database survives.
+    state: RwLock<State>,
+    /// Kept only with [`Durability::Sync`] (with `Periodic`, a reopen loses
+    /// at most the last interval, as a crash does).
+    unflushed: Option<Mutex<Unflushed>>,
+    /// Held by the thread trying to reopen.
+    recovery: Mutex<Recovery>,
     group: Arc<GroupCommit>,
-    recount: Mutex<Option<JoinHandle<()>>>,
     /// Runs every sled call but the group commit's flush.
     pool: Pool,
 }
 
-fn backend(err: sled::Error) -> StoreError {
-    StoreError::backend(err)
+enum State {
+    /// The database. If it failed (see [`Db::failure`]) sled refuses writes,
+    /// serves most reads, and the next call that finds room reopens it.
+    Open(Db),
+    /// A failed database was closed and reopening it has not worked yet:
+    /// every call fails until it does.
+    Closed {
+        error: String,
+        /// Acknowledged but unflushed writes of the closed database.
+        pending: Unflushed,
+    },
 }
 
-fn encode_count(count: u64, clean: bool) -> [u8; 9] {
-    let mut out = [0u8; 9];
-    out[..8].copy_from_slice(&count.to_be_bytes());
-    out[8] = u8::from(clean);
-    out
+/// Records written since the last successful flush, each key's newest value
+/// (`None`: deleted). sled keeps them only in memory until it flushes; when
+/// a failed database is reopened, they are written again, so a write that
+/// returned `Ok` is not lost. Deletions by the expiry sweep are not kept: a
+/// lost one only brings back an expired record, which is swept again.
+#[derive(Default)]
+struct Unflushed {
+    records: HashMap<[u8; 32], Option<IVec>>,
+    bytes: usize,
 }
 
-/// `(count, clean)`, or `None` if absent or malformed.
-fn decode_count(bytes: &[u8]) -> Option<(u64, bool)> {
-    let count: [u8; 8] = bytes.get(..8)?.try_into().ok()?;
-    match bytes.get(8..) {
-        Some([flag]) => Some((u64::from_be_bytes(count), *flag == 1)),
-        _ => None,
+fn entry_size(value: &Option<IVec>) -> usize {
+    32 + value.as_ref().map_or(0, |v| v.len())
+}
+
+impl Unflushed {
+    /// Remembers the newest value of `k`; returns the bytes now kept.
+    fn note(&mut self, k: [u8; 32], value: Option<IVec>) -> usize {
+        self.bytes += entry_size(&value);
+        if let Some(old) = self.records.insert(k, value) {
+            self.bytes -= entry_size(&old);
+        }
+        self.bytes
+    }
+
+    /// Takes back the entries of a flush that failed, except where a newer
+    /// value was written meanwhile.
+    fn put_back(&mut self, older: Unflushed) {
+        for (k, value) in older.records {
+            if let Entry::Vacant(slot) = self.records.entry(k) {
+                self.bytes += entry_size(&value);
+                slot.insert(value);
+            }
+        }
     }
 }
 
-fn expiry_entry(at_ms: u64, key: &[u8; 32]) -> [u8; 40] {
-    let mut out = [0u8; 40];
-    out[..8].copy_from_slice(&at_ms.to_be_bytes());
-    out[8..].copy_from_slice(key);
-    out
+#[derive(Default)]
+struct Recovery {
+    /// No reopen attempt before this (after a failed one).
+    not_before: Option<Instant>,
+    wait: Duration,
 }
 
-/// `(expires_at_ms, key)` of a `by_expiry` entry, `None` if malformed.
-fn parse_expiry_entry(entry: &[u8]) -> Option<(u64, [u8; 32])> {
-    let (at, k) = entry.get(..8).zip(entry.get(8..))?;
-    Some((
-        u64::from_be_bytes(at.try_into().ok()?),
-        <[u8; 32]>::try_from(k).ok()?,
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Each guarded value is updated in one step; a panic cannot tear it.
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The text of a [`StoreError::Backend`], without the variant's prefix.
+fn message(e: StoreError) -> String {
+    match e {
+        StoreError::Backend(why) => why,
+        other => other.to_string(),
+    }
+}
+
+/// The failure reported while a reopen holds the database.
+const REOPENING: &str = "the database is being reopened after an I/O error";
+
+fn unavailable(error: &str) -> StoreError {
+    StoreError::Backend(format!(
+        "the sled database failed ({error}) and could not be reopened yet"
     ))
-}
-
-fn user_prefix(user: &str) -> Result<Vec<u8>, StoreError> {
-    let len = u32::try_from(user.len())
-        .map_err(|_| StoreError::Backend("user name longer than 4 GiB".into()))?;
-    let mut out = Vec::with_capacity(4 + user.len() + 32);
-    out.extend_from_slice(&len.to_be_bytes());
-    out.extend_from_slice(user.as_bytes());
-    Ok(out)
-}
-
-fn user_entry(user: &str, key: &[u8; 32]) -> Result<Vec<u8>, StoreError> {
-    let mut out = user_prefix(user)?;
-    out.extend_from_slice(key);
-    Ok(out)
 }
 
 impl SledStore {
@@ -141,88 +180,27 @@ impl SledStore {
     /// (for instance because another process holds it, after waiting up to
     /// [`SledConfig::lock_wait`]) or if it holds an unknown layout version.
     pub fn open(path: impl AsRef<Path>, config: SledConfig) -> Result<SledStore, StoreError> {
-        let sled_config = sled::Config::new()
-            .path(path)
-            .cache_capacity(config.get_cache_capacity_bytes())
-            .flush_every_ms(Some(config.flush_every_ms()));
-        let db = open_waiting_for_lock(&sled_config, config.get_lock_wait())?;
-        let records = db.open_tree("records").map_err(backend)?;
-        let by_expiry = db.open_tree("by_expiry").map_err(backend)?;
-        let by_user = db.open_tree("by_user").map_err(backend)?;
-        let meta = db.open_tree("meta").map_err(backend)?;
-
-        match meta.get(LAYOUT_KEY).map_err(backend)? {
-            None => {
-                meta.insert(LAYOUT_KEY, &[LAYOUT_VERSION])
-                    .map_err(backend)?;
-            }
-            Some(v) if v.as_ref() == [LAYOUT_VERSION] => {}
-            Some(v) => {
-                return Err(StoreError::Backend(format!(
-                    "unsupported livesession-sled layout version {:?}",
-                    v.as_ref()
-                )))
-            }
-        }
-
-        let persisted = meta
-            .get(COUNT_KEY)
-            .map_err(backend)?
-            .and_then(|v| decode_count(&v));
-        let (counter, recount) = match persisted {
-            Some((count, true)) => (Arc::new(Counter::exact(count)), false),
-            Some((estimate, false)) => (Arc::new(Counter::needs_recount(estimate)), true),
-            // A new database, or one written without a counter.
-            None if records.first().map_err(backend)?.is_none() => {
-                (Arc::new(Counter::exact(0)), false)
-            }
-            None => (Arc::new(Counter::needs_recount(0)), true),
-        };
-        // From now on the persisted count is only an estimate, until a clean
-        // shutdown. Make that durable before any record changes.
-        meta.insert(COUNT_KEY, &encode_count(counter.get(), false))
-            .map_err(backend)?;
-        db.flush().map_err(backend)?;
-
-        let group = {
-            let db = db.clone();
-            let meta = meta.clone();
-            let counter = Arc::clone(&counter);
-            GroupCommit::new(Box::new(move || {
-                // Keep the persisted estimate close, for the post-crash recount.
-                meta.insert(COUNT_KEY, &encode_count(counter.get(), false))
-                    .map_err(|e| e.to_string())?;
-                db.flush().map(drop).map_err(|e| e.to_string())
-            }))
-        };
-
-        let handle = if recount {
-            tracing::info!(
-                estimate = counter.get(),
-                "livesession-sled: store was not shut down cleanly; recounting records in the background"
-            );
-            Some(
-                spawn_recount(Arc::clone(&counter), records.clone())
-                    .map_err(StoreError::backend)?,
-            )
-        } else {
-            None
-        };
-
-        Ok(SledStore {
-            inner: Arc::new(Inner {
-                db,
-                records,
-                by_expiry,
-                by_user,
-                meta,
-                counter,
-                durability: config.get_durability(),
-                group,
-                recount: Mutex::new(handle),
+        let path = path.as_ref().to_path_buf();
+        let db = Db::open(&path, &config)?;
+        // Left behind if the process died during a reopen attempt.
+        let _ = std::fs::remove_file(path.join(PROBE_FILE));
+        let keep_unflushed = config.get_durability() == Durability::Sync;
+        let shared = Arc::new_cyclic(|me: &Weak<Shared>| {
+            let me = me.clone();
+            Shared {
+                path,
+                config,
+                state: RwLock::new(State::Open(db)),
+                unflushed: keep_unflushed.then(Mutex::default),
+                recovery: Mutex::default(),
+                group: GroupCommit::new(Box::new(move || match me.upgrade() {
+                    Some(shared) => shared.flush().map_err(message),
+                    None => Err("the store is closed".to_owned()),
+                })),
                 pool: Pool::new(sled_threads()),
-            }),
-        })
+            }
+        });
+        Ok(SledStore { shared })
     }
 
     /// Whether [`count`](SessionStore::count) is exact.
@@ -231,349 +209,44 @@ impl SledStore {
     /// cleanly: then `count` starts from the last persisted value and a
     /// background thread recounts the records (measured: ~2.5 s for 1M records,
     /// without blocking other operations), after which the count is exact
-    /// again, including every change made in the meantime.
+    /// again, including every change made in the meantime. Reopening after an
+    /// I/O error counts as such an open.
     pub fn count_is_exact(&self) -> bool {
-        self.inner.counter.is_exact()
+        match self.shared.try_read().as_deref() {
+            Some(State::Open(db)) => db.count_is_exact(),
+            _ => false,
+        }
     }
 
     /// The configured durability.
     pub fn durability(&self) -> Durability {
-        self.inner.durability
+        self.shared.config.get_durability()
     }
 
     /// Bytes the database occupies on disk.
     pub fn size_on_disk(&self) -> Result<u64, StoreError> {
-        self.inner.db.size_on_disk().map_err(backend)
-    }
-}
-
-/// Opens the database, retrying while its file lock is held (see
-/// [`SledConfig::lock_wait`]).
-fn open_waiting_for_lock(config: &sled::Config, wait: Duration) -> Result<sled::Db, StoreError> {
-    let deadline = Instant::now() + wait;
-    loop {
-        match config.open() {
-            Ok(db) => return Ok(db),
-            Err(sled::Error::Io(e))
-                if e.to_string().contains("could not acquire lock")
-                    && Instant::now() < deadline =>
-            {
-                std::thread::sleep(Duration::from_millis(5));
-            }
-            Err(e) => return Err(backend(e)),
-        }
-    }
-}
-
-fn spawn_recount(counter: Arc<Counter>, records: Tree) -> std::io::Result<JoinHandle<()>> {
-    std::thread::Builder::new()
-        .name("livesession-sled-recount".into())
-        .spawn(move || {
-            let started = std::time::Instant::now();
-            loop {
-                // `abandon_recount` (on close) makes the next step return Done.
-                match counter.repair_step(&records, RECOUNT_BATCH) {
-                    Ok(Step::Continue) => {}
-                    Ok(Step::Done) => {
-                        if counter.is_exact() {
-                            tracing::info!(
-                                count = counter.get(),
-                                elapsed_ms = started.elapsed().as_millis() as u64,
-                                "livesession-sled: recount finished"
-                            );
-                        }
-                        return;
-                    }
-                    Err(e) => {
-                        tracing::error!(error = %e, "livesession-sled: recount failed; count() stays an estimate");
-                        counter.abandon_recount();
-                        return;
-                    }
-                }
-            }
-        })
-}
-
-impl Drop for Inner {
-    fn drop(&mut self) {
-        // Stop a running recount; it holds a handle to the database.
-        self.counter.abandon_recount();
-        let handle = self
-            .recount
-            .get_mut()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
-        if let Some(handle) = handle {
-            let _ = handle.join();
-        }
-        let clean = self.counter.is_exact();
-        let result = self
-            .meta
-            .insert(COUNT_KEY, &encode_count(self.counter.get(), clean))
-            .and_then(|_| self.db.flush());
-        if let Err(e) = result {
-            tracing::warn!(error = %e, "livesession-sled: final flush failed; the next open will recount");
-        }
-    }
-}
-
-impl Inner {
-    /// Inserts the index entries of `new` that `old` does not already have.
-    fn add_index(
-        &self,
-        key: &[u8; 32],
-        new: &IndexFields,
-        old: Option<&IndexFields>,
-    ) -> Result<(), StoreError> {
-        if let Some(at) = new.expires_at_ms {
-            if old.is_none_or(|o| o.expires_at_ms != Some(at)) {
-                self.by_expiry
-                    .insert(expiry_entry(at, key), &[])
-                    .map_err(backend)?;
-            }
-        }
-        if let Some(user) = &new.user {
-            if old.is_none_or(|o| o.user.as_ref() != Some(user)) {
-                self.by_user
-                    .insert(user_entry(user, key)?, &[])
-                    .map_err(backend)?;
-            }
-        }
-        Ok(())
-    }
-
-    /// Removes the index entries of `old` that `keep` does not share.
-    fn remove_index(
-        &self,
-        key: &[u8; 32],
-        old: &IndexFields,
-        keep: &IndexFields,
-    ) -> Result<(), StoreError> {
-        if let Some(at) = old.expires_at_ms {
-            if keep.expires_at_ms != Some(at) {
-                self.by_expiry
-                    .remove(expiry_entry(at, key))
-                    .map_err(backend)?;
-            }
-        }
-        if let Some(user) = &old.user {
-            if keep.user.as_ref() != Some(user) {
-                self.by_user
-                    .remove(user_entry(user, key)?)
-                    .map_err(backend)?;
-            }
-        }
-        Ok(())
-    }
-
-    fn load(&self, k: &[u8; 32]) -> Result<Option<SessionRecord>, StoreError> {
-        match self.records.get(k).map_err(backend)? {
-            None => Ok(None),
-            Some(bytes) => codec::decode(&bytes).map(Some),
+        match self.shared.try_read().as_deref() {
+            Some(State::Open(db)) => db.size_on_disk(),
+            Some(State::Closed { error, .. }) => Err(unavailable(error)),
+            None => Err(StoreError::Backend(REOPENING.to_owned())),
         }
     }
 
-    /// Creates the record `bytes` (encoded, with its `index` fields) under `k`.
-    fn create(&self, k: &[u8; 32], bytes: Vec<u8>, index: &IndexFields) -> Result<(), StoreError> {
-        if self.records.contains_key(k).map_err(backend)? {
-            return Err(StoreError::AlreadyExists);
-        }
-        self.add_index(k, index, None)?;
-        let created = self.counter.track(k, || {
-            let swapped = self
-                .records
-                .compare_and_swap(k, None::<&[u8]>, Some(bytes))
-                .map_err(backend)?;
-            Ok::<_, StoreError>(match swapped {
-                Ok(()) => (true, 1),
-                Err(_) => (false, 0),
-            })
-        })?;
-        if !created {
-            // Lost a race with another writer of the same key: withdraw our
-            // index entries, except those the winner's record also uses.
-            let winner = self
-                .records
-                .get(k)
-                .map_err(backend)?
-                .and_then(|b| codec::decode_index(&b).ok())
-                .unwrap_or_default();
-            self.remove_index(k, index, &winner)?;
-            return Err(StoreError::AlreadyExists);
-        }
-        Ok(())
-    }
-
-    /// Inserts or replaces the record under `k` with `bytes` (encoded, with
-    /// its `new` index fields).
-    fn save(&self, k: &[u8; 32], bytes: Vec<u8>, new: &IndexFields) -> Result<(), StoreError> {
-        let old_bytes = self.records.get(k).map_err(backend)?;
-        // A corrupt old record's index entries cannot be found; they stay
-        // behind as stale entries, which readers tolerate.
-        let old = old_bytes
-            .as_deref()
-            .and_then(|b| codec::decode_index(b).ok());
-        // 1. New index entries first: a crash now leaves only extra entries.
-        self.add_index(k, new, old.as_ref())?;
-        // 2. The record.
-        let replaced = self.counter.track(k, || {
-            let prev = self.records.insert(k, bytes).map_err(backend)?;
-            let change = if prev.is_none() { 1 } else { 0 };
-            Ok::<_, StoreError>((prev, change))
-        })?;
-        // 3. Entries of the record actually replaced that are now stale.
-        if let Some(prev) = replaced {
-            let prev_index = if old_bytes.as_ref() == Some(&prev) {
-                old
-            } else {
-                codec::decode_index(&prev).ok()
-            };
-            if let Some(prev_index) = prev_index {
-                self.remove_index(k, &prev_index, new)?;
-            }
-        }
-        Ok(())
-    }
-
-    fn delete(&self, k: &[u8; 32]) -> Result<bool, StoreError> {
-        let removed = self.counter.track(k, || {
-            let prev = self.records.remove(k).map_err(backend)?;
-            let change = if prev.is_some() { -1 } else { 0 };
-            Ok::<_, StoreError>((prev, change))
-        })?;
-        match removed {
-            None => Ok(false),
-            Some(prev) => {
-                if let Ok(index) = codec::decode_index(&prev) {
-                    self.remove_index(k, &index, &IndexFields::default())?;
-                }
-                Ok(true)
-            }
+    /// The I/O error the store is recovering from, or `None` when it is
+    /// healthy: for a health check.
+    ///
+    /// From the first I/O error sled reports (a full disk, say) until the
+    /// database is reopened, writes fail and so do some reads; a store call
+    /// made once there is room again reopens it (see
+    /// [the crate docs](crate#disk-full-and-other-io-errors)).
+    pub fn failure(&self) -> Option<String> {
+        match self.shared.try_read().as_deref() {
+            Some(State::Open(db)) => db.failure().map(str::to_owned),
+            Some(State::Closed { error, .. }) => Some(error.clone()),
+            None => Some(REOPENING.to_owned()),
         }
     }
 
-    fn keys_for_user(&self, user: &str) -> Result<Vec<SessionKey>, StoreError> {
-        let prefix = user_prefix(user)?;
-        let mut keys = Vec::new();
-        for entry in self.by_user.scan_prefix(&prefix) {
-            let (entry, _) = entry.map_err(backend)?;
-            let Some(k) = entry
-                .get(prefix.len()..)
-                .and_then(|rest| <[u8; 32]>::try_from(rest).ok())
-            else {
-                continue;
-            };
-            // Skip stale entries: the record is gone or now belongs to
-            // someone else (or is unreadable).
-            let Some(bytes) = self.records.get(k).map_err(backend)? else {
-                continue;
-            };
-            if codec::decode_index(&bytes).is_ok_and(|f| f.user.as_deref() == Some(user)) {
-                keys.push(SessionKey::from_bytes(k));
-            }
-        }
-        Ok(keys)
-    }
-
-    /// Up to [`SWEEP_CHUNK`] `by_expiry` entries at or before `upper`, after
-    /// `after` (from the start if `None`).
-    fn due_entries(
-        &self,
-        after: Option<&sled::IVec>,
-        upper: &[u8],
-    ) -> Result<Vec<sled::IVec>, StoreError> {
-        let range = match after {
-            None => self.by_expiry.range(..=upper),
-            Some(last) => self.by_expiry.range::<&[u8], _>((
-                std::ops::Bound::Excluded(last.as_ref()),
-                std::ops::Bound::Included(upper),
-            )),
-        };
-        range
-            .keys()
-            .take(SWEEP_CHUNK)
-            .collect::<Result<_, _>>()
-            .map_err(backend)
-    }
-
-    /// Handles due `entries` until `limit` records are removed; returns how
-    /// many were.
-    fn sweep(&self, entries: &[sled::IVec], limit: usize) -> Result<usize, StoreError> {
-        let mut removed = 0;
-        for entry in entries {
-            if removed >= limit {
-                break;
-            }
-            if self.sweep_entry(entry)? {
-                removed += 1;
-            }
-        }
-        Ok(removed)
-    }
-
-    /// Handles one due `by_expiry` entry; returns whether a record was removed.
-    fn sweep_entry(&self, entry: &[u8]) -> Result<bool, StoreError> {
-        let Some((at, k)) = parse_expiry_entry(entry) else {
-            tracing::warn!("livesession-sled: dropping malformed expiry index entry");
-            self.by_expiry.remove(entry).map_err(backend)?;
-            return Ok(false);
-        };
-        let key = SessionKey::from_bytes(k);
-        let Some(bytes) = self.records.get(k).map_err(backend)? else {
-            // Stale: the record is gone.
-            self.by_expiry.remove(entry).map_err(backend)?;
-            return Ok(false);
-        };
-        let index = match codec::decode_index(&bytes) {
-            Ok(index) => Some(index),
-            Err(e) => {
-                tracing::warn!(?key, error = %e, "livesession-sled: removing an unreadable record whose expiry is due");
-                None
-            }
-        };
-        if let Some(index) = &index {
-            if index.expires_at_ms != Some(at) {
-                // Stale: the record was re-saved with another expiry.
-                self.by_expiry.remove(entry).map_err(backend)?;
-                self.restore_index(&k)?;
-                return Ok(false);
-            }
-        }
-        let removed = self.counter.track(&k, || {
-            let swapped = self
-                .records
-                .compare_and_swap(k, Some(&bytes), None::<&[u8]>)
-                .map_err(backend)?;
-            Ok::<_, StoreError>(match swapped {
-                Ok(()) => (true, -1),
-                // Re-saved meanwhile: it lives on, with its own index entries.
-                Err(_) => (false, 0),
-            })
-        })?;
-        if !removed {
-            return Ok(false);
-        }
-        self.by_expiry.remove(entry).map_err(backend)?;
-        if let Some(index) = &index {
-            self.remove_index(&k, index, &IndexFields::default())?;
-        }
-        self.restore_index(&k)?;
-        Ok(true)
-    }
-
-    /// After removing index entries of `k`: if a record was written under `k`
-    /// concurrently, make sure its own entries exist.
-    fn restore_index(&self, k: &[u8; 32]) -> Result<(), StoreError> {
-        if let Some(bytes) = self.records.get(k).map_err(backend)? {
-            if let Ok(index) = codec::decode_index(&bytes) {
-                self.add_index(k, &index, None)?;
-            }
-        }
-        Ok(())
-    }
-}
-
-impl SledStore {
     /// Runs `op` on the store's sled threads, where sled may block (disk
     /// reads, log writes): never on an executor thread, and only once the
     /// returned future is polled, so dropping the future unpolled (or before
@@ -581,23 +254,193 @@ impl SledStore {
     async fn blocking<T, F>(&self, op: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: FnOnce(&Inner) -> Result<T, StoreError> + Send + 'static,
+        F: FnOnce(&Shared) -> Result<T, StoreError> + Send + 'static,
     {
         let (tx, rx) = tokio::sync::oneshot::channel();
-        let inner = Arc::clone(&self.inner);
-        self.inner.pool.submit(move || {
+        let shared = Arc::clone(&self.shared);
+        self.shared.pool.submit(move || {
             if tx.is_closed() {
                 // The caller gave up (a deadline passed) before we started.
                 return;
             }
-            let result = op(&inner);
+            let result = op(&shared);
             // Before answering: whoever awaits may then drop the last handle
             // and expect the database closed.
-            drop(inner);
+            drop(shared);
             let _ = tx.send(result);
         });
         rx.await
             .map_err(|_| StoreError::Backend("a sled call panicked".into()))?
+    }
+}
+
+impl Shared {
+    fn read(&self) -> RwLockReadGuard<'_, State> {
+        // A panicking sled call cannot leave the state half-changed: it is
+        // only replaced whole.
+        self.state.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The state, unless a reopen is closing or replacing the database
+    /// (which may wait for a stalled sled call): for the methods that run
+    /// on the caller's thread and must not block it.
+    fn try_read(&self) -> Option<RwLockReadGuard<'_, State>> {
+        match self.state.try_read() {
+            Ok(guard) => Some(guard),
+            Err(TryLockError::Poisoned(e)) => Some(e.into_inner()),
+            Err(TryLockError::WouldBlock) => None,
+        }
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, State> {
+        self.state.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Runs `op` on the database. If it failed, first tries to reopen it (at
+    /// most so often); a still-failed database runs `op` anyway, for the
+    /// reads sled can still serve.
+    fn with_db<T>(&self, op: impl FnOnce(&Db) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        {
+            let state = self.read();
+            if let State::Open(db) = &*state {
+                if db.failure().is_none() {
+                    return op(db);
+                }
+            }
+        }
+        self.recover();
+        match &*self.read() {
+            State::Open(db) => op(db),
+            State::Closed { error, .. } => Err(unavailable(error)),
+        }
+    }
+
+    /// Runs `op`, a write that leaves `value` under `k` when it succeeds,
+    /// and keeps `value` until a flush makes it durable.
+    fn write_record<T>(
+        &self,
+        k: [u8; 32],
+        value: Option<IVec>,
+        op: impl FnOnce(&Db) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let Some(unflushed) = &self.unflushed else {
+            return self.with_db(op);
+        };
+        let mut kept = 0;
+        let out = self.with_db(|db| {
+            let out = op(db)?;
+            // Still under the state lock: a reopen cannot miss it.
+            kept = lock(unflushed).note(k, value);
+            Ok(out)
+        })?;
+        if kept > UNFLUSHED_LIMIT {
+            // Nobody flushes (only sweeps or passivations write, say): bound
+            // the memory by flushing here, on this blocking thread.
+            if let Err(e) = self.flush() {
+                tracing::warn!(error = %e, "livesession-sled: flush of many unflushed writes failed");
+            }
+        }
+        Ok(out)
+    }
+
+    /// Makes every write that completed before the call durable.
+    fn flush(&self) -> Result<(), StoreError> {
+        self.with_db(|db| {
+            let Some(unflushed) = &self.unflushed else {
+                return db.flush();
+            };
+            // What was written before this point is what the flush covers.
+            let covered = std::mem::take(&mut *lock(unflushed));
+            db.flush()
+                .inspect_err(|_| lock(unflushed).put_back(covered))
+        })
+    }
+
+    /// Reopens a failed database if an attempt is due.
+    fn recover(&self) {
+        let mut recovery = match self.recovery.try_lock() {
+            Ok(guard) => guard,
+            Err(TryLockError::Poisoned(e)) => e.into_inner(),
+            // Another thread is reopening: this call uses what it finds.
+            Err(TryLockError::WouldBlock) => return,
+        };
+        if recovery.not_before.is_some_and(|t| Instant::now() < t) {
+            return;
+        }
+        match self.reopen() {
+            Ok(()) => *recovery = Recovery::default(),
+            Err(e) => {
+                recovery.wait = (recovery.wait * 2).clamp(REOPEN_FIRST_WAIT, REOPEN_MAX_WAIT);
+                recovery.not_before = Some(Instant::now() + recovery.wait);
+                tracing::warn!(
+                    error = %e,
+                    retry_in_ms = recovery.wait.as_millis() as u64,
+                    "livesession-sled: cannot reopen the failed database yet"
+                );
+            }
+        }
+    }
+
+    /// Closes the failed database and opens it again, writing back what it
+    /// had acknowledged but not flushed before anyone else can use it.
+    fn reopen(&self) -> Result<(), String> {
+        if let State::Open(db) = &*self.read() {
+            if db.failure().is_none() {
+                return Ok(());
+            }
+        }
+        // sled needs room to recover and write; without it, keep the failed
+        // database, which still serves most reads.
+        probe_space(&self.path).map_err(|e| format!("no room to reopen: {e}"))?;
+
+        // 1. Close the failed database. Holding the lock for writing means no
+        // call is using it; from here on calls fail at once.
+        let old = {
+            let mut state = self.write();
+            match &*state {
+                State::Open(db) => {
+                    let error = db.failure().unwrap_or("unknown error").to_owned();
+                    let pending = self
+                        .unflushed
+                        .as_ref()
+                        .map(|u| std::mem::take(&mut *lock(u)))
+                        .unwrap_or_default();
+                    match std::mem::replace(&mut *state, State::Closed { error, pending }) {
+                        State::Open(db) => Some(db),
+                        State::Closed { .. } => None,
+                    }
+                }
+                State::Closed { .. } => None,
+            }
+        };
+        // Outside the lock: this joins the recount and sled's own threads.
+        drop(old);
+
+        // 2. Open it again (sled recovers what was flushed), write back what
+        // was acknowledged but not flushed, make that durable, and only then
+        // let calls in.
+        let pending: Vec<([u8; 32], Option<IVec>)> = match &*self.read() {
+            State::Closed { pending, .. } => pending
+                .records
+                .iter()
+                .map(|(k, value)| (*k, value.clone()))
+                .collect(),
+            State::Open(_) => return Ok(()),
+        };
+        let reopened = Db::open(&self.path, &self.config).and_then(|db| {
+            for (k, value) in &pending {
+                db.restore(k, value.as_ref())?;
+            }
+            db.flush()?;
+            Ok(db)
+        });
+        let db = reopened.map_err(message)?;
+        *self.write() = State::Open(db);
+        tracing::info!(
+            rewritten = pending.len(),
+            "livesession-sled: reopened the database after an I/O error"
+        );
+        Ok(())
     }
 }
 
@@ -609,41 +452,58 @@ fn sled_threads() -> usize {
         .clamp(4, 16)
 }
 
+/// Whether the directory `dir` has room for a reopen: writes and syncs
+/// [`PROBE_BYTES`] there, then removes them.
+fn probe_space(dir: &Path) -> std::io::Result<()> {
+    use std::io::Write;
+    let path = dir.join(PROBE_FILE);
+    let result = std::fs::File::create(&path).and_then(|mut file| {
+        file.write_all(&vec![0u8; PROBE_BYTES])?;
+        file.sync_all()
+    });
+    let _ = std::fs::remove_file(&path);
+    result
+}
+
 impl SessionStore for SledStore {
     fn load<'a>(&'a self, key: &'a SessionKey) -> StoreFuture<'a, Option<SessionRecord>> {
         let k = *key.as_bytes();
-        Box::pin(self.blocking(move |inner| inner.load(&k)))
+        Box::pin(self.blocking(move |s| s.with_db(|db| db.load(&k))))
     }
 
     fn create<'a>(&'a self, key: &'a SessionKey, record: &'a SessionRecord) -> StoreFuture<'a, ()> {
         Box::pin(async move {
             // Encoding is cheap and needs the borrowed record: done here.
             let k = *key.as_bytes();
-            let bytes = codec::encode(record)?;
+            let bytes = IVec::from(codec::encode(record)?);
             let index = IndexFields::of(record);
-            self.blocking(move |inner| inner.create(&k, bytes, &index))
-                .await
+            self.blocking(move |s| {
+                s.write_record(k, Some(bytes.clone()), |db| db.create(&k, bytes, &index))
+            })
+            .await
         })
     }
 
     fn save<'a>(&'a self, key: &'a SessionKey, record: &'a SessionRecord) -> StoreFuture<'a, ()> {
         Box::pin(async move {
             let k = *key.as_bytes();
-            let bytes = codec::encode(record)?;
+            let bytes = IVec::from(codec::encode(record)?);
             let index = IndexFields::of(record);
-            self.blocking(move |inner| inner.save(&k, bytes, &index))
-                .await
+            self.blocking(move |s| {
+                s.write_record(k, Some(bytes.clone()), |db| db.save(&k, bytes, &index))
+            })
+            .await
         })
     }
 
     fn delete<'a>(&'a self, key: &'a SessionKey) -> StoreFuture<'a, bool> {
         let k = *key.as_bytes();
-        Box::pin(self.blocking(move |inner| inner.delete(&k)))
+        Box::pin(self.blocking(move |s| s.write_record(k, None, |db| db.delete(&k))))
     }
 
     fn keys_for_user<'a>(&'a self, user: &'a str) -> StoreFuture<'a, Vec<SessionKey>> {
         let user = user.to_owned();
-        Box::pin(self.blocking(move |inner| inner.keys_for_user(&user)))
+        Box::pin(self.blocking(move |s| s.with_db(|db| db.keys_for_user(&user))))
     }
 
     fn remove_expired<'a>(
@@ -655,18 +515,18 @@ impl SessionStore for SledStore {
         Box::pin(async move {
             let upper = expiry_entry(now_ms, &[0xff; 32]);
             let mut removed = 0usize;
-            let mut after: Option<sled::IVec> = None;
+            let mut after: Option<IVec> = None;
             while removed < limit {
                 // Chunk by chunk, each restarting the range after the last
                 // entry seen: one blocking call reads the due entries, the
                 // caller's `skip` (which may not leave this task) filters
                 // them, a second blocking call removes what is due.
                 let chunk = self
-                    .blocking(move |inner| inner.due_entries(after.as_ref(), &upper))
+                    .blocking(move |s| s.with_db(|db| db.due_entries(after.as_ref(), &upper)))
                     .await?;
                 let exhausted = chunk.len() < SWEEP_CHUNK;
                 let last = chunk.last().cloned();
-                let due: Vec<sled::IVec> = chunk
+                let due: Vec<IVec> = chunk
                     .into_iter()
                     .filter(|entry| {
                         // Malformed entries stay in, to be dropped.
@@ -676,7 +536,7 @@ impl SessionStore for SledStore {
                     .collect();
                 let budget = limit - removed;
                 removed += self
-                    .blocking(move |inner| inner.sweep(&due, budget))
+                    .blocking(move |s| s.with_db(|db| db.sweep(&due, budget)))
                     .await?;
                 match last {
                     Some(last) if !exhausted => after = Some(last),
@@ -688,13 +548,25 @@ impl SessionStore for SledStore {
     }
 
     fn count(&self) -> StoreFuture<'_, u64> {
-        Box::pin(async move { Ok(self.inner.counter.get()) })
+        Box::pin(async move {
+            match self.shared.try_read().as_deref() {
+                Some(State::Open(db)) => Ok(db.count()),
+                Some(State::Closed { error, .. }) => Err(unavailable(error)),
+                None => Err(StoreError::Backend(REOPENING.to_owned())),
+            }
+        })
     }
 
     fn flush(&self) -> StoreFuture<'_, ()> {
-        match self.inner.durability {
-            Durability::Periodic(_) => Box::pin(async { Ok(()) }),
-            _ => Box::pin(Arc::clone(&self.inner.group).flush()),
+        match self.shared.config.get_durability() {
+            // Nothing to wait for, but a failed database is no success.
+            Durability::Periodic(_) => Box::pin(async move {
+                match self.failure() {
+                    None => Ok(()),
+                    Some(error) => Err(unavailable(&error)),
+                }
+            }),
+            _ => Box::pin(Arc::clone(&self.shared.group).flush()),
         }
     }
 }
