@@ -113,7 +113,7 @@ fn sign_and_set_cookie(c: &mut Criterion) {
             second += 1;
             let attrs = CookieAttributes {
                 expires: Some(expires + Duration::from_secs(second)),
-                ..attrs.clone()
+                ..attrs
             };
             let signed = signer.sign(black_box(&id));
             set_cookie(NAME, &signed, black_box(&attrs))
