@@ -40,7 +40,7 @@ const MAX_DECODE_DEPTH: usize = MAX_DATA_DEPTH + 32;
 /// not read back.
 pub fn encode(record: &SessionRecord) -> Result<Vec<u8>, StoreError> {
     if data_too_deep(record) {
-        return Err(StoreError::Backend(format!(
+        return Err(StoreError::backend(format!(
             "cannot encode session record: data nested deeper than {MAX_DATA_DEPTH} levels"
         )));
     }
@@ -48,7 +48,7 @@ pub fn encode(record: &SessionRecord) -> Result<Vec<u8>, StoreError> {
     out.push(FORMAT_VERSION);
     let mut ser = rmp_serde::Serializer::new(&mut out).with_struct_map();
     serde::Serialize::serialize(record, &mut ser)
-        .map_err(|e| StoreError::Backend(format!("cannot encode session record: {e}")))?;
+        .map_err(|e| StoreError::backend(format!("cannot encode session record: {e}")))?;
     Ok(out)
 }
 

@@ -76,7 +76,7 @@ pub(crate) fn parse_expiry_entry(entry: &[u8]) -> Option<(u64, [u8; 32])> {
 
 fn user_prefix(user: &str) -> Result<Vec<u8>, StoreError> {
     let len = u32::try_from(user.len())
-        .map_err(|_| StoreError::Backend("user name longer than 4 GiB".into()))?;
+        .map_err(|_| StoreError::backend("user name longer than 4 GiB"))?;
     let mut out = Vec::with_capacity(4 + user.len() + 32);
     out.extend_from_slice(&len.to_be_bytes());
     out.extend_from_slice(user.as_bytes());
@@ -110,7 +110,7 @@ impl Db {
             }
             Some(v) if v.as_ref() == [LAYOUT_VERSION] => {}
             Some(v) => {
-                return Err(StoreError::Backend(format!(
+                return Err(StoreError::backend(format!(
                     "unsupported livesession-sled layout version {:?}",
                     v.as_ref()
                 )))

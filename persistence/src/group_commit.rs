@@ -78,7 +78,7 @@ impl GroupCommit {
             Ok(())
         } else {
             let err = state.last_err.as_deref().unwrap_or("unknown error");
-            Err(StoreError::Backend(format!("sled flush failed: {err}")))
+            Err(StoreError::backend(format!("sled flush failed: {err}")))
         }
     }
 }

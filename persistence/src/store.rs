@@ -156,7 +156,7 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 /// The text of a [`StoreError::Backend`], without the variant's prefix.
 fn message(e: StoreError) -> String {
     match e {
-        StoreError::Backend(why) => why,
+        StoreError::Backend(why) => why.to_string(),
         other => other.to_string(),
     }
 }
@@ -165,7 +165,7 @@ fn message(e: StoreError) -> String {
 const REOPENING: &str = "the database is being reopened after an I/O error";
 
 fn unavailable(error: &str) -> StoreError {
-    StoreError::Backend(format!(
+    StoreError::backend(format!(
         "the sled database failed ({error}) and could not be reopened yet"
     ))
 }
@@ -228,7 +228,7 @@ impl SledStore {
         match self.shared.try_read().as_deref() {
             Some(State::Open(db)) => db.size_on_disk(),
             Some(State::Closed { error, .. }) => Err(unavailable(error)),
-            None => Err(StoreError::Backend(REOPENING.to_owned())),
+            None => Err(StoreError::backend(REOPENING)),
         }
     }
 
@@ -270,7 +270,7 @@ impl SledStore {
             let _ = tx.send(result);
         });
         rx.await
-            .map_err(|_| StoreError::Backend("a sled call panicked".into()))?
+            .map_err(|_| StoreError::backend("a sled call panicked"))?
     }
 }
 
@@ -552,7 +552,7 @@ impl SessionStore for SledStore {
             match self.shared.try_read().as_deref() {
                 Some(State::Open(db)) => Ok(db.count()),
                 Some(State::Closed { error, .. }) => Err(unavailable(error)),
-                None => Err(StoreError::Backend(REOPENING.to_owned())),
+                None => Err(StoreError::backend(REOPENING)),
             }
         })
     }

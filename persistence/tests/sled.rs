@@ -251,7 +251,7 @@ async fn an_unknown_layout_version_refuses_to_open() {
         db.flush().expect("flush");
     }
     match SledStore::open(dir.path(), SledConfig::default()) {
-        Err(StoreError::Backend(msg)) => assert!(msg.contains("layout"), "{msg}"),
+        Err(StoreError::Backend(msg)) => assert!(msg.to_string().contains("layout"), "{msg}"),
         Err(other) => panic!("expected Backend, got {other:?}"),
         Ok(_) => panic!("a store with an unknown layout version must not open"),
     }

@@ -49,7 +49,7 @@ impl SessionError {
     ///
     /// ```
     /// use livesession::{SessionError, StoreError};
-    /// assert_eq!(SessionError::Store(StoreError::Backend("disk".into())).http_status(), 500);
+    /// assert_eq!(SessionError::Store(StoreError::backend("disk")).http_status(), 500);
     /// assert_eq!(SessionError::LimitExceeded("too big".into()).http_status(), 413);
     /// ```
     pub fn http_status(&self) -> u16 {

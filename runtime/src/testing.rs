@@ -848,7 +848,7 @@ impl<S: SessionStore> FaultyStore<S> {
                 std::future::pending::<()>().await;
             }
             if plan.fail {
-                return Err(StoreError::Backend(format!("injected {op:?} failure")));
+                return Err(StoreError::backend(format!("injected {op:?} failure")));
             }
             call().await
         })

@@ -185,13 +185,15 @@ async fn a_timed_out_save_landing_late_never_overwrites_a_later_one() {
     let m = SessionManager::new(
         config()
             .store(Arc::new(store.clone()))
-            .store_timeout(Duration::from_millis(100))
-            .passivate_after(Duration::from_millis(500))
+            .store_timeout(Duration::from_millis(200))
+            .passivate_after(Duration::from_millis(1000))
             .build()
             .unwrap(),
     );
     let cookie = new_session(&m).await;
-    *store.stall_next_save.lock().unwrap() = Some(Duration::from_millis(300));
+    // The save outlasts the 200 ms deadline and lands at 350 ms; the next
+    // change waits for it (up to twice the deadline) instead of racing it.
+    *store.stall_next_save.lock().unwrap() = Some(Duration::from_millis(350));
     let s1 = request(&m, Some(&cookie));
     assert!(
         s1.insert("n", 2).await.is_err(),

@@ -49,7 +49,7 @@ pub const BACKEND_FAILURE_BODY: &str = "internal server error";
 ///
 /// ```
 /// use livesession::{SessionError, StoreError};
-/// let disk = SessionError::Store(StoreError::Backend("No space left on device".into()));
+/// let disk = SessionError::Store(StoreError::backend("No space left on device"));
 /// let err = livesession_poem::into_poem_error(disk);
 /// assert_eq!(err.status(), 500);
 /// assert_eq!(err.to_string(), livesession_poem::BACKEND_FAILURE_BODY);

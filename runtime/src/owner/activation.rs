@@ -142,7 +142,7 @@ impl Core {
             match slot.settled().await {
                 Activation::Absent => return Ok(None),
                 Activation::Failed(why) => {
-                    return Err(SessionError::Store(StoreError::Backend(why.clone())))
+                    return Err(SessionError::Store(StoreError::backend(why.clone())))
                 }
                 Activation::Live(cell) => match cell.lifecycle() {
                     Lifecycle::Alive => return Ok(Some(cell.clone())),
@@ -300,7 +300,7 @@ fn settled(activation: Result<Option<Arc<SessionCell>>, SessionError>) -> Activa
     match activation {
         Ok(Some(cell)) => Activation::Live(cell),
         Ok(None) => Activation::Absent,
-        Err(SessionError::Store(StoreError::Backend(why))) => Activation::Failed(why),
+        Err(SessionError::Store(StoreError::Backend(why))) => Activation::Failed(why.to_string()),
         Err(e) => Activation::Failed(e.to_string()),
     }
 }

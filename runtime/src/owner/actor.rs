@@ -323,7 +323,7 @@ impl SessionActor {
                 self.cell.set_store_behind(true);
                 tracing::error!(key = ?self.cell.key, error = %e, "a session change could not be made durable; nothing of it was applied");
                 Err(match e {
-                    StoreError::Backend(why) => why,
+                    StoreError::Backend(why) => why.to_string(),
                     other => other.to_string(),
                 })
             }
@@ -342,7 +342,7 @@ type Outcome = (
 fn fail_all(outcomes: &mut Vec<Outcome>, why: &str) {
     for (reply, applied) in outcomes.drain(..) {
         let outcome = match applied {
-            Ok(_) => Err(SessionError::Store(StoreError::Backend(why.to_string()))),
+            Ok(_) => Err(SessionError::Store(StoreError::backend(why.to_string()))),
             Err(own) => Err(own),
         };
         let _ = reply.send(ChangeOutcome::Applied(outcome));
@@ -377,7 +377,7 @@ async fn write_to_end<T>(
             let grace = limit * WRITE_GRACE_DEADLINES;
             let result = match tokio::time::timeout(grace, &mut write).await {
                 Ok(result) => result,
-                Err(_) => Err(StoreError::Backend(format!(
+                Err(_) => Err(StoreError::backend(format!(
                     "session store {op} did not end within {} ms",
                     (limit + grace).as_millis()
                 ))),

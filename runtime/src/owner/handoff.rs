@@ -101,7 +101,7 @@ impl Core {
             Some(_) => match tokio::time::timeout(self.store_timeout() * 2, &mut outcome).await {
                 Ok(answer) => answer,
                 Err(_) if cell.withdraw(id) => {
-                    return Err(SessionError::Store(StoreError::Backend(format!(
+                    return Err(SessionError::Store(StoreError::backend(format!(
                         "the session's owner did not take the change within {} ms",
                         (self.store_timeout() * 2).as_millis()
                     ))))

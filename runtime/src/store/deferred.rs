@@ -38,7 +38,7 @@ impl DeferredStore {
                 let opened = open()
                     .map(|s| Arc::new(s) as Arc<dyn SessionStore>)
                     .map_err(|e| match e {
-                        StoreError::Backend(why) => why,
+                        StoreError::Backend(why) => why.to_string(),
                         other => other.to_string(),
                     });
                 let _ = tx.send(Some(opened));
@@ -60,13 +60,13 @@ impl DeferredStore {
         let opened = rx
             .wait_for(Option::is_some)
             .await
-            .map_err(|_| StoreError::Backend("the store-opening thread died".into()))?;
+            .map_err(|_| StoreError::backend("the store-opening thread died"))?;
         match opened.as_ref() {
             Some(Ok(store)) => Ok(store.clone()),
-            Some(Err(e)) => Err(StoreError::Backend(format!(
+            Some(Err(e)) => Err(StoreError::backend(format!(
                 "the store failed to open: {e}"
             ))),
-            None => Err(StoreError::Backend("the store is not open".into())),
+            None => Err(StoreError::backend("the store is not open")),
         }
     }
 }

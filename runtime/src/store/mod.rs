@@ -34,15 +34,28 @@ pub enum StoreError {
     /// session as absent.
     #[error("corrupt session record: {0}")]
     Corrupt(String),
-    /// The backend failed (I/O, disk full, closed database, timeout, ...).
+    /// The backend failed (I/O, disk full, closed database, timeout, ...);
+    /// the backend's own error is its source.
     #[error("session store failure: {0}")]
-    Backend(String),
+    Backend(#[source] BoxError),
 }
 
+/// Any error a backend reports, kept with its type (see
+/// [`std::error::Error::source`]).
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
 impl StoreError {
-    /// Wraps any backend error.
-    pub fn backend(err: impl std::fmt::Display) -> Self {
-        StoreError::Backend(err.to_string())
+    /// Wraps any backend error (an error type, or a message).
+    ///
+    /// ```
+    /// use livesession::StoreError;
+    /// let io = std::io::Error::other("disk full");
+    /// let err = StoreError::backend(io);
+    /// let source = std::error::Error::source(&err).unwrap();
+    /// assert!(source.downcast_ref::<std::io::Error>().is_some());
+    /// ```
+    pub fn backend(err: impl Into<BoxError>) -> Self {
+        StoreError::Backend(err.into())
     }
 }
 

@@ -29,7 +29,7 @@ impl TimeoutStore {
             let started = std::time::Instant::now();
             let result = match tokio::time::timeout(limit, fut).await {
                 Ok(r) => r,
-                Err(_) => Err(StoreError::Backend(format!(
+                Err(_) => Err(StoreError::backend(format!(
                     "session store {op} timed out after {} ms",
                     limit.as_millis()
                 ))),
