@@ -2,6 +2,10 @@
 
 use crate::store::StoreError;
 
+/// The body of a response to a backend failure: nothing of the failure's
+/// own text reaches a client.
+pub const BACKEND_FAILURE_BODY: &str = "internal server error";
+
 /// A failed session operation. [`SessionError::is_backend_failure`] separates
 /// server-side failures (answer 5xx) from data that does not fit the request
 /// (answer 4xx).
@@ -58,6 +62,25 @@ impl SessionError {
             SessionError::Decode { .. } => 409,
             SessionError::LimitExceeded(_) => 413,
             _ => 400,
+        }
+    }
+
+    /// What a client may read of this error: the message for data that does
+    /// not fit (4xx), and the fixed [`BACKEND_FAILURE_BODY`] for a backend
+    /// failure, whose text (store paths, OS errors, ...) belongs in the log.
+    ///
+    /// ```
+    /// use livesession::{SessionError, StoreError};
+    /// let disk = SessionError::Store(StoreError::backend("/data: No space left on device"));
+    /// assert_eq!(disk.client_message(), "internal server error");
+    /// let big = SessionError::LimitExceeded("session data over 4 MiB".into());
+    /// assert!(big.client_message().contains("4 MiB"));
+    /// ```
+    pub fn client_message(&self) -> String {
+        if self.is_backend_failure() {
+            BACKEND_FAILURE_BODY.to_string()
+        } else {
+            self.to_string()
         }
     }
 

@@ -8,14 +8,10 @@
 //! use salvo::prelude::*;
 //!
 //! #[handler]
-//! async fn counter(depot: &mut Depot, res: &mut Response) {
-//!     let session = depot.session().expect("SessionHoop is installed");
-//!     match session.update("n", |n: Option<i64>| n.unwrap_or(0) + 1).await {
-//!         Ok(n) => res.render(n.to_string()),
-//!         Err(e) => {
-//!             res.status_code(livesession_salvo::status_for(&e));
-//!         }
-//!     }
+//! async fn counter(depot: &mut Depot) -> Result<String, livesession_salvo::Error> {
+//!     let session = depot.require_session()?;
+//!     let n = session.update("n", |n: Option<i64>| n.unwrap_or(0) + 1).await?;
+//!     Ok(n.to_string())
 //! }
 //!
 //! # async fn run() {
@@ -31,9 +27,11 @@
 #![deny(missing_docs)]
 
 mod depot;
+mod error;
 mod hoop;
 
 pub use depot::SessionDepotExt;
+pub use error::Error;
 pub use hoop::SessionHoop;
 pub use livesession::Session;
 
