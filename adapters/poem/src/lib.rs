@@ -37,7 +37,7 @@ use livesession::SessionError;
 use poem::http::StatusCode;
 
 /// The body of the 500 that [`into_poem_error`] makes of a backend failure.
-pub const BACKEND_FAILURE_BODY: &str = "internal server error";
+pub const BACKEND_FAILURE_BODY: &str = livesession::error::BACKEND_FAILURE_BODY;
 
 /// Maps a [`SessionError`] to a Poem error with its
 /// [`http_status`](SessionError::http_status): 409, 413 or 400 with the
@@ -62,7 +62,8 @@ pub fn into_poem_error(err: SessionError) -> poem::Error {
         return poem::Error::new(err, status);
     }
     tracing::error!(error = %err, "session backend failure");
+    let body = err.client_message();
     let mut error = poem::Error::new(err, status);
-    error.set_error_message(BACKEND_FAILURE_BODY);
+    error.set_error_message(body);
     error
 }
