@@ -6,6 +6,24 @@ use livesession::{SameSite, Secure};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+/// `--durability`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DurabilityFlag {
+    /// A change is on disk before its response is sent (group commit).
+    Sync,
+    /// Changes are flushed in the background.
+    Periodic,
+}
+
+impl std::fmt::Display for DurabilityFlag {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            DurabilityFlag::Sync => "sync",
+            DurabilityFlag::Periodic => "periodic",
+        })
+    }
+}
+
 /// Flags shared by both demo servers.
 #[derive(Debug, Clone, Parser)]
 #[command(
@@ -66,8 +84,8 @@ pub struct DemoArgs {
     #[arg(long, default_value_t = 300_000, value_parser = clap::value_parser!(u64).range(1..))]
     pub passivate_after_ms: u64,
     /// sync: a change is on disk before its response; periodic: flushed in the background.
-    #[arg(long, default_value = "sync", value_parser = ["sync", "periodic"])]
-    pub durability: String,
+    #[arg(long, value_enum, default_value_t = DurabilityFlag::Sync)]
+    pub durability: DurabilityFlag,
     /// Honour X-Forwarded-Proto.
     #[arg(long)]
     pub trust_proxy: bool,
@@ -133,7 +151,7 @@ mod tests {
         assert!(a.http_only && a.rolling && !a.save_uninitialized && !a.memory);
         assert_eq!(a.max_age_ms, 86_400_000);
         assert_eq!(a.passivate_after_ms, 300_000);
-        assert_eq!(a.durability, "sync");
+        assert_eq!(a.durability, DurabilityFlag::Sync);
     }
 
     #[test]

@@ -1,11 +1,13 @@
 //! Builds the demo's [`SessionManager`] from its flags.
 
-use crate::cli::DemoArgs;
+use crate::cli::{DemoArgs, DurabilityFlag};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use clap::Parser;
 use livesession::store::DeferredStore;
 use livesession::SessionManager;
 use livesession_sled::{Durability, SledConfig, SledStore};
+use metrics_exporter_prometheus::PrometheusHandle;
 use std::fs;
 use std::io::Write;
 use std::path::Path;
@@ -48,9 +50,9 @@ pub fn build_manager(args: &DemoArgs) -> Result<SessionManager, StartupError> {
             "livesession: sessions are kept in memory only (--memory): they are lost on exit"
         );
     } else {
-        let durability = match args.durability.as_str() {
-            "periodic" => Durability::Periodic(PERIODIC_FLUSH),
-            _ => Durability::Sync,
+        let durability = match args.durability {
+            DurabilityFlag::Periodic => Durability::Periodic(PERIODIC_FLUSH),
+            DurabilityFlag::Sync => Durability::Sync,
         };
         let dir = args.data_dir.join("sessions");
         // Opened in the background: after a crash sled replays its log (about
@@ -148,4 +150,46 @@ fn load_or_create_secret(dir: &Path) -> Result<String, StartupError> {
         path.display()
     );
     Ok(secret)
+}
+
+/// What a demo needs to serve: its flags, its session manager and its
+/// metrics.
+pub struct Demo {
+    /// The parsed command line.
+    pub args: DemoArgs,
+    /// The session manager the flags describe.
+    pub manager: SessionManager,
+    /// Renders `GET /metrics`.
+    pub metrics: PrometheusHandle,
+}
+
+/// The shared startup of both demos: logging, flags (bad ones exit 2),
+/// the session manager (a store that cannot open exits 1), metrics.
+pub fn start(name: &str) -> Demo {
+    crate::routes::init_logging();
+    let args = DemoArgs::parse();
+    let manager = build_manager(&args).unwrap_or_else(|e| {
+        eprintln!("{name}: {}", e.message);
+        std::process::exit(e.exit_code);
+    });
+    let metrics = crate::routes::install_metrics();
+    eprintln!("{name}: listening on http://{}", args.addr);
+    Demo {
+        args,
+        manager,
+        metrics,
+    }
+}
+
+/// The shared shutdown of both demos, once the server has stopped
+/// accepting: every live session is written to the store; exit 1 if that
+/// fails.
+pub async fn stop(name: &str, manager: &SessionManager) {
+    match manager.shutdown().await {
+        Ok(()) => eprintln!("{name}: stopped; every live session persisted"),
+        Err(e) => {
+            eprintln!("{name}: could not persist every session at shutdown: {e}");
+            std::process::exit(1);
+        }
+    }
 }

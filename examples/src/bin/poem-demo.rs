@@ -1,11 +1,9 @@
 //! The Poem demo server (examples/README.md): sessions through
 //! `livesession_poem::SessionMiddleware`, handlers taking `session: &Session`.
 
-use clap::Parser;
 use livesession::SessionManager;
-use livesession_demos::cli::DemoArgs;
 use livesession_demos::routes::{self, MAX_BODY};
-use livesession_demos::setup::build_manager;
+use livesession_demos::setup::{self, Demo};
 use livesession_poem::{into_poem_error, Session, SessionMiddleware};
 use metrics_exporter_prometheus::PrometheusHandle;
 use poem::http::StatusCode;
@@ -131,13 +129,11 @@ fn metrics_text(handle: Data<&PrometheusHandle>) -> poem::Response {
 
 #[tokio::main]
 async fn main() {
-    routes::init_logging();
-    let args = DemoArgs::parse();
-    let manager = build_manager(&args).unwrap_or_else(|e| {
-        eprintln!("poem-demo: {}", e.message);
-        std::process::exit(e.exit_code);
-    });
-    let metrics = routes::install_metrics();
+    let Demo {
+        args,
+        manager,
+        metrics,
+    } = setup::start("poem-demo");
     let app = Route::new()
         .at("/health", get(health))
         .at("/counter", get(counter))
@@ -155,7 +151,6 @@ async fn main() {
         .data(manager.clone())
         .data(metrics);
     let listener = TcpListener::bind(args.addr);
-    eprintln!("poem-demo: listening on http://{}", args.addr);
     let served = Server::new(listener)
         .run_with_graceful_shutdown(
             app,
@@ -167,11 +162,5 @@ async fn main() {
         eprintln!("poem-demo: cannot serve on {}: {e}", args.addr);
         std::process::exit(1);
     }
-    match manager.shutdown().await {
-        Ok(()) => eprintln!("poem-demo: stopped; every live session persisted"),
-        Err(e) => {
-            eprintln!("poem-demo: could not persist every session at shutdown: {e}");
-            std::process::exit(1);
-        }
-    }
+    setup::stop("poem-demo", &manager).await;
 }

@@ -1,11 +1,9 @@
 //! The Salvo demo server (examples/README.md): sessions through the
 //! `livesession_salvo::SessionHoop`, handlers reaching them from the `Depot`.
 
-use clap::Parser;
 use livesession::SessionManager;
-use livesession_demos::cli::DemoArgs;
 use livesession_demos::routes::{self, MAX_BODY};
-use livesession_demos::setup::build_manager;
+use livesession_demos::setup::{self, Demo};
 use livesession_salvo::{Error, SessionDepotExt, SessionHoop};
 use metrics_exporter_prometheus::PrometheusHandle;
 use salvo::http::ParseError;
@@ -144,13 +142,11 @@ impl Metrics {
 
 #[tokio::main]
 async fn main() {
-    routes::init_logging();
-    let args = DemoArgs::parse();
-    let manager = build_manager(&args).unwrap_or_else(|e| {
-        eprintln!("salvo-demo: {}", e.message);
-        std::process::exit(e.exit_code);
-    });
-    let metrics = routes::install_metrics();
+    let Demo {
+        args,
+        manager,
+        metrics,
+    } = setup::start("salvo-demo");
     let router = Router::new()
         .hoop(SessionHoop::new(manager.clone()))
         .push(Router::with_path("health").get(health))
@@ -176,7 +172,6 @@ async fn main() {
             std::process::exit(1);
         }
     };
-    eprintln!("salvo-demo: listening on http://{}", args.addr);
     let server = Server::new(acceptor);
     let handle = server.handle();
     tokio::spawn(async move {
@@ -184,11 +179,5 @@ async fn main() {
         handle.stop_graceful(std::time::Duration::from_secs(10));
     });
     server.serve(router).await;
-    match manager.shutdown().await {
-        Ok(()) => eprintln!("salvo-demo: stopped; every live session persisted"),
-        Err(e) => {
-            eprintln!("salvo-demo: could not persist every session at shutdown: {e}");
-            std::process::exit(1);
-        }
-    }
+    setup::stop("salvo-demo", &manager).await;
 }
