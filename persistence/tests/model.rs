@@ -1,30 +1,34 @@
 //! The model-based properties of `runtime/tests/model.rs` against
-//! `SledStore`: random sequences of requests, clock moves, passivations and
-//! restarts, checked step by step against a sequential model of every
-//! session. A restart here is a real one: the manager shuts down, the
-//! database is closed, and the next manager reopens it from disk.
+//! `SledStore`: random sequences of requests, clock moves, passivations,
+//! restarts, store faults and cancelled requests, checked step by step
+//! against a sequential model of every session. A restart here is a real
+//! one: the manager shuts down, the database is closed, and the next
+//! manager reopens it from disk. The store is wrapped in a `FaultyStore`,
+//! so the model's fault steps make sled's calls fail, slow down or hang.
 //!
 //! More cases: `PROPTEST_CASES=500 cargo test -p livesession-sled --test model`.
 
 // The harness is shared with the runtime's properties (memory mode and
 // `MemoryStore`), which are compiled only in the runtime crate
-// (`cfg(feature = "testing")`, a feature this crate does not have).
+// (`cfg(feature = "testing")`, a feature this crate does not have; its
+// dev-dependency on livesession enables `livesession::testing`).
 #[path = "../../runtime/tests/model.rs"]
 #[allow(unexpected_cfgs)]
 mod harness;
 
-use harness::{case, check, config, Host};
+use harness::{case, check, config, Faults, Host};
 use livesession::store::SessionStore;
+use livesession::testing::FaultyStore;
 use livesession_sled::{SledConfig, SledStore};
 use proptest::prelude::*;
 use std::sync::Arc;
 use std::time::Duration;
 
 /// A sled database in a temporary directory, closed and reopened at each
-/// restart.
+/// restart, behind a fault switch.
 struct Sled {
     dir: tempfile::TempDir,
-    store: Option<Arc<SledStore>>,
+    store: Option<FaultyStore<SledStore>>,
 }
 
 impl Sled {
@@ -34,22 +38,44 @@ impl Sled {
             store: None,
         }
     }
+
+    fn open(&mut self) -> &FaultyStore<SledStore> {
+        self.store.get_or_insert_with(|| {
+            // The previous manager's last references to the old handle may
+            // take a moment to go; opening waits for sled's file lock.
+            let config = SledConfig::default().lock_wait(Duration::from_secs(10));
+            let sled = SledStore::open(self.dir.path(), config).expect("open the sled store");
+            FaultyStore::new(sled)
+        })
+    }
 }
 
 impl Host for Sled {
     fn store(&mut self) -> Option<Arc<dyn SessionStore>> {
-        let store = self.store.get_or_insert_with(|| {
-            // The previous manager's last references to the old handle may
-            // take a moment to go; opening waits for sled's file lock.
-            let config = SledConfig::default().lock_wait(Duration::from_secs(10));
-            Arc::new(SledStore::open(self.dir.path(), config).expect("open the sled store"))
-        });
-        Some(store.clone())
+        Some(Arc::new(self.open().clone()))
     }
 
     fn restart(&mut self) {
         // Closed once the old manager's references are gone too.
         self.store = None;
+    }
+
+    fn faults(&mut self) -> Option<Arc<dyn Faults>> {
+        Some(Arc::new(self.open().clone()))
+    }
+
+    fn store_timeout(&self) -> Duration {
+        // sled's flush writes to disk, and a loaded machine can stall a
+        // call for a while: a generous deadline, so only injected faults
+        // fail calls.
+        Duration::from_millis(500)
+    }
+
+    fn hangs(&self) -> bool {
+        // A hang would cost several of those deadlines; the memory store's
+        // properties cover hangs (the runtime sees the same thing: a
+        // `FaultyStore` call that never reaches the backend).
+        false
     }
 }
 
