@@ -7,9 +7,10 @@
 //! wait on the same slot. The activation runs in a task of its own, so a
 //! request that is dropped meanwhile cannot leave the slot unsettled.
 //!
-//! A slot leaves the registry only once it is settled, so nobody can still
-//! fill it: the activation task removes a slot that settled empty or failed,
-//! and a session's owner removes the slot of its session when it ends. A
+//! A slot leaves the registry only when nobody can still fill it: the
+//! activation task removes a slot it is about to settle empty or failed
+//! (before it answers, so a later request loads afresh), and a session's
+//! owner removes the slot of its session when it ends. A
 //! destroyed session can therefore never be brought back by a request that
 //! was in flight when it went, and one id never has two live cells.
 
@@ -129,12 +130,12 @@ impl Registry {
         }
     }
 
-    /// Removes `slot` if it is still the one registered under `key` and it
-    /// settled without a live session (nobody can fill it any more).
-    pub fn remove_settled_empty(&self, key: &SessionKey, slot: &Arc<Slot>) {
+    /// Removes `slot` if it is still the one registered under `key` and holds
+    /// no live session. Called only by the task that settles the slot, just
+    /// before it settles it empty or failed: nobody else can fill it.
+    pub fn remove_unfilled(&self, key: &SessionKey, slot: &Arc<Slot>) {
         let removed = self.map.remove_if(key, |_, s| {
-            Arc::ptr_eq(s, slot)
-                && matches!(s.get(), Some(Activation::Absent | Activation::Failed(_)))
+            Arc::ptr_eq(s, slot) && !matches!(s.get(), Some(Activation::Live(_)))
         });
         if removed.is_some() {
             self.report();

@@ -170,23 +170,25 @@ impl Core {
         work: impl Future<Output = Activation> + Send + 'static,
     ) {
         let Some(rt) = self.me.upgrade() else {
+            self.registry.remove_unfilled(&key, &slot);
             slot.settle(Activation::Failed("the session manager was dropped".into()));
-            self.registry.remove_settled_empty(&key, &slot);
             return;
         };
         tokio::spawn(async move {
             let outcome = work.await;
-            let live = match &outcome {
-                Activation::Live(cell) => Some(cell.clone()),
-                _ => None,
-            };
-            slot.settle(outcome);
-            match live {
-                Some(cell) => {
+            match &outcome {
+                Activation::Live(cell) => {
+                    let cell = cell.clone();
+                    slot.settle(outcome);
                     crate::metrics::session_activated();
                     rt.park_alarm(&cell);
                 }
-                None => rt.registry.remove_settled_empty(&key, &slot),
+                _ => {
+                    // Out of the registry before anyone hears the answer, so a
+                    // request that starts after it loads afresh.
+                    rt.registry.remove_unfilled(&key, &slot);
+                    slot.settle(outcome);
+                }
             }
         });
     }
