@@ -88,10 +88,9 @@ async fn a_user_bound_just_before_a_regenerate_is_still_revocable() {
     }
 }
 
-/// a request cancelled while its nudge waits for mailbox room strands
-/// the pending queue: no later change of the session completes.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_cancelled_change_never_strands_later_changes() {
+/// A session whose owner is stuck in a slow save (400 ms) while reads have
+/// filled its mailbox with write-back requests.
+async fn owner_busy_with_a_full_mailbox() -> (SessionManager, FaultyStore<MemoryStore>, String) {
     let store = FaultyStore::new(MemoryStore::new());
     let m = SessionManager::new(
         config()
@@ -110,6 +109,14 @@ async fn a_cancelled_change_never_strands_later_changes() {
     for _ in 0..80 {
         assert_eq!(read_n(&m, &cookie).await, Some(1)); // CheckClocks fill the mailbox
     }
+    (m, store, cookie)
+}
+
+/// A request cancelled while its nudge waits for mailbox room strands
+/// the pending queue: no later change of the session completes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_change_never_strands_later_changes() {
+    let (m, store, cookie) = owner_busy_with_a_full_mailbox().await;
     let s = request(&m, Some(&cookie));
     let cancelled = tokio::time::timeout(Duration::from_millis(50), s.insert("a", 1)).await;
     assert!(cancelled.is_err(), "the first change waits (mailbox full)");
@@ -264,23 +271,7 @@ async fn a_change_in_flight_across_finish_is_refused() {
 /// the same, but the first request is not cancelled.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_change_behind_a_full_mailbox_completes() {
-    let store = FaultyStore::new(MemoryStore::new());
-    let m = SessionManager::new(
-        config()
-            .store(Arc::new(store.clone()))
-            .max_age(Some(Duration::from_secs(4)))
-            .passivate_after(Duration::from_secs(30))
-            .build()
-            .unwrap(),
-    );
-    let cookie = new_session(&m).await;
-    tokio::time::sleep(Duration::from_millis(1100)).await;
-    store.delay(Op::Save, Duration::from_millis(400));
-    assert_eq!(read_n(&m, &cookie).await, Some(1));
-    tokio::time::sleep(Duration::from_millis(20)).await;
-    for _ in 0..80 {
-        assert_eq!(read_n(&m, &cookie).await, Some(1));
-    }
+    let (m, store, cookie) = owner_busy_with_a_full_mailbox().await;
     let s = request(&m, Some(&cookie));
     let first = tokio::spawn(async move { s.insert("a", 1).await });
     tokio::time::sleep(Duration::from_millis(50)).await;
