@@ -12,7 +12,7 @@ use livesession::SessionManager;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// bind_user on a Live session that ends under it (logout in another
+/// Bind_user on a Live session that ends under it (logout in another
 /// tab) binds the fresh follow-up session locally without registering a
 /// binding; a revoke meanwhile misses it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -36,7 +36,7 @@ async fn bind_user_after_the_session_ended_elsewhere_is_still_revocable() {
     );
 }
 
-/// regenerate rebinds to a user bound concurrently only after the old
+/// Regenerate rebinds to a user bound concurrently only after the old
 /// session is gone; a revoke in between misses both.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_user_bound_just_before_a_regenerate_is_still_revocable() {
@@ -181,7 +181,7 @@ impl SessionStore for LateStore {
     }
 }
 
-/// a save that timed out lands after a later acknowledged batch; the
+/// A save that timed out lands after a later acknowledged batch; the
 /// store silently holds the failed state and passivation does not fix it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_timed_out_save_landing_late_never_overwrites_a_later_one() {
@@ -227,7 +227,7 @@ async fn a_timed_out_save_landing_late_never_overwrites_a_later_one() {
     );
 }
 
-/// a change in flight across finish() is acknowledged although no
+/// A change in flight across finish() is acknowledged although no
 /// session will ever hold it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_change_in_flight_across_finish_is_refused() {
@@ -268,7 +268,7 @@ async fn a_change_in_flight_across_finish_is_refused() {
     );
 }
 
-/// the same, but the first request is not cancelled.
+/// The same, but the first request is not cancelled.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_change_behind_a_full_mailbox_completes() {
     let (m, store, cookie) = owner_busy_with_a_full_mailbox().await;
@@ -283,7 +283,7 @@ async fn a_change_behind_a_full_mailbox_completes() {
     first.await.unwrap().unwrap();
 }
 
-/// clearing cookies that drop the per-session Domain override.
+/// Clearing cookies that drop the per-session Domain override.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_revoked_login_clears_with_the_cookie_domain() {
     let m = SessionManager::new(config().build().unwrap());
