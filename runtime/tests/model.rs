@@ -60,8 +60,9 @@
 //! `MODEL_STATS=1` prints how many steps, faults, failures and
 //! cancellations the cases went through.
 //!
-//! The runtime bugs this model found are fixed but one; the switches in
-//! [`KNOWN`] (all off but `revoke_counts_uncreated_records`) let the model mirror
+//! The runtime bugs this model found are fixed but two; the switches in
+//! [`KNOWN`] (all off but `revoke_counts_uncreated_records` and
+//! `load_during_passivation_lost`) let the model mirror
 //! such a bug while it is being fixed, and `known_deviations` keeps each
 //! one's minimal sequence as a regression test.
 //!
@@ -167,6 +168,13 @@ pub struct Known {
     /// The model then adds the unexpired records of the user that belong to
     /// no session it knows to the count it expects.
     pub revoke_counts_uncreated_records: bool,
+    /// A load that lands while its session is being passivated (after the
+    /// write-back read the idle clock, before the session leaves memory) is
+    /// lost: the stored expiry does not include it, and the session ends
+    /// that much early. A slow write (a flush after a failed one, a slow
+    /// disk) makes the window wide. The model then lets every session leave
+    /// memory after a clock move before the next step.
+    pub load_during_passivation_lost: bool,
 }
 
 pub const KNOWN: Known = Known {
@@ -177,6 +185,7 @@ pub const KNOWN: Known = Known {
     touch_after_passivation_lost: false,
     failed_activation_lingers: false,
     revoke_counts_uncreated_records: true,
+    load_during_passivation_lost: true,
 };
 
 // ---------------------------------------------------------------------------
@@ -1836,6 +1845,10 @@ impl<H: Host> World<H> {
                 // has no single sequential outcome: abandon open requests.
                 self.held = Default::default();
                 self.advance(*ms);
+                if self.durable && self.model.known.load_during_passivation_lost {
+                    // Every session is due: let them go (see `Known`).
+                    self.wait_until_passivated().await?;
+                }
                 Ok(())
             }
             Op::Sleep { ms } => {
@@ -2580,6 +2593,42 @@ mod known_deviations {
         run(known, InMemoryStore::new(), &ops);
     }
 
+    /// A load during a passivation's write is not lost: the session's
+    /// stored expiry counts from it. Here the passivation writes a moved
+    /// expiry (+70 min) and the write takes 10 ms; the load at +20 min
+    /// lands meanwhile, and the record keeps +70 instead of +80 (found with
+    /// a flush made slow by a failed write before it, which fails the same
+    /// way).
+    #[test]
+    #[ignore = "runtime bug: a load during a passivation's write is lost (Known::load_during_passivation_lost)"]
+    fn a_load_during_passivation_moves_the_stored_expiry() {
+        let known = Known {
+            load_during_passivation_lost: false,
+            ..KNOWN
+        };
+        let setup = Setup {
+            hibernate_ms: 1,
+            ..setup()
+        };
+        let ops = [
+            jar(vec![Update(0)]),
+            Op::Advance { ms: 10 * 60_000 },
+            jar(vec![Get(0)]),
+            Op::Advance { ms: 10 * 60_000 },
+            Op::Fault(Fault {
+                op: StoreOp::Save,
+                kind: FaultKind::Delay(10),
+            }),
+            Op::Sleep { ms: 2 },
+            jar(vec![Get(0)]),
+        ];
+        for _ in 0..5 {
+            if let Err(e) = check_with(known, InMemoryStore::new(), &setup, &ops) {
+                panic!("{e}");
+            }
+        }
+    }
+
     /// A request that starts after an activation failed (and after the
     /// request waiting on it got the failure) loads the session again.
     /// Minimal sequence: `[Request { Jar(1), [Update(0)] }, Passivate,
@@ -2747,59 +2796,5 @@ mod known_deviations {
             ticker.await.expect("the ticker");
             assert!(lost.is_empty(), "after {reads} reads: {lost:?}");
         });
-    }
-}
-
-#[cfg(feature = "testing")]
-mod scratch {
-    use super::runtime_backends::InMemoryStore;
-    use super::*;
-
-    #[test]
-    fn scratch_replay() {
-        let setup = Setup {
-            hibernate_ms: 1,
-            absolute: false,
-            sweep_ms: 10,
-        };
-        let ops = vec![
-            Op::Fault(Fault {
-                op: StoreOp::Delete,
-                kind: FaultKind::FailNext(1),
-            }),
-            Op::Concurrent {
-                who: Who::Jar(0),
-                key: 0,
-                k: 3,
-            },
-            Op::Fault(Fault {
-                op: StoreOp::Save,
-                kind: FaultKind::FailNext(1),
-            }),
-            Op::CancelHeld {
-                slot: 0,
-                action: Action::Update(1),
-                cut: Cut::Micros(2000),
-            },
-            Op::Advance { ms: 1800000 },
-            Op::Fault(Fault {
-                op: StoreOp::RemoveExpired,
-                kind: FaultKind::Fail,
-            }),
-            Op::Sleep { ms: 1 },
-        ];
-
-        let mut seen = std::collections::BTreeMap::new();
-        for _ in 0..std::env::var("N")
-            .ok()
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(5)
-        {
-            let e = check(InMemoryStore::new(), &setup, &ops)
-                .err()
-                .map(|e| format!("{e}"));
-            *seen.entry(e).or_insert(0) += 1;
-        }
-        eprintln!("{seen:#?}");
     }
 }
