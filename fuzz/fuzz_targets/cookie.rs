@@ -136,11 +136,16 @@ fuzz_target!(|data: &[u8]| {
             None,
             "a client cookie was adopted as a live session"
         );
+        s.save().await.expect("save");
+        let id = s.id().await.expect("id").expect("saved: an id");
         let set = s.finish().await.expect("finish");
-        let id = s.id().await.expect("id").expect("save_uninitialized: an id");
         let (value, cookie_id) =
             issued(&set).unwrap_or_else(|| panic!("no session cookie in {set:?}"));
         assert_eq!(cookie_id, id, "Set-Cookie names another id");
+        assert!(
+            matches!(s.id().await, Err(livesession::SessionError::Finished)),
+            "a session answered after its response was sent"
+        );
         assert!(
             !contains(data, id.as_bytes()) && !header.contains(&id),
             "the issued id {id:?} came from the client's input"
