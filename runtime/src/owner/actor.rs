@@ -125,10 +125,19 @@ impl SessionActor {
             return TimerOutcome::Stop;
         }
         if rt.passivation_due(&self.cell, now) {
+            let seen = self.cell.last_access();
             match self.write_back(&rt, true).await {
                 Ok(()) => {
-                    self.end(&rt, Lifecycle::Retired).await;
-                    return TimerOutcome::Stop;
+                    // Closed to new loads from here on. A load that landed
+                    // during the write moved the idle clock past what was
+                    // written: the session is in use, so it stays live (a
+                    // load after this point sees `Retired` and follows it).
+                    self.cell.set_lifecycle(Lifecycle::Retired);
+                    if self.cell.last_access() == seen {
+                        self.end(&rt, Lifecycle::Retired).await;
+                        return TimerOutcome::Stop;
+                    }
+                    self.cell.set_lifecycle(Lifecycle::Alive);
                 }
                 Err(e) => {
                     // Back off (1 s doubling up to 1 min), and log at most
