@@ -17,6 +17,7 @@
 use crate::core::cell::SessionCell;
 use crate::store::SessionKey;
 use dashmap::DashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use tokio::sync::Notify;
 
@@ -82,6 +83,8 @@ impl Slot {
 #[derive(Default)]
 pub(crate) struct Registry {
     map: DashMap<SessionKey, Arc<Slot>>,
+    /// `map.len()` kept as a counter: DashMap's own `len` visits every shard.
+    slots: AtomicUsize,
 }
 
 impl Registry {
@@ -98,14 +101,20 @@ impl Registry {
             dashmap::Entry::Vacant(v) => {
                 let slot = Arc::new(Slot::default());
                 v.insert(slot.clone());
-                self.report();
+                self.counted(1);
                 (slot, true)
             }
         }
     }
 
-    fn report(&self) {
-        crate::metrics::live_sessions(self.map.len());
+    /// Counts `delta` slots in (1) or out (-1) and reports the gauge.
+    fn counted(&self, delta: isize) {
+        let now = if delta > 0 {
+            self.slots.fetch_add(1, Ordering::Relaxed) + 1
+        } else {
+            self.slots.fetch_sub(1, Ordering::Relaxed) - 1
+        };
+        crate::metrics::live_sessions(now);
     }
 
     /// Registers a freshly created session. Returns false if the key is taken.
@@ -114,7 +123,7 @@ impl Registry {
             dashmap::Entry::Occupied(_) => false,
             dashmap::Entry::Vacant(v) => {
                 v.insert(Arc::new(Slot::live(live)));
-                self.report();
+                self.counted(1);
                 true
             }
         }
@@ -126,7 +135,7 @@ impl Registry {
             slot.live_cell().is_some_and(|live| Arc::ptr_eq(live, cell))
         });
         if removed.is_some() {
-            self.report();
+            self.counted(-1);
         }
     }
 
@@ -138,7 +147,7 @@ impl Registry {
             Arc::ptr_eq(s, slot) && !matches!(s.get(), Some(Activation::Live(_)))
         });
         if removed.is_some() {
-            self.report();
+            self.counted(-1);
         }
     }
 
@@ -149,7 +158,7 @@ impl Registry {
 
     /// Number of slots: live sessions plus those being activated.
     pub fn len(&self) -> usize {
-        self.map.len()
+        self.slots.load(Ordering::Relaxed)
     }
 
     /// The live session under `key`, if there is one right now.
