@@ -17,7 +17,7 @@
 //! next change (or the alarm) spawns a new owner.
 
 use crate::core::cell::{ActorArgs, Lifecycle, SessionActor};
-use crate::core::change::{ChangeOutcome, Ended, Ending, MutateFn, MutatedOk, PendingChange};
+use crate::core::change::{ChangeOutcome, MutateFn, MutatedOk, PendingChange};
 use crate::core::snapshot::Snapshot;
 use crate::core::{expiry_refresh_due, Core};
 use crate::error::SessionError;
@@ -25,7 +25,6 @@ use crate::metrics::EndReason;
 use crate::store::{SessionRecord, StoreError};
 use kameo::error::Infallible;
 use kameo::mailbox::{MailboxReceiver, Signal};
-use kameo::message::{Context, Message};
 use kameo::prelude::*;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
@@ -88,7 +87,7 @@ impl Actor for SessionActor {
 }
 
 impl SessionActor {
-    fn rt(&self) -> Option<Arc<Core>> {
+    pub(super) fn rt(&self) -> Option<Arc<Core>> {
         self.runtime.upgrade()
     }
 
@@ -183,7 +182,7 @@ impl SessionActor {
     /// the store lags behind. With `exact`, any expiry difference counts;
     /// otherwise only one past the lazy-refresh threshold. Needs no flush
     /// when only the expiry moves: the data is durable already.
-    async fn write_back(&mut self, rt: &Core, exact: bool) -> Result<(), SessionError> {
+    pub(super) async fn write_back(&mut self, rt: &Core, exact: bool) -> Result<(), SessionError> {
         let Some(store) = rt.unbounded_store() else {
             return Ok(());
         };
@@ -224,7 +223,7 @@ impl SessionActor {
     }
 
     /// Leaves the registry for good (`Dead`: also deletes the stored record).
-    async fn end(&mut self, rt: &Core, how: Lifecycle) {
+    pub(super) async fn end(&mut self, rt: &Core, how: Lifecycle) {
         match how {
             Lifecycle::Dead => crate::metrics::session_ended(EndReason::Expired),
             Lifecycle::Retired => crate::metrics::session_passivated(),
@@ -247,7 +246,7 @@ impl SessionActor {
     /// Applies every queued change in one batch: one write, one flush, one
     /// publish, then one reply per change. Changes whose request is gone
     /// (cancelled while queued) are skipped: nobody would learn of them.
-    async fn apply_batch(&mut self, rt: &Core, batch: Vec<PendingChange>) {
+    pub(super) async fn apply_batch(&mut self, rt: &Core, batch: Vec<PendingChange>) {
         let current = self.cell.current();
         let mut record = current.record.clone();
         let mut outcomes = Vec::with_capacity(batch.len());
@@ -370,7 +369,7 @@ const WRITE_GRACE_DEADLINES: u32 = 4;
 /// [`WRITE_GRACE_DEADLINES`] more deadlines; a write still running then is
 /// given up (and the cell marked as possibly behind its store). Returns the
 /// write's result and whether it ended late.
-async fn write_to_end<T>(
+pub(super) async fn write_to_end<T>(
     rt: &Core,
     op: &'static str,
     write: impl std::future::Future<Output = Result<T, StoreError>>,
@@ -417,138 +416,4 @@ fn apply_one(
     let data_changed = next.data != record.data || next.user != record.user;
     *record = next;
     Ok((value, data_changed))
-}
-
-/// Apply the changes queued in the cell (sent when the queue stops being
-/// empty; the batch is whatever is queued when the owner gets to it).
-pub(crate) struct ApplyPending;
-
-impl Message<ApplyPending> for SessionActor {
-    type Reply = ();
-
-    async fn handle(&mut self, _: ApplyPending, ctx: &mut Context<Self, ()>) {
-        let Some(rt) = self.rt() else { return };
-        if rt.is_expired(&self.cell, rt.now_ms()) {
-            // The timer has not fired yet, but the session is over; ending it
-            // hands every queued change back unapplied.
-            self.end(&rt, Lifecycle::Dead).await;
-            ctx.stop();
-            return;
-        }
-        let batch = std::mem::take(&mut *self.cell.pending());
-        if !batch.is_empty() {
-            self.apply_batch(&rt, batch).await;
-        }
-    }
-}
-
-/// Destroy the session. A revoke destroys it only if it is bound to that
-/// user and unexpired. Replies with how it ended when it was destroyed.
-pub(crate) struct Destroy(pub Ending);
-
-/// The outcome of a [`Destroy`].
-#[derive(Reply)]
-pub(crate) struct Destroyed(pub Result<Option<Ended>, SessionError>);
-
-impl Message<Destroy> for SessionActor {
-    type Reply = Destroyed;
-
-    async fn handle(
-        &mut self,
-        Destroy(ending): Destroy,
-        ctx: &mut Context<Self, Destroyed>,
-    ) -> Destroyed {
-        let Some(rt) = self.rt() else {
-            return Destroyed(Err(SessionError::Unavailable("shut down".into())));
-        };
-        if rt.is_expired(&self.cell, rt.now_ms()) {
-            // Over already: end it as expired (nothing for a revoke to count),
-            // so no load can touch it back to life afterwards.
-            self.end(&rt, Lifecycle::Dead).await;
-            ctx.stop();
-            return Destroyed(Ok(None));
-        }
-        let record = self.cell.current().record.clone();
-        if let Ending::Revoke(user) = &ending {
-            if record.user.as_deref() != Some(user) {
-                return Destroyed(Ok(None));
-            }
-        }
-        if let Some(store) = rt.unbounded_store() {
-            // Delete first, to its end: if the store fails, the session stays
-            // as it was (and the store may lack it: the next write-back saves it).
-            let key = self.cell.key;
-            if let (Err(e), _) = write_to_end(&rt, "delete", store.delete(&key), || {}).await {
-                self.cell.set_store_behind(true);
-                return Destroyed(Err(e.into()));
-            }
-        }
-        if !matches!(ending, Ending::Revoke(_)) {
-            // A logout or regenerate: a browser's request still carrying the
-            // id must not clear the cookie that replaces it.
-            rt.note_ended(self.cell.key);
-        }
-        // A regenerate carries the user binding into a session that exists
-        // only in its request until it finishes: registered before this one
-        // ends, so a revoke at any moment reaches one of the two.
-        let binding = match (&ending, record.user.as_deref()) {
-            (Ending::Regenerate, Some(user)) => Some(rt.bind(user)),
-            _ => None,
-        };
-        crate::metrics::session_ended(ending.reason());
-        rt.retire_cell(&self.cell, Lifecycle::Dead);
-        ctx.stop();
-        if let Some(store) = rt.unbounded_store() {
-            // Ended here at once; acknowledged only once the delete is durable.
-            if let (Err(e), _) = write_to_end(&rt, "flush", store.flush(), || {}).await {
-                return Destroyed(Err(e.into()));
-            }
-        }
-        Destroyed(Ok(Some(Ended { record, binding })))
-    }
-}
-
-/// Write the session to the store if needed and stop (graceful shutdown).
-pub(crate) struct Retire;
-
-/// The outcome of a [`Retire`].
-#[derive(Reply)]
-pub(crate) struct Retired(pub Result<(), SessionError>);
-
-impl Message<Retire> for SessionActor {
-    type Reply = Retired;
-
-    async fn handle(&mut self, _: Retire, ctx: &mut Context<Self, Retired>) -> Retired {
-        let Some(rt) = self.rt() else {
-            return Retired(Ok(()));
-        };
-        if let Err(e) = self.write_back(&rt, true).await {
-            return Retired(Err(e));
-        }
-        rt.retire_cell(&self.cell, Lifecycle::Retired);
-        ctx.stop();
-        Retired(Ok(()))
-    }
-}
-
-/// Re-check the clocks now (a request saw the session past its deadline),
-/// and lazily persist an idle-expiry extension.
-pub(crate) struct CheckClocks;
-
-impl Message<CheckClocks> for SessionActor {
-    type Reply = ();
-
-    async fn handle(&mut self, _: CheckClocks, ctx: &mut Context<Self, ()>) {
-        let Some(rt) = self.rt() else { return };
-        if rt.is_expired(&self.cell, rt.now_ms()) {
-            self.end(&rt, Lifecycle::Dead).await;
-            ctx.stop();
-            return;
-        }
-        if let Err(e) = self.write_back(&rt, false).await {
-            rt.log_store_failure(rt.now_ms(), || {
-                tracing::warn!(key = ?self.cell.key, error = %e, "could not persist an idle-expiry extension");
-            });
-        }
-    }
 }

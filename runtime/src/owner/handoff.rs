@@ -1,7 +1,7 @@
 //! Owner hand-off: finding or spawning a live session's owner, queueing a
 //! change for its next batch, and the messages that end a session.
 
-use super::actor::{ApplyPending, CheckClocks, Destroy, Destroyed, Retire, Retired};
+use super::messages::{ApplyPending, CheckClocks, Destroy, Destroyed, Retire, Retired};
 use crate::core::cell::{ActorArgs, Lifecycle, SessionActor, SessionCell};
 use crate::core::change::{
     next_change_id, ChangeOutcome, Ended, Ending, MutateFn, MutatedOk, PendingChange,

@@ -7,3 +7,4 @@ mod activation;
 mod actor;
 mod background;
 mod handoff;
+mod messages;

@@ -1,0 +1,143 @@
+//! The messages a session's owner handles: apply the queued changes,
+//! destroy, retire (shutdown), re-check the clocks.
+
+use super::actor::write_to_end;
+use crate::core::cell::{Lifecycle, SessionActor};
+use crate::core::change::{Ended, Ending};
+use crate::error::SessionError;
+use kameo::message::{Context, Message};
+use kameo::Reply;
+
+/// Apply the changes queued in the cell (sent when the queue stops being
+/// empty; the batch is whatever is queued when the owner gets to it).
+pub(crate) struct ApplyPending;
+
+impl Message<ApplyPending> for SessionActor {
+    type Reply = ();
+
+    async fn handle(&mut self, _: ApplyPending, ctx: &mut Context<Self, ()>) {
+        let Some(rt) = self.rt() else { return };
+        if rt.is_expired(&self.cell, rt.now_ms()) {
+            // The timer has not fired yet, but the session is over; ending it
+            // hands every queued change back unapplied.
+            self.end(&rt, Lifecycle::Dead).await;
+            ctx.stop();
+            return;
+        }
+        let batch = std::mem::take(&mut *self.cell.pending());
+        if !batch.is_empty() {
+            self.apply_batch(&rt, batch).await;
+        }
+    }
+}
+
+/// Destroy the session. A revoke destroys it only if it is bound to that
+/// user and unexpired. Replies with how it ended when it was destroyed.
+pub(crate) struct Destroy(pub Ending);
+
+/// The outcome of a [`Destroy`].
+#[derive(Reply)]
+pub(crate) struct Destroyed(pub Result<Option<Ended>, SessionError>);
+
+impl Message<Destroy> for SessionActor {
+    type Reply = Destroyed;
+
+    async fn handle(
+        &mut self,
+        Destroy(ending): Destroy,
+        ctx: &mut Context<Self, Destroyed>,
+    ) -> Destroyed {
+        let Some(rt) = self.rt() else {
+            return Destroyed(Err(SessionError::Unavailable("shut down".into())));
+        };
+        if rt.is_expired(&self.cell, rt.now_ms()) {
+            // Over already: end it as expired (nothing for a revoke to count),
+            // so no load can touch it back to life afterwards.
+            self.end(&rt, Lifecycle::Dead).await;
+            ctx.stop();
+            return Destroyed(Ok(None));
+        }
+        let record = self.cell.current().record.clone();
+        if let Ending::Revoke(user) = &ending {
+            if record.user.as_deref() != Some(user) {
+                return Destroyed(Ok(None));
+            }
+        }
+        if let Some(store) = rt.unbounded_store() {
+            // Delete first, to its end: if the store fails, the session stays
+            // as it was (and the store may lack it: the next write-back saves it).
+            let key = self.cell.key;
+            if let (Err(e), _) = write_to_end(&rt, "delete", store.delete(&key), || {}).await {
+                self.cell.set_store_behind(true);
+                return Destroyed(Err(e.into()));
+            }
+        }
+        if !matches!(ending, Ending::Revoke(_)) {
+            // A logout or regenerate: a browser's request still carrying the
+            // id must not clear the cookie that replaces it.
+            rt.note_ended(self.cell.key);
+        }
+        // A regenerate carries the user binding into a session that exists
+        // only in its request until it finishes: registered before this one
+        // ends, so a revoke at any moment reaches one of the two.
+        let binding = match (&ending, record.user.as_deref()) {
+            (Ending::Regenerate, Some(user)) => Some(rt.bind(user)),
+            _ => None,
+        };
+        crate::metrics::session_ended(ending.reason());
+        rt.retire_cell(&self.cell, Lifecycle::Dead);
+        ctx.stop();
+        if let Some(store) = rt.unbounded_store() {
+            // Ended here at once; acknowledged only once the delete is durable.
+            if let (Err(e), _) = write_to_end(&rt, "flush", store.flush(), || {}).await {
+                return Destroyed(Err(e.into()));
+            }
+        }
+        Destroyed(Ok(Some(Ended { record, binding })))
+    }
+}
+
+/// Write the session to the store if needed and stop (graceful shutdown).
+pub(crate) struct Retire;
+
+/// The outcome of a [`Retire`].
+#[derive(Reply)]
+pub(crate) struct Retired(pub Result<(), SessionError>);
+
+impl Message<Retire> for SessionActor {
+    type Reply = Retired;
+
+    async fn handle(&mut self, _: Retire, ctx: &mut Context<Self, Retired>) -> Retired {
+        let Some(rt) = self.rt() else {
+            return Retired(Ok(()));
+        };
+        if let Err(e) = self.write_back(&rt, true).await {
+            return Retired(Err(e));
+        }
+        rt.retire_cell(&self.cell, Lifecycle::Retired);
+        ctx.stop();
+        Retired(Ok(()))
+    }
+}
+
+/// Re-check the clocks now (a request saw the session past its deadline),
+/// and lazily persist an idle-expiry extension.
+pub(crate) struct CheckClocks;
+
+impl Message<CheckClocks> for SessionActor {
+    type Reply = ();
+
+    async fn handle(&mut self, _: CheckClocks, ctx: &mut Context<Self, ()>) {
+        let Some(rt) = self.rt() else { return };
+        if rt.is_expired(&self.cell, rt.now_ms()) {
+            self.end(&rt, Lifecycle::Dead).await;
+            ctx.stop();
+            return;
+        }
+        if let Err(e) = self.write_back(&rt, false).await {
+            rt.log_store_failure(rt.now_ms(), || {
+                tracing::warn!(key = ?self.cell.key, error = %e, "could not persist an idle-expiry extension");
+            });
+        }
+    }
+}
