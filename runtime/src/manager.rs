@@ -10,6 +10,7 @@ use crate::core::Core;
 use crate::error::SessionError;
 use crate::session::Session;
 use std::sync::Arc;
+use tracing::Instrument;
 
 /// What an adapter extracts from a request.
 #[derive(Debug, Clone, Copy, Default)]
@@ -126,6 +127,13 @@ impl SessionManager {
     /// [`SessionError::Store`] when the store fails; sessions revoked before
     /// the failure stay revoked, and calling it again finishes the job.
     pub async fn revoke_user(&self, user: &str) -> Result<usize, SessionError> {
+        // The span names no user: user ids are personal data.
+        self.revoke_user_now(user)
+            .instrument(tracing::info_span!("livesession.revoke"))
+            .await
+    }
+
+    async fn revoke_user_now(&self, user: &str) -> Result<usize, SessionError> {
         // Sessions bound to `user` that exist only inside a request are
         // refused at creation from now until the revoke ends.
         let _revoking = self.rt.bindings.begin_revoke(user);

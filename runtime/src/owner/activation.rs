@@ -15,6 +15,7 @@ use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
+use tracing::Instrument;
 
 /// How long a request waits for a session that is being written out
 /// (passivation) before giving up with an error.
@@ -174,8 +175,9 @@ impl Core {
             slot.settle(Activation::Failed("the session manager was dropped".into()));
             return;
         };
+        let span = tracing::debug_span!("livesession.activate", key = ?key);
         tokio::spawn(async move {
-            let outcome = work.await;
+            let outcome = work.instrument(span).await;
             match &outcome {
                 Activation::Live(cell) => {
                     let cell = cell.clone();

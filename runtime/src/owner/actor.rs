@@ -31,6 +31,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
+use tracing::Instrument;
 
 enum TimerOutcome {
     Continue,
@@ -125,7 +126,8 @@ impl SessionActor {
         }
         if rt.passivation_due(&self.cell, now) {
             let seen = self.cell.last_access();
-            match self.write_back(&rt, true).await {
+            let span = tracing::debug_span!("livesession.passivate", key = ?self.cell.key);
+            match self.write_back(&rt, true).instrument(span).await {
                 Ok(()) => {
                     // Closed to new loads from here on. A load that landed
                     // during the write moved the idle clock past what was
@@ -314,8 +316,9 @@ impl SessionActor {
             "session store save timed out after {} ms",
             rt.store_timeout().as_millis()
         );
-        let (written, late) =
-            write_to_end(rt, "save", write, || fail_all(outcomes, &timed_out)).await;
+        let (written, late) = write_to_end(rt, "save", write, || fail_all(outcomes, &timed_out))
+            .instrument(tracing::debug_span!("livesession.persist", key = ?key))
+            .await;
         match written {
             Ok(()) if !late => {
                 self.cell.set_stored_expiry(record.expires_at_ms);

@@ -6,6 +6,7 @@ use super::{SessionKey, SessionRecord, SessionStore, StoreError, StoreFuture};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
+use tracing::Instrument;
 
 /// Wraps a store so that each call fails with [`StoreError::Backend`] after
 /// `limit`. Installed by the config builder around every store.
@@ -25,20 +26,24 @@ impl TimeoutStore {
         fut: impl Future<Output = Result<T, StoreError>> + Send + 'a,
     ) -> StoreFuture<'a, T> {
         let limit = self.limit;
-        Box::pin(async move {
-            let started = std::time::Instant::now();
-            let result = match tokio::time::timeout(limit, fut).await {
-                Ok(r) => r,
-                Err(_) => Err(StoreError::backend(format!(
-                    "session store {op} timed out after {} ms",
-                    limit.as_millis()
-                ))),
-            };
-            // A missing record or a refused duplicate is an answer, not a failure.
-            let ok = matches!(result, Ok(_) | Err(StoreError::AlreadyExists));
-            crate::metrics::store_op(op, started.elapsed().as_secs_f64(), ok);
-            result
-        })
+        let span = tracing::trace_span!("livesession.store", op);
+        Box::pin(
+            async move {
+                let started = std::time::Instant::now();
+                let result = match tokio::time::timeout(limit, fut).await {
+                    Ok(r) => r,
+                    Err(_) => Err(StoreError::backend(format!(
+                        "session store {op} timed out after {} ms",
+                        limit.as_millis()
+                    ))),
+                };
+                // A missing record or a refused duplicate is an answer, not a failure.
+                let ok = matches!(result, Ok(_) | Err(StoreError::AlreadyExists));
+                crate::metrics::store_op(op, started.elapsed().as_secs_f64(), ok);
+                result
+            }
+            .instrument(span),
+        )
     }
 }
 
