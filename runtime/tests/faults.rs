@@ -11,25 +11,6 @@ use livesession::SessionManager;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// A manager over a `FaultyStore` that passivates after 50 ms.
-fn durable(store: &FaultyStore<MemoryStore>) -> SessionManager {
-    SessionManager::new(
-        config()
-            .store(Arc::new(store.clone()))
-            .passivate_after(Duration::from_millis(50))
-            .build()
-            .unwrap(),
-    )
-}
-
-async fn passivated(m: &SessionManager) {
-    wait_until(
-        async || m.stats().await.unwrap().live == 0,
-        "every session is passivated",
-    )
-    .await;
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_load_leaves_one_owner_for_the_session() {
     let store = FaultyStore::new(MemoryStore::new());

@@ -106,19 +106,9 @@ async fn hibernated_sessions_still_expire_and_passivate() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn passivated_session_activates_exactly_once() {
     let store = FaultyStore::new(MemoryStore::new());
-    let m = SessionManager::new(
-        config()
-            .store(Arc::new(store.clone()))
-            .passivate_after(Duration::from_millis(50))
-            .build()
-            .unwrap(),
-    );
+    let m = durable(&store);
     let cookie = new_session(&m).await;
-    wait_until(
-        async || m.stats().await.unwrap().live == 0,
-        "the session is passivated",
-    )
-    .await;
+    passivated(&m).await;
     assert_eq!(m.stats().await.unwrap().stored, 1);
     let loads_before = store.calls(Op::Load);
     let tasks: Vec<_> = (0..100)

@@ -1,7 +1,10 @@
 //! Helpers shared by the runtime's integration tests.
 #![allow(dead_code)]
 
+use livesession::store::MemoryStore;
+use livesession::testing::FaultyStore;
 use livesession::{RequestInfo, Session, SessionConfig, SessionConfigBuilder, SessionManager};
+use std::sync::Arc;
 use std::time::Duration;
 
 pub const SECRET: &str = "0123456789abcdef0123456789abcdef";
@@ -49,4 +52,23 @@ pub async fn wait_until(mut f: impl AsyncFnMut() -> bool, what: &str) {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     panic!("timed out waiting until {what}");
+}
+
+/// A manager over a `FaultyStore` that passivates after 50 ms.
+pub fn durable(store: &FaultyStore<MemoryStore>) -> SessionManager {
+    SessionManager::new(
+        config()
+            .store(Arc::new(store.clone()))
+            .passivate_after(Duration::from_millis(50))
+            .build()
+            .unwrap(),
+    )
+}
+
+pub async fn passivated(m: &SessionManager) {
+    wait_until(
+        async || m.stats().await.unwrap().live == 0,
+        "every session is passivated",
+    )
+    .await;
 }
