@@ -67,7 +67,7 @@
 //!
 //! The harness is generic over where sessions are stored ([`Host`]):
 //! memory mode and `MemoryStore` here, `SledStore` in
-//! `persistence/tests/model.rs`, which includes this file with `#[path]`.
+//! `persistence/sled/tests/model.rs`, which includes this file with `#[path]`.
 //! The properties over the runtime's own backends are compiled only in this
 //! crate (whose tests always have the `testing` feature).
 //!

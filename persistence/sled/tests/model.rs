@@ -12,7 +12,7 @@
 // `MemoryStore`), which are compiled only in the runtime crate
 // (`cfg(feature = "testing")`, a feature this crate does not have; its
 // dev-dependency on livesession enables `livesession::testing`).
-#[path = "../../runtime/tests/model.rs"]
+#[path = "../../../runtime/tests/model.rs"]
 #[allow(unexpected_cfgs)]
 mod harness;
 
