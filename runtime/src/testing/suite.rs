@@ -1,28 +1,9 @@
-//! Test helpers for [`SessionStore`] backends (feature `testing`).
-//!
-//! - [`store_suite`]: the one behaviour suite every backend must pass.
-//! - [`FaultyStore`]: a wrapper that fails, delays or hangs chosen operations,
-//!   for fault-injection tests of the runtime.
-//!
-//! ```
-//! # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
-//! use livesession::store::MemoryStore;
-//! livesession::testing::store_suite(MemoryStore::new).await;
-//! # });
-//! ```
+//! The behaviour suite of stores that keep their records until
+//! `remove_expired` (memory, sled).
 
-use crate::store::{
-    CookieOverrides, SessionKey, SessionRecord, SessionStore, StoreError, StoreFuture,
-};
+use crate::store::{CookieOverrides, SessionKey, SessionRecord, SessionStore, StoreError};
 use serde_json::json;
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
-
-// ---------------------------------------------------------------------------
-// The behaviour suite
-// ---------------------------------------------------------------------------
 
 /// Runs the shared store behaviour suite, panicking with a descriptive message
 /// on the first violation.
@@ -36,6 +17,13 @@ use std::time::Duration;
 /// whole seconds, so stores with a 1 s expiry index pass too), honouring `skip` and
 /// `limit`, and sparing records re-saved with a later expiry; `count`
 /// following all of it; concurrent writes; `flush`.
+///
+/// It is for stores that keep every record until
+/// [`remove_expired`](SessionStore::remove_expired) sweeps it, whatever its
+/// `expires_at_ms` says: its records expire in 1970. A shared store
+/// ([`SessionStore::is_shared`]) expires records by its own clock and keeps
+/// tombstones; it passes [`shared_store_suite`](super::shared_store_suite)
+/// instead.
 pub async fn store_suite<S: SessionStore>(make: impl Fn() -> S) {
     absent_keys(&make()).await;
     round_trip(&make()).await;
@@ -660,238 +648,4 @@ async fn concurrent_writes<S: SessionStore>(store: &S) {
         "the remaining 32 must be swept"
     );
     assert_eq!(count(store).await, 0, "count after the sweep");
-}
-
-// ---------------------------------------------------------------------------
-// Fault injection
-// ---------------------------------------------------------------------------
-
-/// A [`SessionStore`] operation, for [`FaultyStore`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Op {
-    /// [`SessionStore::load`].
-    Load,
-    /// [`SessionStore::create`].
-    Create,
-    /// [`SessionStore::save`].
-    Save,
-    /// [`SessionStore::delete`].
-    Delete,
-    /// [`SessionStore::keys_for_user`].
-    KeysForUser,
-    /// [`SessionStore::remove_expired`].
-    RemoveExpired,
-    /// [`SessionStore::count`].
-    Count,
-    /// [`SessionStore::flush`].
-    Flush,
-}
-
-const OPS: usize = 8;
-
-impl Op {
-    /// Every operation.
-    pub const ALL: [Op; OPS] = [
-        Op::Load,
-        Op::Create,
-        Op::Save,
-        Op::Delete,
-        Op::KeysForUser,
-        Op::RemoveExpired,
-        Op::Count,
-        Op::Flush,
-    ];
-
-    fn index(self) -> usize {
-        self as usize
-    }
-}
-
-#[derive(Clone, Copy, Default)]
-struct Fault {
-    fail: bool,
-    fail_next: u32,
-    delay: Duration,
-    hang: bool,
-}
-
-/// What one call will do, decided when it is made.
-struct Plan {
-    delay: Duration,
-    hang: bool,
-    fail: bool,
-}
-
-/// Wraps a store and, on command, makes chosen operations fail, slow down or
-/// hang, delegating to the wrapped store otherwise.
-///
-/// Clones share the wrapped store, the fault settings and the call counters,
-/// so a test keeps a clone to steer a store it handed to the runtime. A
-/// failing call returns [`StoreError::Backend`] without reaching the wrapped
-/// store. Faults are decided when the call is made: a delayed call sleeps
-/// first and then fails or delegates; a hanging call never completes (drop it,
-/// e.g. through a timeout).
-///
-/// ```
-/// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
-/// use livesession::store::{MemoryStore, SessionKey, SessionRecord, SessionStore, StoreError};
-/// use livesession::testing::{FaultyStore, Op};
-/// use std::time::Duration;
-///
-/// let store = FaultyStore::new(MemoryStore::new());
-/// let key = SessionKey::of_id("id");
-/// store.fail(Op::Save, true);
-/// assert!(matches!(store.save(&key, &SessionRecord::default()).await, Err(StoreError::Backend(_))));
-/// store.fail(Op::Save, false);
-/// store.save(&key, &SessionRecord::default()).await.unwrap();
-///
-/// store.hang(Op::Load, true);
-/// let hung = tokio::time::timeout(Duration::from_millis(10), store.load(&key)).await;
-/// assert!(hung.is_err());
-/// store.heal();
-/// assert!(store.load(&key).await.unwrap().is_some());
-/// assert_eq!(store.calls(Op::Load), 2);
-/// # });
-/// ```
-pub struct FaultyStore<S> {
-    inner: Arc<S>,
-    faults: Arc<Mutex<[Fault; OPS]>>,
-    calls: Arc<[AtomicU64; OPS]>,
-}
-
-impl<S> Clone for FaultyStore<S> {
-    fn clone(&self) -> Self {
-        FaultyStore {
-            inner: Arc::clone(&self.inner),
-            faults: Arc::clone(&self.faults),
-            calls: Arc::clone(&self.calls),
-        }
-    }
-}
-
-impl<S: SessionStore> FaultyStore<S> {
-    /// Wraps `inner`; no faults are active.
-    pub fn new(inner: S) -> Self {
-        FaultyStore {
-            inner: Arc::new(inner),
-            faults: Arc::new(Mutex::new([Fault::default(); OPS])),
-            calls: Arc::new(std::array::from_fn(|_| AtomicU64::new(0))),
-        }
-    }
-
-    /// The wrapped store (calls on it bypass the faults).
-    pub fn inner(&self) -> &S {
-        &self.inner
-    }
-
-    fn with_fault<T>(&self, op: Op, f: impl FnOnce(&mut Fault) -> T) -> T {
-        let mut faults = self.faults.lock().unwrap_or_else(|e| e.into_inner());
-        f(&mut faults[op.index()])
-    }
-
-    /// Makes every call of `op` fail (`true`) or stops doing so (`false`).
-    pub fn fail(&self, op: Op, on: bool) {
-        self.with_fault(op, |f| f.fail = on);
-    }
-
-    /// Makes the next `n` calls of `op` fail, then behave again.
-    pub fn fail_next(&self, op: Op, n: u32) {
-        self.with_fault(op, |f| f.fail_next = n);
-    }
-
-    /// Delays every call of `op` by `delay` (`Duration::ZERO`: no delay).
-    pub fn delay(&self, op: Op, delay: Duration) {
-        self.with_fault(op, |f| f.delay = delay);
-    }
-
-    /// Makes every call of `op` hang forever (`true`) or stops doing so.
-    pub fn hang(&self, op: Op, on: bool) {
-        self.with_fault(op, |f| f.hang = on);
-    }
-
-    /// Clears every fault of every operation (calls already hanging stay hung).
-    pub fn heal(&self) {
-        let mut faults = self.faults.lock().unwrap_or_else(|e| e.into_inner());
-        *faults = [Fault::default(); OPS];
-    }
-
-    /// How many times `op` was called on this store (and its clones).
-    pub fn calls(&self, op: Op) -> u64 {
-        self.calls[op.index()].load(Ordering::SeqCst)
-    }
-
-    fn plan(&self, op: Op) -> Plan {
-        self.calls[op.index()].fetch_add(1, Ordering::SeqCst);
-        self.with_fault(op, |f| {
-            let fail = f.fail || f.fail_next > 0;
-            f.fail_next = f.fail_next.saturating_sub(1);
-            Plan {
-                delay: f.delay,
-                hang: f.hang,
-                fail,
-            }
-        })
-    }
-
-    fn run<'a, T: Send + 'a>(
-        &'a self,
-        op: Op,
-        call: impl FnOnce() -> StoreFuture<'a, T> + Send + 'a,
-    ) -> StoreFuture<'a, T> {
-        let plan = self.plan(op);
-        Box::pin(async move {
-            if !plan.delay.is_zero() {
-                tokio::time::sleep(plan.delay).await;
-            }
-            if plan.hang {
-                std::future::pending::<()>().await;
-            }
-            if plan.fail {
-                return Err(StoreError::backend(format!("injected {op:?} failure")));
-            }
-            call().await
-        })
-    }
-}
-
-impl<S: SessionStore> SessionStore for FaultyStore<S> {
-    fn load<'a>(&'a self, key: &'a SessionKey) -> StoreFuture<'a, Option<SessionRecord>> {
-        self.run(Op::Load, move || self.inner.load(key))
-    }
-
-    fn create<'a>(&'a self, key: &'a SessionKey, record: &'a SessionRecord) -> StoreFuture<'a, ()> {
-        self.run(Op::Create, move || self.inner.create(key, record))
-    }
-
-    fn save<'a>(&'a self, key: &'a SessionKey, record: &'a SessionRecord) -> StoreFuture<'a, ()> {
-        self.run(Op::Save, move || self.inner.save(key, record))
-    }
-
-    fn delete<'a>(&'a self, key: &'a SessionKey) -> StoreFuture<'a, bool> {
-        self.run(Op::Delete, move || self.inner.delete(key))
-    }
-
-    fn keys_for_user<'a>(&'a self, user: &'a str) -> StoreFuture<'a, Vec<SessionKey>> {
-        self.run(Op::KeysForUser, move || self.inner.keys_for_user(user))
-    }
-
-    fn remove_expired<'a>(
-        &'a self,
-        now_ms: u64,
-        limit: usize,
-        skip: &'a (dyn Fn(&SessionKey) -> bool + Send + Sync),
-    ) -> StoreFuture<'a, usize> {
-        self.run(Op::RemoveExpired, move || {
-            self.inner.remove_expired(now_ms, limit, skip)
-        })
-    }
-
-    fn count(&self) -> StoreFuture<'_, u64> {
-        self.run(Op::Count, move || self.inner.count())
-    }
-
-    fn flush(&self) -> StoreFuture<'_, ()> {
-        self.run(Op::Flush, move || self.inner.flush())
-    }
 }
