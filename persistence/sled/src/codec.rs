@@ -1,72 +1,11 @@
-//! The on-disk encoding of a [`SessionRecord`].
-//!
-//! A record is one format-version byte ([`FORMAT_VERSION`]) followed by the
-//! MessagePack encoding of the record with named fields (`rmp_serde::to_vec_named`).
-//! MessagePack is self-describing, so arbitrary `serde_json::Value` session
-//! data (nested objects, numbers, nulls) round-trips, and named fields let
-//! later versions add optional fields.
-//!
-//! ```
-//! use livesession::store::SessionRecord;
-//! use livesession_sled::codec;
-//!
-//! let mut record = SessionRecord::default();
-//! record.data.insert("cart".into(), serde_json::json!({"items": [1, 2, null]}));
-//! let bytes = codec::encode(&record).unwrap();
-//! assert_eq!(bytes[0], codec::FORMAT_VERSION);
-//! assert_eq!(codec::decode(&bytes).unwrap(), record);
-//! assert!(codec::decode(b"\x07garbage").is_err());
-//! ```
+//! The on-disk encoding of a record is the runtime's
+//! [`livesession::store::codec`]; this module adds the index fields the sled
+//! store reads without decoding the session data.
 
+use livesession::store::codec::decode_as;
+pub use livesession::store::codec::{decode, encode, FORMAT_VERSION, MAX_DATA_DEPTH};
 use livesession::store::{SessionRecord, StoreError};
 use serde::Deserialize;
-use serde_json::Value;
-
-/// The version byte that starts every encoded record.
-pub const FORMAT_VERSION: u8 = 1;
-
-/// How deeply arrays and objects may nest inside one session data value
-/// (the same limit `serde_json` applies when parsing). `[[1]]` has depth 2.
-pub const MAX_DATA_DEPTH: usize = 128;
-
-/// Nesting the decoder accepts: the data plus the record's own maps, with
-/// slack. Bounded so that decoding a corrupt record cannot exhaust the stack.
-const MAX_DECODE_DEPTH: usize = MAX_DATA_DEPTH + 32;
-
-/// Encodes a record: the version byte, then named-field MessagePack.
-///
-/// Fails with [`StoreError::Backend`] (nothing is stored) when a data value
-/// nests deeper than [`MAX_DATA_DEPTH`]: such a record could be written but
-/// not read back.
-pub fn encode(record: &SessionRecord) -> Result<Vec<u8>, StoreError> {
-    if data_too_deep(record) {
-        return Err(StoreError::backend(format!(
-            "cannot encode session record: data nested deeper than {MAX_DATA_DEPTH} levels"
-        )));
-    }
-    let mut out = Vec::with_capacity(128);
-    out.push(FORMAT_VERSION);
-    let mut ser = rmp_serde::Serializer::new(&mut out).with_struct_map();
-    serde::Serialize::serialize(record, &mut ser)
-        .map_err(|e| StoreError::backend(format!("cannot encode session record: {e}")))?;
-    Ok(out)
-}
-
-/// Decodes bytes produced by [`encode`].
-///
-/// Empty input, an unknown version byte, invalid MessagePack, a wrong shape
-/// or trailing bytes all give [`StoreError::Corrupt`]; this never panics.
-pub fn decode(bytes: &[u8]) -> Result<SessionRecord, StoreError> {
-    let record: SessionRecord = decode_as(bytes)?;
-    // What decodes must also encode again (the fuzzer found records 129-157
-    // levels deep that decoded but could never be saved back).
-    if data_too_deep(&record) {
-        return Err(StoreError::Corrupt(format!(
-            "record data nested deeper than {MAX_DATA_DEPTH} levels"
-        )));
-    }
-    Ok(record)
-}
 
 /// The fields of a record that the indexes are built from.
 #[derive(Debug, Default, Clone, PartialEq, Eq, Deserialize)]
@@ -105,54 +44,4 @@ pub(crate) fn decode_index(bytes: &[u8]) -> Result<IndexFields, StoreError> {
         fields.expires_at_ms = fields.expires_at_ms.map(expiry_bucket);
         fields
     })
-}
-
-fn decode_as<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, StoreError> {
-    let (&version, body) = bytes
-        .split_first()
-        .ok_or_else(|| StoreError::Corrupt("empty record".into()))?;
-    if version != FORMAT_VERSION {
-        return Err(StoreError::Corrupt(format!(
-            "unknown record format version {version}"
-        )));
-    }
-    let mut rest = body;
-    let mut de = rmp_serde::Deserializer::new(&mut rest);
-    de.set_max_depth(MAX_DECODE_DEPTH);
-    let value = T::deserialize(&mut de)
-        .map_err(|e| StoreError::Corrupt(format!("undecodable record: {e}")))?;
-    drop(de);
-    if !rest.is_empty() {
-        return Err(StoreError::Corrupt(format!(
-            "{} trailing bytes after record",
-            rest.len()
-        )));
-    }
-    Ok(value)
-}
-
-/// Whether any array or object in the record's data nests deeper than
-/// [`MAX_DATA_DEPTH`]. Iterative, so it cannot overflow the stack itself.
-fn data_too_deep(record: &SessionRecord) -> bool {
-    fn children(v: &Value) -> Option<Box<dyn Iterator<Item = &Value> + '_>> {
-        match v {
-            Value::Array(a) => Some(Box::new(a.iter())),
-            Value::Object(o) => Some(Box::new(o.values())),
-            _ => None,
-        }
-    }
-    let mut stack: Vec<(&Value, usize)> = record.data.values().map(|v| (v, 1)).collect();
-    while let Some((value, depth)) = stack.pop() {
-        if let Some(items) = children(value) {
-            if depth > MAX_DATA_DEPTH {
-                return true;
-            }
-            stack.extend(
-                items
-                    .filter(|v| v.is_array() || v.is_object())
-                    .map(|v| (v, depth + 1)),
-            );
-        }
-    }
-    false
 }

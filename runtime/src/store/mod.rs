@@ -111,10 +111,13 @@
 //! # });
 //! ```
 
+pub mod codec;
 mod deferred;
 mod key;
 mod memory;
 mod record;
+mod shared;
+mod shared_memory;
 mod timeout;
 
 #[doc(hidden)]
@@ -122,6 +125,8 @@ pub use deferred::DeferredStore;
 pub use key::SessionKey;
 pub use memory::MemoryStore;
 pub use record::{CookieOverrides, SessionRecord};
+pub use shared::{Committed, Lifetime, Touched, Versioned};
+pub use shared_memory::SharedMemoryStore;
 pub(crate) use timeout::TimeoutStore;
 
 use std::future::Future;
@@ -216,4 +221,85 @@ pub trait SessionStore: Send + Sync + 'static {
     /// before the call is on disk. Concurrent callers should share one flush
     /// (group commit). A store configured for periodic flushing may return at once.
     fn flush(&self) -> StoreFuture<'_, ()>;
+
+    /// Whether several processes share this store (see [`Versioned`]). A
+    /// shared store implements [`create_shared`](Self::create_shared),
+    /// [`touch`](Self::touch) and [`commit`](Self::commit), expires records
+    /// by itself, and turns [`delete`](Self::delete) into a tombstone that no
+    /// later write can bring back. The runtime then validates its cached copy
+    /// of a session on every request and writes with compare-and-set; it never
+    /// calls [`save`](Self::save) or [`remove_expired`](Self::remove_expired).
+    /// Default: `false`.
+    fn is_shared(&self) -> bool {
+        false
+    }
+
+    /// Shared stores: stores a new record at version 1, only if `key` holds
+    /// nothing (no record, no tombstone), with its expiry set from
+    /// `lifetime` by the store's clock. Returns the version.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::AlreadyExists`] when `key` is taken; [`StoreError::Backend`]
+    /// on failure, and always from stores that are not shared.
+    fn create_shared<'a>(
+        &'a self,
+        key: &'a SessionKey,
+        record: &'a SessionRecord,
+        lifetime: Lifetime,
+    ) -> StoreFuture<'a, u64> {
+        let _ = (key, record, lifetime);
+        not_shared()
+    }
+
+    /// Shared stores: validates a cached copy and marks the session used, in
+    /// one call. Extends the record's idle expiry (by the store's clock, with
+    /// the idle timeout of its last write, never past its absolute end) and
+    /// answers [`Touched::Unchanged`] when the record is at `known`,
+    /// [`Touched::Changed`] with the record when it is at another version or
+    /// `known` is `None`, and [`Touched::Gone`] when there is no live record.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Corrupt`] for an undecodable record;
+    /// [`StoreError::Backend`] on failure, and always from stores that are not
+    /// shared.
+    fn touch<'a>(&'a self, key: &'a SessionKey, known: Option<u64>) -> StoreFuture<'a, Touched> {
+        let _ = (key, known);
+        not_shared()
+    }
+
+    /// Shared stores: replaces the record only if it is still at `expected`
+    /// (compare-and-set), incrementing its version and setting its expiry
+    /// from `lifetime.idle_ms`. `new_user`: the user this write binds the
+    /// session to, when it differs from the record it was applied to; the
+    /// store indexes it before the write lands, so a
+    /// [`keys_for_user`](Self::keys_for_user) that starts after this call
+    /// returns finds the session. Never creates a record.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Backend`] on failure, and always from stores that are not
+    /// shared. A conflict or a missing record is an answer ([`Committed`]),
+    /// not an error.
+    fn commit<'a>(
+        &'a self,
+        key: &'a SessionKey,
+        expected: u64,
+        record: &'a SessionRecord,
+        lifetime: Lifetime,
+        new_user: Option<&'a str>,
+    ) -> StoreFuture<'a, Committed> {
+        let _ = (key, expected, record, lifetime, new_user);
+        not_shared()
+    }
+}
+
+/// The answer of the shared-store methods of a store that is not shared.
+fn not_shared<'a, T: 'a>() -> StoreFuture<'a, T> {
+    Box::pin(async {
+        Err(StoreError::backend(
+            "this session store is not shared: it has no versioned operations",
+        ))
+    })
 }

@@ -2,7 +2,9 @@
 //! a clear error instead of hanging them (and the sessions behind them), and
 //! the store metrics (latency by operation, errors).
 
-use super::{SessionKey, SessionRecord, SessionStore, StoreError, StoreFuture};
+use super::{
+    Committed, Lifetime, SessionKey, SessionRecord, SessionStore, StoreError, StoreFuture, Touched,
+};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -86,5 +88,36 @@ impl SessionStore for TimeoutStore {
 
     fn flush(&self) -> StoreFuture<'_, ()> {
         self.bound("flush", self.inner.flush())
+    }
+
+    fn is_shared(&self) -> bool {
+        self.inner.is_shared()
+    }
+
+    fn create_shared<'a>(
+        &'a self,
+        key: &'a SessionKey,
+        record: &'a SessionRecord,
+        lifetime: Lifetime,
+    ) -> StoreFuture<'a, u64> {
+        self.bound("create", self.inner.create_shared(key, record, lifetime))
+    }
+
+    fn touch<'a>(&'a self, key: &'a SessionKey, known: Option<u64>) -> StoreFuture<'a, Touched> {
+        self.bound("touch", self.inner.touch(key, known))
+    }
+
+    fn commit<'a>(
+        &'a self,
+        key: &'a SessionKey,
+        expected: u64,
+        record: &'a SessionRecord,
+        lifetime: Lifetime,
+        new_user: Option<&'a str>,
+    ) -> StoreFuture<'a, Committed> {
+        self.bound(
+            "commit",
+            self.inner.commit(key, expected, record, lifetime, new_user),
+        )
     }
 }
