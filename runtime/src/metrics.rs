@@ -13,6 +13,7 @@
 //! | `livesession_store_op_seconds` | histogram | `op` | duration of each store call |
 //! | `livesession_store_errors_total` | counter | `op` | store calls that failed or timed out |
 //! | `livesession_batch_changes` | histogram | | changes applied per owner batch (one write, one flush) |
+//! | `livesession_store_conflicts_total` | counter | | shared store: batches applied again because another process wrote first |
 
 use metrics::{counter, gauge, histogram};
 
@@ -75,6 +76,10 @@ pub(crate) fn batch(changes: usize) {
     histogram!("livesession_batch_changes").record(changes as f64);
 }
 
+pub(crate) fn store_conflict() {
+    counter!("livesession_store_conflicts_total").increment(1);
+}
+
 /// Describes every metric to the installed recorder and registers the
 /// counters and gauges at zero, so that an exporter lists them before the
 /// first event. Call it once, after installing a recorder.
@@ -124,10 +129,15 @@ pub fn describe() {
         Unit::Count,
         "Changes applied per owner batch (one write, one flush)."
     );
+    describe_counter!(
+        "livesession_store_conflicts_total",
+        "Shared store: batches applied again because another process wrote first."
+    );
     live_sessions(0);
     hibernated_sessions(0);
     for name in [
         "livesession_sessions_created_total",
+        "livesession_store_conflicts_total",
         "livesession_activations_total",
         "livesession_passivations_total",
     ] {

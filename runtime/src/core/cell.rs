@@ -11,7 +11,7 @@
 use super::change::PendingChange;
 use super::snapshot::Snapshot;
 use super::Core;
-use crate::store::{SessionKey, SessionRecord};
+use crate::store::{SessionKey, SessionRecord, Versioned};
 use arc_swap::ArcSwap;
 use kameo::actor::ActorRef;
 use std::pin::Pin;
@@ -123,6 +123,30 @@ impl SessionCell {
 
     pub fn current(&self) -> Arc<Snapshot> {
         self.snapshot.load_full()
+    }
+
+    /// Publishes what a shared store holds, unless a newer version is
+    /// published already; returns the snapshot published after the call.
+    pub fn adopt(&self, stored: Versioned) -> Arc<Snapshot> {
+        let mut stored = Some(stored);
+        let mut kept = None;
+        self.snapshot.rcu(|current| {
+            match &stored {
+                Some(s) if s.version > current.version => {}
+                _ => {
+                    kept = Some(current.clone());
+                    return current.clone();
+                }
+            }
+            let s = stored.take().expect("taken once");
+            let fresh = Arc::new(Snapshot {
+                version: s.version,
+                record: s.record,
+            });
+            kept = Some(fresh.clone());
+            fresh
+        });
+        kept.expect("rcu ran at least once")
     }
 
     pub fn store_behind(&self) -> bool {

@@ -17,9 +17,11 @@ pub(crate) fn next_change_id() -> u64 {
 use tokio::sync::oneshot;
 
 /// A change to apply to the session record. Returns an optional value for the
-/// caller (e.g. the result of an `update`).
+/// caller (e.g. the result of an `update`). Runs once, except on a shared
+/// store, where a write that lost a compare-and-set runs the change again on
+/// the record that won.
 pub(crate) type MutateFn =
-    Box<dyn FnOnce(&mut SessionRecord) -> Result<Option<serde_json::Value>, SessionError> + Send>;
+    Box<dyn FnMut(&mut SessionRecord) -> Result<Option<serde_json::Value>, SessionError> + Send>;
 
 /// A change queued for the owner's next batch.
 pub(crate) struct PendingChange {

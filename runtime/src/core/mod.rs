@@ -18,7 +18,7 @@ use crate::clock::ms;
 use crate::config::SessionConfig;
 use crate::error::SessionError;
 use crate::id::{is_valid_id, random_id};
-use crate::store::{SessionKey, SessionRecord, SessionStore};
+use crate::store::{Lifetime, SessionKey, SessionRecord, SessionStore};
 use alarms::Alarms;
 use cell::{Lifecycle, SessionCell};
 use change::{ChangeOutcome, PendingChange};
@@ -44,12 +44,17 @@ pub(crate) struct Core {
     /// When a store failure of a background task was last logged (Unix ms),
     /// so a failing store cannot flood the log.
     last_failure_log_ms: AtomicU64,
+    /// The store is shared by several processes: it decides expiry, and
+    /// every live session is validated against it on each request.
+    shared: bool,
 }
 
 impl Core {
     /// A core for `config`.
     pub fn new(config: SessionConfig) -> Arc<Core> {
+        let shared = config.store.as_ref().is_some_and(|s| s.is_shared());
         Arc::new_cyclic(|me| Core {
+            shared,
             config,
             registry: Registry::default(),
             alarms: Arc::new(Alarms::default()),
@@ -88,6 +93,20 @@ impl Core {
     /// record, which must run to their end.
     pub fn unbounded_store(&self) -> Option<&Arc<dyn SessionStore>> {
         self.config.unbounded_store.as_ref()
+    }
+
+    /// Whether the store is shared by several processes (see
+    /// [`SessionStore::is_shared`]).
+    pub fn is_shared(&self) -> bool {
+        self.shared
+    }
+
+    /// How long `record` lives, for a shared store to apply by its clock.
+    pub fn lifetime(&self, record: &SessionRecord) -> Lifetime {
+        Lifetime {
+            idle_ms: self.max_age_ms(record),
+            absolute_ms: self.config.absolute_timeout.map(ms),
+        }
     }
 
     /// The deadline of one store call.
@@ -139,9 +158,18 @@ impl Core {
     }
 
     /// Whether the live session `cell` has reached its end at `now_ms`.
+    /// Never, by this process's clock, on a shared store: the store's clock
+    /// decides, and each request asks it.
     pub fn is_expired(&self, cell: &SessionCell, now_ms: u64) -> bool {
+        !self.shared && self.local_end(cell).is_some_and(|t| t <= now_ms)
+    }
+
+    /// When `cell` ends by this process's clock (`None` on a shared store).
+    fn local_end(&self, cell: &SessionCell) -> Option<u64> {
+        if self.shared {
+            return None;
+        }
         self.expires_at(&cell.current().record, cell.last_access())
-            .is_some_and(|t| t <= now_ms)
     }
 
     /// When a live session is to be passivated: `passivate_after` after its
@@ -161,7 +189,7 @@ impl Core {
     /// The next instant a live session needs its owner: its end, or (with a
     /// store) its passivation, whichever comes first.
     pub fn next_deadline(&self, cell: &SessionCell) -> Option<u64> {
-        let end = self.expires_at(&cell.current().record, cell.last_access());
+        let end = self.local_end(cell);
         match (end, self.passivation_at(cell)) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),

@@ -10,7 +10,7 @@ use crate::core::revocation::Binding;
 use crate::core::Core;
 use crate::error::SessionError;
 use crate::metrics::EndReason;
-use crate::store::{SessionKey, SessionRecord, StoreError};
+use crate::store::{SessionKey, SessionRecord, StoreError, Touched, Versioned};
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -51,7 +51,21 @@ impl Core {
                 continue;
             }
             if let Some(store) = self.store() {
-                match store.create(&cell.key, &record).await {
+                let created = if self.is_shared() {
+                    let lifetime = self.lifetime(&record);
+                    store
+                        .create_shared(&cell.key, &record, lifetime)
+                        .await
+                        .map(|version| {
+                            cell.adopt(Versioned {
+                                version,
+                                record: record.clone(),
+                            });
+                        })
+                } else {
+                    store.create(&cell.key, &record).await
+                };
+                match created {
                     Ok(()) => cell.set_stored_expiry(record.expires_at_ms),
                     Err(StoreError::AlreadyExists) => continue,
                     Err(e) => return Err(e.into()),
@@ -207,6 +221,9 @@ impl Core {
         if self.is_shutting_down() {
             return Err(SessionError::Unavailable("shutting down".into()));
         }
+        if self.is_shared() {
+            return self.activate_shared(key, id).await;
+        }
         let record = match store.load(&key).await {
             Ok(Some(r)) => r,
             Ok(None) => return Ok(None),
@@ -233,6 +250,64 @@ impl Core {
         ));
         cell.set_stored_expiry(stored_expiry);
         Ok(Some(cell))
+    }
+
+    /// Activation from a shared store: one touch, which also extends the
+    /// session's expiry. The store's clock decides whether it has ended.
+    async fn activate_shared(
+        &self,
+        key: SessionKey,
+        id: &str,
+    ) -> Result<Option<Arc<SessionCell>>, SessionError> {
+        let Some(store) = self.store() else {
+            return Ok(None);
+        };
+        let stored = match store.touch(&key, None).await {
+            Ok(Touched::Changed(stored)) => stored,
+            Ok(Touched::Gone | Touched::Unchanged) => return Ok(None),
+            Err(StoreError::Corrupt(why)) => {
+                tracing::error!(?key, %why, "corrupt session record treated as absent");
+                return Ok(None);
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let now = self.now_ms();
+        let cell = Arc::new(SessionCell::new(
+            id.to_string(),
+            self.cookie_value(id),
+            SessionRecord::default(),
+            now,
+        ));
+        cell.adopt(stored);
+        Ok(Some(cell))
+    }
+
+    /// Checks a live session against a shared store on a request's behalf
+    /// (one touch, which also extends its expiry there), publishing what
+    /// another process wrote meanwhile. `false`: it ended elsewhere, and
+    /// leaves this process's memory.
+    pub(crate) async fn validate(&self, cell: &Arc<SessionCell>) -> Result<bool, SessionError> {
+        let Some(store) = self.store() else {
+            return Ok(true);
+        };
+        let known = cell.current().version;
+        match store.touch(&cell.key, Some(known)).await {
+            Ok(Touched::Unchanged) => Ok(true),
+            Ok(Touched::Changed(stored)) => {
+                cell.adopt(stored);
+                Ok(true)
+            }
+            Ok(Touched::Gone) => {
+                self.retire(cell).await?;
+                Ok(false)
+            }
+            Err(StoreError::Corrupt(why)) => {
+                tracing::error!(key = ?cell.key, %why, "corrupt session record treated as absent");
+                self.retire(cell).await?;
+                Ok(false)
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Destroys the session `key` if bound to `user`, whether live or only

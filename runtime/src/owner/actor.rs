@@ -22,7 +22,7 @@ use crate::core::snapshot::Snapshot;
 use crate::core::{expiry_refresh_due, Core};
 use crate::error::SessionError;
 use crate::metrics::EndReason;
-use crate::store::{SessionRecord, StoreError};
+use crate::store::{Committed, SessionRecord, StoreError};
 use kameo::error::Infallible;
 use kameo::mailbox::{MailboxReceiver, Signal};
 use kameo::prelude::*;
@@ -163,7 +163,9 @@ impl SessionActor {
                 // lost): apply them now rather than sleep on them.
                 drop(owner);
                 self.last_message = Instant::now();
-                self.apply_batch(&rt, queued).await;
+                if self.apply_batch(&rt, queued).await {
+                    return TimerOutcome::Stop;
+                }
                 return TimerOutcome::Continue;
             }
             match mailbox.try_recv() {
@@ -185,7 +187,9 @@ impl SessionActor {
     /// otherwise only one past the lazy-refresh threshold. Needs no flush
     /// when only the expiry moves: the data is durable already.
     pub(super) async fn write_back(&mut self, rt: &Core, exact: bool) -> Result<(), SessionError> {
-        let Some(store) = rt.unbounded_store() else {
+        let Some(store) = rt.unbounded_store().filter(|_| !rt.is_shared()) else {
+            // Without a store there is nothing to write; a shared store
+            // extends the expiry itself on every request's touch.
             return Ok(());
         };
         let snap = self.cell.current();
@@ -248,113 +252,210 @@ impl SessionActor {
     /// Applies every queued change in one batch: one write, one flush, one
     /// publish, then one reply per change. Changes whose request is gone
     /// (cancelled while queued) are skipped: nobody would learn of them.
-    pub(super) async fn apply_batch(&mut self, rt: &Core, batch: Vec<PendingChange>) {
-        let current = self.cell.current();
-        let mut record = current.record.clone();
-        let mut outcomes = Vec::with_capacity(batch.len());
-        for PendingChange { change, reply, .. } in batch {
-            if reply.is_closed() {
-                continue;
+    ///
+    /// On a shared store the write is a compare-and-set on the version the
+    /// batch was applied to: when another process wrote first, the batch is
+    /// applied again on top of what it wrote. Returns `true` when the session
+    /// turned out to have ended elsewhere (the owner must stop).
+    pub(super) async fn apply_batch(&mut self, rt: &Core, batch: Vec<PendingChange>) -> bool {
+        let (mut changes, mut replies): (Vec<MutateFn>, Vec<Reply>) = batch
+            .into_iter()
+            .filter(|p| !p.reply.is_closed())
+            .map(|p| (p.change, p.reply))
+            .unzip();
+        crate::metrics::batch(changes.len());
+        let mut base = self.cell.current();
+        for _ in 0..MAX_COMMIT_ATTEMPTS {
+            let mut record = base.record.clone();
+            let mut applied: Vec<Applied> = changes
+                .iter_mut()
+                .map(|change| apply_one(rt, &mut record, change))
+                .collect();
+            let changed = record.data != base.record.data
+                || record.user != base.record.user
+                || record.cookie != base.record.cookie;
+            if !changed {
+                answer(replies, applied, &base);
+                return false;
             }
-            let applied = apply_one(rt, &mut record, change);
-            outcomes.push((reply, applied));
-        }
-        crate::metrics::batch(outcomes.len());
-        let changed = record.data != current.record.data
-            || record.user != current.record.user
-            || record.cookie != current.record.cookie;
-        let snapshot = if changed {
             record.expires_at_ms = rt.expires_at(&record, self.cell.last_access());
-            match self.persist(rt, &record, &mut outcomes).await {
-                Ok(()) => {
-                    let snapshot = Arc::new(Snapshot {
-                        version: current.version + 1,
-                        record,
-                    });
+            match self
+                .persist(rt, &base, &record, &mut replies, &mut applied)
+                .await
+            {
+                Persisted::Done(version) => {
+                    let snapshot = Arc::new(Snapshot { version, record });
                     self.cell.snapshot.store(snapshot.clone());
-                    snapshot
+                    answer(replies, applied, &snapshot);
+                    return false;
                 }
-                Err(why) => {
+                Persisted::Conflict(current) => {
+                    crate::metrics::store_conflict();
+                    base = self.cell.adopt(current);
+                }
+                Persisted::Gone => {
+                    // Ended by another process: nothing of the batch applies
+                    // here; each request follows its change to a new session.
+                    for (reply, change) in replies.into_iter().zip(changes) {
+                        let _ = reply.send(ChangeOutcome::NotApplied(change));
+                    }
+                    rt.retire_cell(&self.cell, Lifecycle::Dead);
+                    return true;
+                }
+                Persisted::Failed(why) => {
                     // Nothing is published and every change of the batch fails.
-                    fail_all(&mut outcomes, &why);
-                    return;
+                    fail_all(&mut replies, std::mem::take(&mut applied), &why);
+                    return false;
                 }
             }
-        } else {
-            current
-        };
-        for (reply, applied) in outcomes {
-            let outcome = applied.map(|(value, data_changed)| MutatedOk {
-                snapshot: snapshot.clone(),
-                value,
-                data_changed,
-            });
-            let _ = reply.send(ChangeOutcome::Applied(outcome));
         }
+        fail_all(
+            &mut replies,
+            Vec::new(),
+            "the session kept changing elsewhere; try again",
+        );
+        false
     }
 
-    /// Writes `record` and waits for the flush (group commit with sync
-    /// durability). At the store deadline the batch's callers get their
-    /// error, but the write runs to its end before the owner writes again.
-    /// On failure (or a late end) the store may hold a write that was never
-    /// published; the cell remembers that, so the next write-back undoes it.
+    /// Writes `record` (the batch applied to `base`) and waits for the flush
+    /// (group commit with sync durability); on a shared store, a
+    /// compare-and-set on `base`'s version. At the store deadline the
+    /// batch's callers get their error, but the write runs to its end
+    /// before the owner writes again. On failure (or a late end) the store
+    /// may hold a write that was never published; the cell remembers that,
+    /// so the next write-back undoes it (a shared store's is undone at once).
     async fn persist(
         &mut self,
         rt: &Core,
+        base: &Snapshot,
         record: &SessionRecord,
-        outcomes: &mut Vec<Outcome>,
-    ) -> Result<(), String> {
+        replies: &mut Vec<Reply>,
+        applied: &mut Vec<Applied>,
+    ) -> Persisted {
         let Some(store) = rt.unbounded_store() else {
-            return Ok(());
+            return Persisted::Done(base.version + 1);
         };
         let key = self.cell.key;
+        let shared = rt.is_shared();
+        let lifetime = rt.lifetime(record);
+        let new_user = record
+            .user
+            .as_deref()
+            .filter(|_| record.user != base.record.user);
         let write = async {
+            if shared {
+                return store
+                    .commit(&key, base.version, record, lifetime, new_user)
+                    .await;
+            }
             store.save(&key, record).await?;
-            store.flush().await
+            store.flush().await?;
+            Ok(Committed::Done(base.version + 1))
         };
         let timed_out = format!(
             "session store save timed out after {} ms",
             rt.store_timeout().as_millis()
         );
-        let (written, late) = write_to_end(rt, "save", write, || fail_all(outcomes, &timed_out))
-            .instrument(tracing::debug_span!("livesession.persist", key = ?key))
-            .await;
+        let (written, late) = write_to_end(rt, "save", write, || {
+            fail_all(replies, std::mem::take(applied), &timed_out)
+        })
+        .instrument(tracing::debug_span!("livesession.persist", key = ?key))
+        .await;
         match written {
-            Ok(()) if !late => {
+            Ok(Committed::Done(version)) if !late => {
                 self.cell.set_stored_expiry(record.expires_at_ms);
                 self.cell.set_store_behind(false);
-                Ok(())
+                Persisted::Done(version)
             }
-            Ok(()) => {
-                self.cell.set_store_behind(true);
+            Ok(Committed::Done(version)) => {
                 tracing::error!(key = ?self.cell.key, "a session change was made durable only after its callers were answered with a timeout; it is not applied");
-                Err(timed_out)
+                if shared {
+                    self.undo_late_commit(rt, version, &base.record).await;
+                } else {
+                    self.cell.set_store_behind(true);
+                }
+                Persisted::Failed(timed_out)
             }
+            Ok(Committed::Conflict(current)) => Persisted::Conflict(current),
+            Ok(Committed::Gone) => Persisted::Gone,
             Err(e) => {
-                self.cell.set_store_behind(true);
+                self.cell.set_store_behind(!shared);
                 tracing::error!(key = ?self.cell.key, error = %e, "a session change could not be made durable; nothing of it was applied");
-                Err(match e {
+                Persisted::Failed(match e {
                     StoreError::Backend(why) => why.to_string(),
                     other => other.to_string(),
                 })
             }
         }
     }
+
+    /// Puts back the published record over a compare-and-set that landed
+    /// after its callers were told it failed, so no process ever reads it.
+    async fn undo_late_commit(&mut self, rt: &Core, landed: u64, published: &SessionRecord) {
+        let Some(store) = rt.unbounded_store() else {
+            return;
+        };
+        let key = self.cell.key;
+        let undo = store.commit(&key, landed, published, rt.lifetime(published), None);
+        match write_to_end(rt, "save", undo, || {}).await {
+            (Ok(Committed::Done(version)), _) => {
+                let current = self.cell.current();
+                self.cell.adopt(crate::store::Versioned {
+                    version,
+                    record: current.record.clone(),
+                });
+            }
+            (Ok(_), _) => {}
+            (Err(e), _) => {
+                tracing::error!(key = ?self.cell.key, error = %e, "could not undo a session change that landed after its timeout; other processes may read it");
+            }
+        }
+    }
 }
 
-/// A change of a batch with the caller to answer.
-type Outcome = (
-    oneshot::Sender<ChangeOutcome>,
-    Result<(Option<serde_json::Value>, bool), SessionError>,
-);
+/// How many times a batch is applied again after losing a compare-and-set
+/// to another process before its callers get an error.
+const MAX_COMMIT_ATTEMPTS: usize = 16;
+
+/// What became of a batch's write.
+enum Persisted {
+    /// Durable; the record's new version.
+    Done(u64),
+    /// Another process wrote first (shared store): apply again on this.
+    Conflict(crate::store::Versioned),
+    /// The session ended elsewhere (shared store).
+    Gone,
+    /// Failed or timed out: nothing is published.
+    Failed(String),
+}
+
+/// The caller of one change of a batch.
+type Reply = oneshot::Sender<ChangeOutcome>;
+
+/// What one change of a batch returned: its value and whether it changed
+/// the data or user binding.
+type Applied = Result<(Option<serde_json::Value>, bool), SessionError>;
+
+/// Answers every change of a batch that was published as `snapshot`.
+fn answer(replies: Vec<Reply>, applied: Vec<Applied>, snapshot: &Arc<Snapshot>) {
+    for (reply, applied) in replies.into_iter().zip(applied) {
+        let outcome = applied.map(|(value, data_changed)| MutatedOk {
+            snapshot: snapshot.clone(),
+            value,
+            data_changed,
+        });
+        let _ = reply.send(ChangeOutcome::Applied(outcome));
+    }
+}
 
 /// Answers every change of a failed batch (each with its own error if it
 /// had one, else `why`).
-fn fail_all(outcomes: &mut Vec<Outcome>, why: &str) {
-    for (reply, applied) in outcomes.drain(..) {
-        let outcome = match applied {
-            Ok(_) => Err(SessionError::Store(StoreError::backend(why.to_string()))),
-            Err(own) => Err(own),
+fn fail_all(replies: &mut Vec<Reply>, applied: Vec<Applied>, why: &str) {
+    let mut applied = applied.into_iter();
+    for reply in replies.drain(..) {
+        let outcome = match applied.next() {
+            Some(Err(own)) => Err(own),
+            _ => Err(SessionError::Store(StoreError::backend(why.to_string()))),
         };
         let _ = reply.send(ChangeOutcome::Applied(outcome));
     }
@@ -406,7 +507,7 @@ pub(super) async fn write_to_end<T>(
 fn apply_one(
     rt: &Core,
     record: &mut SessionRecord,
-    change: MutateFn,
+    change: &mut MutateFn,
 ) -> Result<(Option<serde_json::Value>, bool), SessionError> {
     let mut next = record.clone();
     let value = match catch_unwind(AssertUnwindSafe(|| change(&mut next))) {

@@ -20,7 +20,8 @@ impl Core {
             return;
         };
         handle.spawn(run_alarms(self.me.clone(), self.alarms.clone()));
-        if self.store().is_some() {
+        // A shared store expires records by itself.
+        if self.store().is_some() && !self.is_shared() {
             handle.spawn(run_sweeper(self.me.clone(), self.config.sweep_interval));
         }
     }

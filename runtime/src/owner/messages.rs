@@ -25,8 +25,8 @@ impl Message<ApplyPending> for SessionActor {
             return;
         }
         let batch = std::mem::take(&mut *self.cell.pending());
-        if !batch.is_empty() {
-            self.apply_batch(&rt, batch).await;
+        if !batch.is_empty() && self.apply_batch(&rt, batch).await {
+            ctx.stop();
         }
     }
 }

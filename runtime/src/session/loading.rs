@@ -33,6 +33,11 @@ impl Session {
             return Ok(());
         }
         match self.resolve_now() {
+            // A shared store is the truth: the live copy is checked against
+            // it first (one round trip, which also extends the expiry there).
+            Resolved::Done(Phase::Live(cell, _), renew) if self.inner.rt.is_shared() => {
+                Box::pin(self.load_validated(cell, renew)).await
+            }
             Resolved::Done(phase, renew) => {
                 self.set_loaded(phase, renew);
                 Ok(())
@@ -97,12 +102,41 @@ impl Session {
         renew: bool,
     ) -> Result<(), SessionError> {
         let phase = match self.inner.rt.lookup(key, &id).await? {
+            // Activated by a request that may have started before this one:
+            // a shared store's copy is checked again.
+            Some(cell) if self.inner.rt.is_shared() => {
+                return self.load_validated(cell, renew).await;
+            }
             Some(cell) => self.reattach(cell).await?,
             None => Phase::Fresh(SessionRecord::default()),
         };
         let renew = renew && matches!(phase, Phase::Live(..));
         self.set_loaded(phase, renew);
         Ok(())
+    }
+
+    /// Loads the live `cell` after checking it against the shared store: a
+    /// session another process changed is read as it changed it, one it
+    /// ended gives a fresh session.
+    pub(super) async fn load_validated(
+        &self,
+        cell: Arc<SessionCell>,
+        renew: bool,
+    ) -> Result<(), SessionError> {
+        let phase = self.validated(cell).await?;
+        let renew = renew && matches!(phase, Phase::Live(..));
+        self.set_loaded(phase, renew);
+        Ok(())
+    }
+
+    /// `cell` checked against the shared store, then attached (followed to
+    /// the store if it was passivated meanwhile).
+    pub(super) async fn validated(&self, cell: Arc<SessionCell>) -> Result<Phase, SessionError> {
+        if self.inner.rt.validate(&cell).await? {
+            self.reattach(cell).await
+        } else {
+            Ok(Phase::Fresh(SessionRecord::default()))
+        }
     }
 
     /// Registers this request's load of `cell`: extends its idle clock and
@@ -117,10 +151,7 @@ impl Session {
         }
         let now = rt.now_ms();
         let snapshot = cell.current();
-        if rt
-            .expires_at(&snapshot.record, cell.last_access())
-            .is_some_and(|t| t <= now)
-        {
+        if rt.is_expired(cell, now) {
             // Past its deadline but the timer has not fired yet: end it now.
             rt.check_clocks(cell);
             return Attach::Ended;
@@ -132,6 +163,7 @@ impl Session {
             Lifecycle::Dead => return Attach::Ended,
         }
         if rt.store().is_some()
+            && !rt.is_shared()
             && expiry_refresh_due(
                 cell.stored_expiry(),
                 rt.expires_at(&snapshot.record, now),
@@ -220,7 +252,7 @@ impl Session {
 
     /// Applies `f` to a session only this request can see. `f` runs without
     /// the state lock held, so it may call back into this session.
-    pub(super) fn mutate_local(&self, f: MutateFn) -> Result<Option<Value>, SessionError> {
+    pub(super) fn mutate_local(&self, mut f: MutateFn) -> Result<Option<Value>, SessionError> {
         let rt = &self.inner.rt;
         let mut changed = match &self.state().phase {
             Phase::Detached(record) | Phase::Fresh(record) => record.clone(),

@@ -132,7 +132,7 @@ impl Session {
         let value = serde_json::to_value(value).map_err(SessionError::Encode)?;
         let key = key.to_string();
         self.mutate(Box::new(move |r| {
-            r.data.insert(key, value);
+            r.data.insert(key.clone(), value.clone());
             Ok(None)
         }))
         .await
@@ -195,10 +195,10 @@ impl Session {
     /// [`SessionError::Store`] when the store fails or times out (nothing of
     /// the call is applied), [`SessionError::Unavailable`] while the manager
     /// shuts down, and [`SessionError::Finished`] after the response was sent.
-    pub async fn update<T, F>(&self, key: &str, f: F) -> Result<T, SessionError>
+    pub async fn update<T, F>(&self, key: &str, mut f: F) -> Result<T, SessionError>
     where
         T: Serialize + DeserializeOwned + Send + 'static,
-        F: FnOnce(Option<T>) -> T + Send + 'static,
+        F: FnMut(Option<T>) -> T + Send + 'static,
     {
         let key = key.to_string();
         let value = self
@@ -214,7 +214,7 @@ impl Session {
                     })
                     .transpose()?;
                 let new = serde_json::to_value(f(current)).map_err(SessionError::Encode)?;
-                r.data.insert(key, new.clone());
+                r.data.insert(key.clone(), new.clone());
                 Ok(Some(new))
             }))
             .await?
@@ -254,7 +254,7 @@ impl Session {
     pub async fn bind_user(&self, user: &str) -> Result<(), SessionError> {
         let user = user.to_string();
         self.mutate(Box::new(move |r| {
-            r.user = Some(user);
+            r.user = Some(user.clone());
             Ok(None)
         }))
         .await
@@ -378,7 +378,11 @@ impl Session {
             // A session only this request can see is already up to date.
             _ => return Ok(()),
         };
-        let next = self.reattach(live).await?;
+        let next = if self.inner.rt.is_shared() {
+            self.validated(live).await?
+        } else {
+            self.reattach(live).await?
+        };
         self.state().phase = next;
         Ok(())
     }

@@ -1,0 +1,219 @@
+//! Several managers on one shared store, as several app servers on one
+//! Redis: every guarantee holds across them. (`SharedMemoryStore` has the
+//! shared-store contract; the Redis backend's tests run the same scenarios
+//! against real servers.)
+
+mod common;
+
+use common::{config, new_session, pair, read_n, request};
+use livesession::clock::{Clock, ManualClock};
+use livesession::store::{SessionStore, SharedMemoryStore};
+use livesession::SessionManager;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// `count` managers ("nodes") sharing `store`.
+fn nodes(store: &Arc<SharedMemoryStore>, count: usize) -> Vec<SessionManager> {
+    (0..count).map(|_| node(store, config())).collect()
+}
+
+fn node(
+    store: &Arc<SharedMemoryStore>,
+    builder: livesession::SessionConfigBuilder,
+) -> SessionManager {
+    SessionManager::new(builder.store(store.clone()).build().unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_increments_through_three_nodes_lose_none() {
+    let store = Arc::new(SharedMemoryStore::new());
+    let nodes = Arc::new(nodes(&store, 3));
+    let cookie = new_session(&nodes[0]).await; // n = 1
+    let tasks: Vec<_> = (0..60)
+        .map(|i| {
+            let (nodes, cookie) = (nodes.clone(), cookie.clone());
+            tokio::spawn(async move {
+                let s = request(&nodes[i % 3], Some(&cookie));
+                s.update("n", |n: Option<i64>| n.unwrap_or(0) + 1)
+                    .await
+                    .unwrap();
+                s.finish().await.unwrap();
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    for node in nodes.iter() {
+        assert_eq!(read_n(node, &cookie).await, Some(61), "every node reads 61");
+    }
+}
+
+#[tokio::test]
+async fn a_write_on_one_node_is_read_at_once_on_another() {
+    let store = Arc::new(SharedMemoryStore::new());
+    let [a, b] = <[SessionManager; 2]>::try_from(nodes(&store, 2))
+        .ok()
+        .unwrap();
+    let cookie = new_session(&a).await;
+    assert_eq!(read_n(&b, &cookie).await, Some(1)); // b now holds a live copy
+    for n in 2..6 {
+        let s = request(&a, Some(&cookie));
+        s.insert("n", n).await.unwrap();
+        s.finish().await.unwrap();
+        assert_eq!(read_n(&b, &cookie).await, Some(n), "b reads a's write {n}");
+    }
+}
+
+#[tokio::test]
+async fn distinct_keys_written_through_different_nodes_all_stay() {
+    let store = Arc::new(SharedMemoryStore::new());
+    let nodes = Arc::new(nodes(&store, 3));
+    let cookie = new_session(&nodes[0]).await;
+    let tasks: Vec<_> = (0..30)
+        .map(|i| {
+            let (nodes, cookie) = (nodes.clone(), cookie.clone());
+            tokio::spawn(async move {
+                let s = request(&nodes[i % 3], Some(&cookie));
+                s.insert(&format!("k{i}"), i).await.unwrap();
+                s.finish().await.unwrap();
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let s = request(&nodes[1], Some(&cookie));
+    let data = s.data().await.unwrap();
+    for i in 0..30 {
+        assert_eq!(data.get(&format!("k{i}")), Some(&serde_json::json!(i)));
+    }
+}
+
+#[tokio::test]
+async fn a_logout_on_one_node_is_final_on_the_others() {
+    let store = Arc::new(SharedMemoryStore::new());
+    let [a, b] = <[SessionManager; 2]>::try_from(nodes(&store, 2))
+        .ok()
+        .unwrap();
+    let cookie = new_session(&a).await;
+    // b serves the session and holds it live, with a request in flight.
+    let in_flight = request(&b, Some(&cookie));
+    assert_eq!(in_flight.get::<i64>("n").await.unwrap(), Some(1));
+
+    let logout = request(&a, Some(&cookie));
+    logout.destroy().await.unwrap();
+    logout.finish().await.unwrap();
+
+    // The request that was in flight on b writes after the logout: its
+    // write goes to a new session, never to the destroyed one.
+    in_flight.insert("n", 99).await.unwrap();
+    let set = in_flight.finish().await.unwrap();
+    let new_cookie = pair(&set[0]);
+    assert_ne!(new_cookie, cookie, "the write went to a new session");
+
+    assert_eq!(read_n(&a, &cookie).await, None, "a: destroyed");
+    assert_eq!(read_n(&b, &cookie).await, None, "b: destroyed too");
+    assert_eq!(read_n(&a, &new_cookie).await, Some(99));
+}
+
+#[tokio::test]
+async fn a_revoke_on_one_node_ends_the_users_sessions_live_on_others() {
+    let store = Arc::new(SharedMemoryStore::new());
+    let [a, b, c] = <[SessionManager; 3]>::try_from(nodes(&store, 3))
+        .ok()
+        .unwrap();
+    let mut cookies = Vec::new();
+    for node in [&a, &b] {
+        let s = request(node, None);
+        s.bind_user("alice").await.unwrap();
+        s.insert("n", 7).await.unwrap();
+        cookies.push(pair(&s.finish().await.unwrap()[0]));
+    }
+    // Both sessions live on both a and b.
+    for cookie in &cookies {
+        assert_eq!(read_n(&a, cookie).await, Some(7));
+        assert_eq!(read_n(&b, cookie).await, Some(7));
+    }
+    assert_eq!(c.revoke_user("alice").await.unwrap(), 2);
+    for cookie in &cookies {
+        assert_eq!(read_n(&a, cookie).await, None, "revoked on a");
+        assert_eq!(read_n(&b, cookie).await, None, "revoked on b");
+    }
+}
+
+/// A clock `skew_ms` ahead of `base`.
+struct Skewed(Arc<ManualClock>, u64);
+
+impl Clock for Skewed {
+    fn now_ms(&self) -> u64 {
+        self.0.now_ms() + self.1
+    }
+}
+
+#[tokio::test]
+async fn expiry_follows_the_stores_clock_not_a_skewed_node() {
+    let time = Arc::new(ManualClock::starting_now());
+    let store = Arc::new(SharedMemoryStore::with_clock(Arc::new(Skewed(
+        time.clone(),
+        0,
+    ))));
+    let idle = Duration::from_secs(60);
+    let on_time = node(
+        &store,
+        config().max_age(Some(idle)).clock(Skewed(time.clone(), 0)),
+    );
+    // Two idle timeouts ahead: by its own clock every session is over.
+    let ahead = node(
+        &store,
+        config()
+            .max_age(Some(idle))
+            .clock(Skewed(time.clone(), 120_000)),
+    );
+    let cookie = new_session(&on_time).await;
+    assert_eq!(
+        read_n(&ahead, &cookie).await,
+        Some(1),
+        "alive by the store's clock"
+    );
+
+    time.advance(Duration::from_secs(50));
+    assert_eq!(
+        read_n(&ahead, &cookie).await,
+        Some(1),
+        "each read extends it in the store"
+    );
+    time.advance(Duration::from_secs(50));
+    assert_eq!(
+        read_n(&on_time, &cookie).await,
+        Some(1),
+        "still alive: read 50 s ago"
+    );
+
+    time.advance(Duration::from_secs(61));
+    assert_eq!(
+        read_n(&on_time, &cookie).await,
+        None,
+        "idle past 60 s by the store"
+    );
+    assert_eq!(read_n(&ahead, &cookie).await, None);
+}
+
+#[tokio::test]
+async fn stats_count_the_stores_records_and_this_nodes_live_sessions() {
+    let store = Arc::new(SharedMemoryStore::new());
+    let [a, b] = <[SessionManager; 2]>::try_from(nodes(&store, 2))
+        .ok()
+        .unwrap();
+    for _ in 0..3 {
+        new_session(&a).await;
+    }
+    let cookie = new_session(&b).await;
+    assert_eq!(a.stats().await.unwrap().stored, 4);
+    assert_eq!(b.stats().await.unwrap().stored, 4);
+    assert_eq!(b.stats().await.unwrap().live, 1);
+    let s = request(&a, Some(&cookie));
+    s.destroy().await.unwrap();
+    s.finish().await.unwrap();
+    assert_eq!(store.count().await.unwrap(), 3);
+}
