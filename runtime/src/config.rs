@@ -180,6 +180,9 @@ pub enum ConfigError {
     /// `A-Za-z0-9-_`.
     #[error("invalid session configuration: the id generator returned {0:?}: ids must be 1..=256 chars of A-Za-z0-9-_")]
     IdGenerator(String),
+    /// `max_live_sessions` is zero: no session could ever be used.
+    #[error("invalid session configuration: max live sessions must be at least 1")]
+    ZeroLiveSessions,
 }
 
 /// Cookie attributes of the session cookie.
@@ -238,6 +241,7 @@ pub struct SessionConfig {
     /// record run to their end (see `owner::actor::write_to_end`).
     pub(crate) unbounded_store: Option<Arc<dyn SessionStore>>,
     pub(crate) store_timeout: Duration,
+    pub(crate) max_live_sessions: Option<usize>,
     pub(crate) passivate_after: Duration,
     pub(crate) hibernate_after: Duration,
     pub(crate) sweep_interval: Duration,
@@ -292,6 +296,12 @@ impl SessionConfig {
         &self.cookie
     }
 
+    /// The bound on sessions live in memory
+    /// ([`SessionConfigBuilder::max_live_sessions`]).
+    pub fn max_live_sessions(&self) -> Option<usize> {
+        self.max_live_sessions
+    }
+
     /// Whether a durable store is configured.
     pub fn is_durable(&self) -> bool {
         self.store.is_some()
@@ -323,6 +333,7 @@ pub struct SessionConfigBuilder {
     clock: Arc<dyn Clock>,
     limits: Limits,
     store_timeout: Duration,
+    max_live_sessions: Option<usize>,
 }
 
 impl Default for SessionConfigBuilder {
@@ -345,6 +356,7 @@ impl Default for SessionConfigBuilder {
             clock: Arc::new(SystemClock),
             limits: Limits::default(),
             store_timeout: Duration::from_secs(5),
+            max_live_sessions: None,
         }
     }
 }
@@ -528,6 +540,30 @@ impl SessionConfigBuilder {
         self
     }
 
+    /// At most this many sessions live in memory at once. With a store, when
+    /// a session would pass the bound, the least recently used live sessions
+    /// are passivated at once to make room (they stay readable: the next
+    /// request activates them again), so memory stays flat whatever the
+    /// traffic. Without a store there is nowhere to put them: a new session
+    /// beyond the bound is refused with [`SessionError::Overloaded`] (503)
+    /// and existing ones are untouched. Default: no bound.
+    ///
+    /// [`SessionError::Overloaded`]: crate::SessionError::Overloaded
+    ///
+    /// ```
+    /// use livesession::SessionConfig;
+    /// let config = SessionConfig::builder()
+    ///     .secret("a secret of at least thirty-two bytes!")
+    ///     .max_live_sessions(Some(10_000))
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(config.max_live_sessions(), Some(10_000));
+    /// ```
+    pub fn max_live_sessions(mut self, bound: Option<usize>) -> Self {
+        self.max_live_sessions = bound;
+        self
+    }
+
     /// Validates and builds the configuration.
     pub fn build(self) -> Result<SessionConfig, ConfigError> {
         let signer: Arc<dyn Signer> = match self.secrets {
@@ -579,6 +615,9 @@ impl SessionConfigBuilder {
                 return Err(ConfigError::ZeroDuration(name));
             }
         }
+        if self.max_live_sessions == Some(0) {
+            return Err(ConfigError::ZeroLiveSessions);
+        }
         if self.cookie.same_site == Some(SameSite::None) && self.cookie.secure == Secure::Never {
             return Err(ConfigError::SameSiteNoneWithoutSecure);
         }
@@ -604,6 +643,7 @@ impl SessionConfigBuilder {
             }),
             unbounded_store: self.store,
             store_timeout: self.store_timeout,
+            max_live_sessions: self.max_live_sessions,
             passivate_after: self.passivate_after,
             hibernate_after: self.hibernate_after,
             sweep_interval: self.sweep_interval,

@@ -44,20 +44,27 @@ pub enum SessionError {
     /// The runtime is shutting down or the session's owner is unreachable.
     #[error("the session runtime is unavailable: {0}")]
     Unavailable(String),
+    /// No room for another live session: the bound set with
+    /// [`max_live_sessions`](crate::SessionConfigBuilder::max_live_sessions)
+    /// is reached and there is no store to passivate sessions to (503).
+    #[error("too many live sessions (the bound is {0}); try again later")]
+    Overloaded(usize),
 }
 
 impl SessionError {
-    /// The HTTP status an adapter answers with: 500 for backend failures,
-    /// 409 for a stored value of another type, 413 for a session over its
-    /// limits.
+    /// The HTTP status an adapter answers with: 503 when the live-session
+    /// bound is reached, 500 for other backend failures, 409 for a stored
+    /// value of another type, 413 for a session over its limits.
     ///
     /// ```
     /// use livesession::{SessionError, StoreError};
     /// assert_eq!(SessionError::Store(StoreError::backend("disk")).http_status(), 500);
     /// assert_eq!(SessionError::LimitExceeded("too big".into()).http_status(), 413);
+    /// assert_eq!(SessionError::Overloaded(10_000).http_status(), 503);
     /// ```
     pub fn http_status(&self) -> u16 {
         match self {
+            SessionError::Overloaded(_) => 503,
             _ if self.is_backend_failure() => 500,
             SessionError::Decode { .. } => 409,
             SessionError::LimitExceeded(_) => 413,
@@ -77,7 +84,9 @@ impl SessionError {
     /// assert!(big.client_message().contains("4 MiB"));
     /// ```
     pub fn client_message(&self) -> String {
-        if self.is_backend_failure() {
+        if let SessionError::Overloaded(_) = self {
+            "too many sessions; try again later".to_string()
+        } else if self.is_backend_failure() {
             BACKEND_FAILURE_BODY.to_string()
         } else {
             self.to_string()
@@ -93,6 +102,7 @@ impl SessionError {
                 | SessionError::UpdatePanicked
                 | SessionError::Invalid(_)
                 | SessionError::Finished
+                | SessionError::Overloaded(_)
         )
     }
 }

@@ -77,6 +77,21 @@ impl Alarms {
         due
     }
 
+    /// Removes and returns the `n` earliest alarms, due or not: the
+    /// hibernating sessions idle the longest (their passivation comes
+    /// first), for making room under a live-session bound.
+    pub fn take_earliest(&self, n: usize) -> Vec<SessionKey> {
+        let mut q = self.queue();
+        let taken: Vec<SessionKey> = std::iter::from_fn(|| q.pop_first())
+            .take(n)
+            .map(|(_, key)| key)
+            .collect();
+        if !taken.is_empty() {
+            crate::metrics::hibernated_sessions(q.len());
+        }
+        taken
+    }
+
     /// Number of pending alarms.
     pub fn len(&self) -> usize {
         self.queue().len()

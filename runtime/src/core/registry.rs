@@ -168,11 +168,31 @@ impl Registry {
             .and_then(|s| s.value().live_cell().cloned())
     }
 
+    /// Up to `n` live sessions, in the map's order (for sampling).
+    pub fn some_live(&self, n: usize) -> Vec<Arc<SessionCell>> {
+        self.map
+            .iter()
+            .filter_map(|e| e.value().live_cell().cloned())
+            .take(n)
+            .collect()
+    }
+
     /// Every live session right now.
     pub fn live(&self) -> Vec<Arc<SessionCell>> {
         self.map
             .iter()
             .filter_map(|e| e.value().live_cell().cloned())
+            .collect()
+    }
+
+    /// Every live session bound to `user` right now (by its published
+    /// snapshot): what `revoke_user` and the listing of a user's sessions
+    /// find in memory.
+    pub fn live_bound_to(&self, user: &str) -> Vec<Arc<SessionCell>> {
+        self.map
+            .iter()
+            .filter_map(|e| e.value().live_cell().cloned())
+            .filter(|cell| cell.current().record.user.as_deref() == Some(user))
             .collect()
     }
 }

@@ -34,6 +34,7 @@ impl Core {
         if self.is_shutting_down() {
             return Err(SessionError::Unavailable("shutting down".into()));
         }
+        self.make_room(1)?;
         let now = self.now_ms();
         record.created_at_ms = now;
         record.absolute_deadline_ms = self
@@ -221,6 +222,8 @@ impl Core {
         if self.is_shutting_down() {
             return Err(SessionError::Unavailable("shutting down".into()));
         }
+        // This activation's slot is counted already.
+        self.make_room(0)?;
         if self.is_shared() {
             return self.activate_shared(key, id).await;
         }
