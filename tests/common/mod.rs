@@ -10,7 +10,7 @@
 //!   scheme) to forge and verify cookie values.
 //! - `httpdate`: parse the `Expires` attribute.
 //! - `raw`: raw HTTP/1.1 over TCP, for bytes reqwest refuses to send.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 /// Define the `poem` and `salvo` test modules for a list of
 /// `async fn name(demo: Demo)` scenarios in the current module:
