@@ -10,6 +10,9 @@
 //!
 //! `--workers N` sizes the tokio runtime (default 1), so a peer runs on one
 //! worker thread like the demos do under `taskset -c 0`.
+//!
+//! The Redis peers (`peer-*-redis`) also take `--redis redis://HOST:PORT/`
+//! (loopback only, see [`redis_url`]); the others ignore it.
 
 use clap::Parser;
 use std::future::Future;
@@ -24,6 +27,10 @@ pub struct PeerArgs {
     /// Tokio worker threads.
     #[arg(long, default_value_t = 1)]
     pub workers: usize,
+    /// Redis URL, for the `peer-*-redis` servers (required there, ignored by
+    /// the others). Loopback only.
+    #[arg(long)]
+    pub redis: Option<String>,
 }
 
 /// Parses the command line, builds a multi-thread runtime of `--workers`
@@ -32,6 +39,16 @@ pub struct PeerArgs {
 pub fn run<F, Fut>(name: &str, serve: F)
 where
     F: FnOnce(SocketAddr) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    run_with(name, |args| serve(args.addr));
+}
+
+/// As [`run`], but `serve` gets the whole command line (the Redis peers need
+/// `--redis`).
+pub fn run_with<F, Fut>(name: &str, serve: F)
+where
+    F: FnOnce(PeerArgs) -> Fut,
     Fut: Future<Output = ()>,
 {
     let args = PeerArgs::parse();
@@ -44,7 +61,39 @@ where
         "{name}: listening on http://{} ({} worker thread(s))",
         args.addr, args.workers
     );
-    rt.block_on(serve(args.addr));
+    rt.block_on(serve(args));
+}
+
+/// `--redis`, checked: present, a `redis://` URL, and on a loopback host (the
+/// benchmark never talks to anything but this machine). Exits with status 2
+/// otherwise.
+pub fn redis_url(name: &str, args: &PeerArgs) -> String {
+    let Some(raw) = args.redis.as_deref() else {
+        eprintln!("{name}: --redis redis://127.0.0.1:PORT/ is required");
+        std::process::exit(2);
+    };
+    let ok = match url::Url::parse(raw) {
+        Ok(u) if u.scheme() == "redis" => match u.host() {
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            // redis:// is no "special" scheme: the url crate leaves its
+            // host opaque, so an IP address arrives here as text
+            Some(url::Host::Domain(d)) => {
+                d == "localhost"
+                    || d.trim_start_matches('[')
+                        .trim_end_matches(']')
+                        .parse::<std::net::IpAddr>()
+                        .is_ok_and(|ip| ip.is_loopback())
+            }
+            None => false,
+        },
+        _ => false,
+    };
+    if !ok {
+        eprintln!("{name}: --redis must be a redis:// URL on a loopback host, got {raw}");
+        std::process::exit(2);
+    }
+    raw.to_string()
 }
 
 /// `/counter`'s step, as in the demos: absent = 0, saturating.
