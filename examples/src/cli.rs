@@ -83,12 +83,26 @@ pub struct DemoArgs {
     /// A live session idle this long (ms) is written to disk and its actor stopped.
     #[arg(long, default_value_t = 300_000, value_parser = clap::value_parser!(u64).range(1..))]
     pub passivate_after_ms: u64,
+    /// At most N sessions live in memory: with a store the least recently used
+    /// passivate to make room; with --memory a new session beyond N gets 503.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_live_sessions: Option<u64>,
     /// sync: a change is on disk before its response; periodic: flushed in the background.
     #[arg(long, value_enum, default_value_t = DurabilityFlag::Sync)]
     pub durability: DurabilityFlag,
     /// Honour X-Forwarded-Proto.
     #[arg(long)]
     pub trust_proxy: bool,
+    /// Keep sessions in Redis/Valkey at URL (`redis://HOST:PORT[/DB]`) instead
+    /// of sled, so several demo processes share them.
+    #[arg(long, value_name = "URL", conflicts_with_all = ["memory", "redis_cluster"])]
+    pub redis: Option<String>,
+    /// The same on a Redis Cluster, given one or more of its nodes (repeatable).
+    #[arg(long = "redis-cluster", value_name = "URL", conflicts_with = "memory")]
+    pub redis_cluster: Vec<String>,
+    /// Prefix of every Redis key this app writes.
+    #[arg(long, value_name = "P", default_value = "livesession:")]
+    pub redis_prefix: String,
 }
 
 impl DemoArgs {
@@ -112,6 +126,10 @@ impl DemoArgs {
             .rolling(self.rolling)
             .save_uninitialized(self.save_uninitialized)
             .passivate_after(Duration::from_millis(self.passivate_after_ms))
+            .max_live_sessions(
+                self.max_live_sessions
+                    .map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
+            )
             .trust_proxy(self.trust_proxy)
     }
 }

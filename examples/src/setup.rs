@@ -6,6 +6,7 @@ use base64::Engine;
 use clap::Parser;
 use livesession::store::DeferredStore;
 use livesession::SessionManager;
+use livesession_redis::{RedisOptions, RedisStore};
 use livesession_sled::{Durability, SledConfig, SledStore};
 use metrics_exporter_prometheus::PrometheusHandle;
 use std::fs;
@@ -40,50 +41,106 @@ fn failure(message: impl Into<String>) -> StartupError {
     }
 }
 
+/// Where the flags say sessions live.
+enum Backend<'a> {
+    Memory,
+    Sled,
+    Redis(&'a str),
+    RedisCluster(&'a [String]),
+}
+
+impl DemoArgs {
+    fn backend(&self) -> Backend<'_> {
+        match (&self.redis, self.redis_cluster.as_slice()) {
+            (Some(url), _) => Backend::Redis(url),
+            (None, [_, ..]) => Backend::RedisCluster(&self.redis_cluster),
+            _ if self.memory => Backend::Memory,
+            _ => Backend::Sled,
+        }
+    }
+}
+
 /// The session manager the flags describe. Says on stderr where sessions
 /// live and where the secret came from. Must run inside a Tokio runtime.
-pub fn build_manager(args: &DemoArgs) -> Result<SessionManager, StartupError> {
+pub async fn build_manager(args: &DemoArgs) -> Result<SessionManager, StartupError> {
     let secrets = resolve_secrets(args)?;
     let mut builder = args.session_config(&secrets);
-    if args.memory {
-        eprintln!(
+    match args.backend() {
+        Backend::Memory => eprintln!(
             "livesession: sessions are kept in memory only (--memory): they are lost on exit"
-        );
-    } else {
-        let durability = match args.durability {
-            DurabilityFlag::Periodic => Durability::Periodic(PERIODIC_FLUSH),
-            DurabilityFlag::Sync => Durability::Sync,
-        };
-        let dir = args.data_dir.join("sessions");
-        // Opened in the background: after a crash sled replays its log (about
-        // 2 s with 1M sessions), and the server serves meanwhile; session
-        // requests wait for the store.
-        let store = {
-            let dir = dir.clone();
-            DeferredStore::open(move || {
-                SledStore::open(&dir, SledConfig::new().durability(durability))
-            })
-        };
-        eprintln!(
-            "livesession: sessions are stored in {} (durability {})",
-            dir.display(),
-            args.durability
-        );
-        builder = builder.store(Arc::new(store.clone()));
-        // A store that cannot open (another process holds it, a bad
-        // directory) ends the demo with a clear message.
-        tokio::spawn(async move {
-            if let Err(e) = store.ready().await {
-                eprintln!(
-                    "livesession: cannot open the session store in {}: {e}",
-                    dir.display()
-                );
-                std::process::exit(1);
-            }
-        });
+        ),
+        Backend::Sled => builder = builder.store(open_sled(args)),
+        Backend::Redis(url) => {
+            let options = RedisOptions::new().prefix(&args.redis_prefix);
+            let store = RedisStore::connect(url, options)
+                .await
+                .map_err(|e| failure(format!("cannot use Redis at {url}: {}", chain(&e))))?;
+            eprintln!(
+                "livesession: sessions are stored in Redis at {url} under the prefix {:?}",
+                args.redis_prefix
+            );
+            builder = builder.store(Arc::new(store));
+        }
+        Backend::RedisCluster(urls) => {
+            let options = RedisOptions::new().prefix(&args.redis_prefix);
+            let store = RedisStore::connect_cluster(urls, options)
+                .await
+                .map_err(|e| failure(format!("cannot use the Redis Cluster: {}", chain(&e))))?;
+            eprintln!(
+                "livesession: sessions are stored in the Redis Cluster at {} under the prefix {:?}",
+                urls.join(", "),
+                args.redis_prefix
+            );
+            builder = builder.store(Arc::new(store));
+        }
     }
     let config = builder.build().map_err(|e| usage(e.to_string()))?;
     Ok(SessionManager::new(config))
+}
+
+/// An error and its sources, on one line.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}
+
+/// The sled store in the data dir, opened in the background: after a
+/// crash sled replays its log (about 2 s with 1M sessions), and the server
+/// serves meanwhile; session requests wait for the store. A store that
+/// cannot open (another process holds it, a bad directory) ends the demo
+/// with a clear message.
+fn open_sled(args: &DemoArgs) -> Arc<DeferredStore> {
+    let durability = match args.durability {
+        DurabilityFlag::Periodic => Durability::Periodic(PERIODIC_FLUSH),
+        DurabilityFlag::Sync => Durability::Sync,
+    };
+    let dir = args.data_dir.join("sessions");
+    let store = {
+        let dir = dir.clone();
+        DeferredStore::open(move || SledStore::open(&dir, SledConfig::new().durability(durability)))
+    };
+    eprintln!(
+        "livesession: sessions are stored in {} (durability {})",
+        dir.display(),
+        args.durability
+    );
+    let opening = store.clone();
+    tokio::spawn(async move {
+        if let Err(e) = opening.ready().await {
+            eprintln!(
+                "livesession: cannot open the session store in {}: {e}",
+                dir.display()
+            );
+            std::process::exit(1);
+        }
+    });
+    Arc::new(store)
 }
 
 fn resolve_secrets(args: &DemoArgs) -> Result<Vec<String>, StartupError> {
@@ -165,10 +222,10 @@ pub struct Demo {
 
 /// The shared startup of both demos: logging, flags (bad ones exit 2),
 /// the session manager (a store that cannot open exits 1), metrics.
-pub fn start(name: &str) -> Demo {
+pub async fn start(name: &str) -> Demo {
     crate::routes::init_logging();
     let args = DemoArgs::parse();
-    let manager = build_manager(&args).unwrap_or_else(|e| {
+    let manager = build_manager(&args).await.unwrap_or_else(|e| {
         eprintln!("{name}: {}", e.message);
         std::process::exit(e.exit_code);
     });

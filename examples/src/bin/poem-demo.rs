@@ -115,6 +115,34 @@ async fn revoke(manager: Data<&SessionManager>, Path(user): Path<String>) -> Res
 }
 
 #[handler]
+async fn user_sessions(
+    manager: Data<&SessionManager>,
+    Path(user): Path<String>,
+) -> Result<Json<Value>> {
+    let sessions = manager
+        .sessions_of_user(&user)
+        .await
+        .map_err(into_poem_error)?;
+    Ok(Json(routes::user_sessions_json(&sessions)))
+}
+
+#[handler]
+async fn end_user_session(
+    manager: Data<&SessionManager>,
+    Path((user, handle)): Path<(String, String)>,
+) -> Result<StatusCode> {
+    let ended = manager
+        .end_session_of_user(&user, &handle)
+        .await
+        .map_err(into_poem_error)?;
+    Ok(if ended {
+        StatusCode::NO_CONTENT
+    } else {
+        StatusCode::NOT_FOUND
+    })
+}
+
+#[handler]
 async fn stats(manager: Data<&SessionManager>) -> Result<Json<Value>> {
     let stats = manager.stats().await.map_err(into_poem_error)?;
     Ok(Json(json!(stats)))
@@ -133,7 +161,7 @@ async fn main() {
         args,
         manager,
         metrics,
-    } = setup::start("poem-demo");
+    } = setup::start("poem-demo").await;
     let app = Route::new()
         .at("/health", get(health))
         .at("/counter", get(counter))
@@ -145,6 +173,8 @@ async fn main() {
         .at("/me", get(me))
         .at("/logout", post(logout))
         .at("/users/:user/revoke", post(revoke))
+        .at("/users/:user/sessions", get(user_sessions))
+        .at("/users/:user/sessions/:handle", delete(end_user_session))
         .at("/stats", get(stats))
         .at("/metrics", get(metrics_text))
         .with(SessionMiddleware::new(manager.clone()))

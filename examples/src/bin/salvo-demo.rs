@@ -118,6 +118,34 @@ impl Revoke {
     }
 }
 
+/// `GET /users/{user}/sessions`.
+struct UserSessions(SessionManager);
+
+#[handler]
+impl UserSessions {
+    async fn handle(&self, req: &mut Request) -> Result<Json<Value>, Error> {
+        let user = req.param::<String>("user").unwrap_or_default();
+        let sessions = self.0.sessions_of_user(&user).await?;
+        Ok(Json(routes::user_sessions_json(&sessions)))
+    }
+}
+
+/// `DELETE /users/{user}/sessions/{handle}`.
+struct EndUserSession(SessionManager);
+
+#[handler]
+impl EndUserSession {
+    async fn handle(&self, req: &mut Request) -> Result<StatusCode, Error> {
+        let user = req.param::<String>("user").unwrap_or_default();
+        let handle = req.param::<String>("handle").unwrap_or_default();
+        Ok(if self.0.end_session_of_user(&user, &handle).await? {
+            StatusCode::NO_CONTENT
+        } else {
+            StatusCode::NOT_FOUND
+        })
+    }
+}
+
 /// `GET /stats`.
 struct Stats(SessionManager);
 
@@ -146,7 +174,7 @@ async fn main() {
         args,
         manager,
         metrics,
-    } = setup::start("salvo-demo");
+    } = setup::start("salvo-demo").await;
     let router = Router::new()
         .hoop(SessionHoop::new(manager.clone()))
         .push(Router::with_path("health").get(health))
@@ -163,6 +191,11 @@ async fn main() {
         .push(Router::with_path("me").get(me))
         .push(Router::with_path("logout").post(logout))
         .push(Router::with_path("users/{user}/revoke").post(Revoke(manager.clone())))
+        .push(Router::with_path("users/{user}/sessions").get(UserSessions(manager.clone())))
+        .push(
+            Router::with_path("users/{user}/sessions/{handle}")
+                .delete(EndUserSession(manager.clone())),
+        )
         .push(Router::with_path("stats").get(Stats(manager.clone())))
         .push(Router::with_path("metrics").get(Metrics(metrics)));
     let acceptor = match TcpListener::new(args.addr).try_bind().await {
