@@ -32,6 +32,18 @@
 #                 with BASELINE, NAME@base is demo server NAME (poem-demo,
 #                 poem-demo-sync, salvo-demo-periodic, ...) run from the
 #                 baseline build, in the same repetition loop as the rest;
+#                 with REDIS=1 (or any *-redis server in SERVERS): the demos
+#                 with --redis (poem-demo-redis, salvo-demo-redis) and three
+#                 peers on Redis (peer-poem-redis: poem ServerSession +
+#                 RedisStorage; peer-axum-tower-redis: axum + tower-sessions
+#                 + tower-sessions-redis-store; peer-actix-redis: actix-web +
+#                 actix-session RedisSessionStore), all on ONE redis-server
+#                 started for the run on a free loopback port (--save ""
+#                 --appendonly no, a tmp dir of its own, pinned to REDIS_CPU;
+#                 installed with apt-get when missing), FLUSHALL before every
+#                 timed run of a Redis server; its INFO commandstats and its
+#                 CPU time before and after each run give "redis cmds/req"
+#                 and "Redis CPU µs/req";
 #        routes:  plain   (/plain; the demos' /health): no session at all;
 #                 counter (/counter with COOKIES session cookies, obtained by
 #                          bench.lua before the run (one GET /counter each):
@@ -45,6 +57,9 @@
 #      GET /counter on one cookie against every server, LOST_ROUNDS times, in
 #      two settings: pinned to one core (as the benchmark) and on both cores
 #      (peers with --workers 2, demos unpinned: tokio then starts 2 workers);
+#      and, for every Redis server, a third: TWO processes of it on two ports
+#      sharing the one Redis (one pinned to each core, one worker each), the
+#      LOST_N requests alternating between them (cross-node lost updates);
 #   5. prints ONE markdown table (req/s = median over repetitions, p50/p99 =
 #      median of wrk's per-repetition percentiles, CPU µs/request = server
 #      CPU time / requests, median over repetitions; ratios: each route vs the
@@ -64,7 +79,12 @@
 #                 machine (builds) then gets far less of the benchmark's cores
 #   PORT_BASE [18400]                         first loopback port used
 #   SERVERS       space-separated subset of server names (default: all, plus
-#                 the six demo@base servers when BASELINE is set)
+#                 the six demo@base servers when BASELINE is set, plus the five
+#                 Redis servers when REDIS=1)
+#   REDIS [0]     1: add the Redis servers to the default set (naming a
+#                 *-redis server in SERVERS starts Redis as well)
+#   REDIS_CPU [CLIENT_CPU]  core of the redis-server (the server's core stays
+#                 its own, as if Redis ran on another machine)
 #   ROUTES        space-separated subset of plain counter read new (default: all)
 #   COOKIES [1]   session cookies per wrk thread for counter and read; a
 #                 space-separated list (e.g. "1 64") runs each value as its own
@@ -81,7 +101,7 @@
 #   REPORT_ONLY=DIR  only re-print the tables from an earlier results dir
 # Outputs: OUT/raw.tsv (one line per repetition), OUT/lost.tsv, OUT/table.md,
 # OUT/build.txt (commits built), OUT/logs/<server>-<route>[-c<N>].{stderr,wrk}
-# (server stderr and wrk output; -c<N> for N cookies).
+# (server stderr and wrk output; -c<N> for N cookies), OUT/logs/redis-server.log.
 #
 # Example: sync durability vs memory, before and after a commit, 1 and 64 cookies:
 #   BASELINE=65e56c7 COOKIES="1 64" ROUTES=counter SERVERS="poem-demo \
@@ -104,6 +124,8 @@ ROUTES="${ROUTES:-plain counter read new}"
 COOKIES="${COOKIES:-1}"
 BASELINE="${BASELINE:-}"
 CURRENT="${CURRENT:-}"
+REDIS="${REDIS:-0}"
+REDIS_CPU="${REDIS_CPU:-$CLIENT_CPU}"
 OUT="${REPORT_ONLY:-${OUT:-$HERE/target/results/$(date -u +%Y%m%dT%H%M%SZ)}}"
 SECRET="livesession-http-bench-secret-0123456789abcdef"
 HOST="127.0.0.1"   # loopback only: never change this to another address
@@ -111,8 +133,13 @@ CLK_TCK="$(getconf CLK_TCK)"
 
 ALL_SERVERS="poem-demo salvo-demo poem-server-session poem-cookie-session salvo-session axum-tower-sessions poem-demo-sync poem-demo-periodic salvo-demo-sync salvo-demo-periodic"
 BASE_SERVERS="poem-demo@base salvo-demo@base poem-demo-sync@base poem-demo-periodic@base salvo-demo-sync@base salvo-demo-periodic@base"
+REDIS_SERVERS="poem-demo-redis salvo-demo-redis peer-poem-redis peer-axum-tower-redis peer-actix-redis"
 if [ -n "$BASELINE" ]; then ALL_SERVERS="$ALL_SERVERS $BASE_SERVERS"; fi
+if [ "$REDIS" = 1 ]; then ALL_SERVERS="$ALL_SERVERS $REDIS_SERVERS"; fi
 SERVERS="${SERVERS:-$ALL_SERVERS}"
+is_redis() { case "$1" in *-redis) return 0 ;; *) return 1 ;; esac; }
+USE_REDIS=0
+for server in $SERVERS; do if is_redis "$server"; then USE_REDIS=1; fi; done
 
 DEMO_BIN="$ROOT/target/release"
 PEER_BIN="$HERE/target/release"
@@ -120,8 +147,8 @@ mkdir -p "$OUT/logs"
 RAW="$OUT/raw.tsv"
 LOST="$OUT/lost.tsv"
 if [ -z "${REPORT_ONLY:-}" ]; then
-printf 'server\troute\tcookies\trep\trequests\tduration_us\tp50_us\tp99_us\tcpu_ticks\tstatus_errors\tsocket_errors\talive\tcheck\n' >"$RAW"
-printf 'server\tsetting\tround\tn\tfinal\tlost\tnon_200\terrors\n' >"$LOST"
+printf 'server\troute\tcookies\trep\trequests\tduration_us\tp50_us\tp99_us\tcpu_ticks\tstatus_errors\tsocket_errors\talive\tcheck\tredis_cmds\tredis_cpu_ticks\tredis_mix\n' >"$RAW"
+printf 'server\tsetting\tround\tn\tfinal\tlost\tnon_200\terrors\treads\n' >"$LOST"
 fi
 
 # boosted CMD...: runs CMD (exec, same pid) in a session of its own whose
@@ -158,8 +185,13 @@ LABEL = {
     "axum-tower-sessions": "axum + tower-sessions MemoryStore",
     "poem-demo-sync": "**poem-demo** --durability sync",
     "poem-demo-periodic": "**poem-demo** --durability periodic",
+    "poem-demo-redis": "**poem-demo** --redis",
     "salvo-demo-sync": "**salvo-demo** --durability sync",
     "salvo-demo-periodic": "**salvo-demo** --durability periodic",
+    "salvo-demo-redis": "**salvo-demo** --redis",
+    "peer-poem-redis": "poem ServerSession + RedisStorage",
+    "peer-axum-tower-redis": "axum + tower-sessions RedisStore (fred)",
+    "peer-actix-redis": "actix-web + actix-session RedisSessionStore",
 }
 BASE_TAG = "@base"
 base_short = build.get("baseline_short", "")
@@ -177,6 +209,10 @@ def route_label(route, k):
 PEERS = {
     "poem-demo": [("poem-server-session", "poem ServerSession"), ("poem-cookie-session", "poem CookieSession")],
     "salvo-demo": [("salvo-session", "salvo-session")],
+    "poem-demo-redis": [("peer-poem-redis", "poem ServerSession + Redis")],
+    # Redis peers against the same library's in-memory store
+    "peer-poem-redis": [("poem-server-session", "its MemoryStorage")],
+    "peer-axum-tower-redis": [("axum-tower-sessions", "its MemoryStore")],
 }
 
 def split(s):
@@ -184,7 +220,9 @@ def split(s):
     return (s[: -len(BASE_TAG)], BASE_TAG) if s.endswith(BASE_TAG) else (s, "")
 
 def mode_of(core):
-    for m in ("sync", "periodic"):
+    if core.startswith("peer-"):
+        return core, "memory"
+    for m in ("sync", "periodic", "redis"):
         if core.endswith("-" + m):
             return core[: -len(m) - 1], m
     return core, "memory"
@@ -199,7 +237,19 @@ def summary(key):
         return None
     rps = [int(r["requests"]) / (int(r["duration_us"]) / 1e6) for r in rs]
     cpu = [int(r["cpu_ticks"]) / clk * 1e6 / int(r["requests"]) for r in rs]
+    rcmds = [int(r["redis_cmds"]) / int(r["requests"]) for r in rs if r.get("redis_cmds")]
+    rcpu = [int(r["redis_cpu_ticks"]) / clk * 1e6 / int(r["requests"]) for r in rs if r.get("redis_cpu_ticks")]
+    mix = {}
+    for r in rs:
+        for part in (r.get("redis_mix") or "-").split(","):
+            if "=" in part:
+                c, _, v = part.partition("=")
+                mix[c] = mix.get(c, 0) + int(v)
+    reqs = sum(int(r["requests"]) for r in rs)
     return {
+        "rcmds": med(rcmds), "rcpu": med(rcpu),
+        "mix": ", ".join(f"{c} {v / reqs:.2f}" if v / reqs >= 0.005 else f"{c} <0.01"
+                         for c, v in sorted(mix.items(), key=lambda kv: -kv[1])),
         "rps": med(rps), "p50": med([int(r["p50_us"]) for r in rs]),
         "p99": med([int(r["p99_us"]) for r in rs]), "cpu": med(cpu),
         "errors": sum(int(r["status_errors"]) + int(r["socket_errors"]) for r in rs),
@@ -218,9 +268,16 @@ def ratio(a, b):
 def both(m, o):
     return f"{ratio(m['rps'], o['rps'])} / {ratio(m['cpu'], o['cpu'])}"
 
-print(f"| server | route | req/s | p50 | p99 | CPU µs/req | vs own plain | vs peer / mode / build (req/s; CPU/req) |")
-print("|---|---|--:|--:|--:|--:|--:|---|")
 present = {k[0] for k in rows}
+redis_run = any(r.get("redis_cmds") for rs in rows.values() for r in rs)
+if redis_run:
+    print(f"| server | route | req/s | p50 | p99 | CPU µs/req | redis cmds/req | Redis CPU µs/req | vs own plain | vs peer / mode / build (req/s; CPU/req) |")
+    print("|---|---|--:|--:|--:|--:|--:|--:|--:|---|")
+else:
+    print(f"| server | route | req/s | p50 | p99 | CPU µs/req | vs own plain | vs peer / mode / build (req/s; CPU/req) |")
+    print("|---|---|--:|--:|--:|--:|--:|---|")
+redis_cols = lambda m: (f" {m['rcmds']:.2f} | {m['rcpu']:.1f} |" if m and m["rcmds"] is not None and m["rcpu"] is not None else " – | – |") if redis_run else ""
+mixes = []
 order = []
 for s in list(LABEL) + sorted(present):
     for name in (s, s + BASE_TAG):
@@ -237,7 +294,7 @@ for s in order:
             m = summary(key)
             if m is None:
                 if key in rows:
-                    print(f"| {label(s)} | {route_label(route, k)} | no result | | | | | |")
+                    print(f"| {label(s)} | {route_label(route, k)} | no result | | | |{' | |' if redis_run else ''} | |")
                 continue
             plain = summary((s, "plain", 1))
             own = ratio(m["rps"], plain["rps"]) if plain and route != "plain" else ("1.00×" if route == "plain" else "–")
@@ -250,6 +307,10 @@ for s in order:
                 mem = summary((demo + suffix, route, k))
                 if mem:
                     cmp.append(f"{both(m, mem)} vs memory mode")
+                if mode == "redis":
+                    sled = summary((demo + "-sync" + suffix, route, k))
+                    if sled:
+                        cmp.append(f"{both(m, sled)} vs sled sync")
                 if mode == "sync":
                     per = summary((demo + "-periodic" + suffix, route, k))
                     if per:
@@ -263,15 +324,21 @@ for s in order:
                 if base:
                     cmp.append(f"{both(m, base)} vs @base")
             tag = f"{s} {route_label(route, k)}"
-            if m["util"] is not None and m["util"] < 0.85:
+            if m["mix"]:
+                mixes.append(f"{label(s)}, {route_label(route, k)}: {m['mix']}")
+            if m["util"] is not None and m["util"] < 0.85 and s.endswith("-redis"):
+                pass   # expected: a Redis server waits on its round trips; see the Redis CPU column
+            elif m["util"] is not None and m["util"] < 0.85:
                 notes.append(f"{tag}: the server used only {m['util']*100:.0f}% of its core (median over reps): it was starved or not the bottleneck, so req/s and latency understate it; CPU µs/req does not")
             if m["errors"]:
                 notes.append(f"{tag}: {m['errors']} wrk errors (status>399 or socket) over {m['reps']} reps")
             if m["dead"]:
                 notes.append(f"{tag}: the server DIED during the run")
-            if m["low"]:
+            if m["low"] and s.startswith("peer-"):
+                notes.append(f"{tag}: updates lost under load (expected of a load-then-save session store): {', '.join(m['low'])}")
+            elif m["low"]:
                 notes.append(f"{tag}: counter below completed requests: {', '.join(m['low'])}")
-            print(f"| {label(s)} | {route_label(route, k)} | {m['rps']:,.0f} | {lat(m['p50'])} | {lat(m['p99'])} | {m['cpu']:.1f} | {own} | {'; '.join(cmp)} |")
+            print(f"| {label(s)} | {route_label(route, k)} | {m['rps']:,.0f} | {lat(m['p50'])} | {lat(m['p99'])} | {m['cpu']:.1f} |{redis_cols(m)} {own} | {'; '.join(cmp)} |")
 all_rows = [r for rs in rows.values() for r in rs if int(r["requests"]) > 0]
 if all_rows:  # what the data says, so that REPORT_ONLY prints the run's own settings
     reps = max(int(r["rep"]) for r in all_rows)
@@ -282,6 +349,22 @@ print(f"wrk: {threads} thread, {conns} connections, {reps} × {duration} s per c
       f"plain = /plain (peers) or /health (demos); new session = /new (peers) or /counter without a cookie (demos); "
       f"/counter and /read send one session cookie on every request, or with \"N cookies\" rotate N session cookies request by request. "
       f"Ratios read left/right: req/s ratio (higher is better) / CPU-per-request ratio (lower is better).")
+if redis_run:
+    print()
+    print(f"Redis servers: one redis-server ({build.get('redis', '?')}) for the run, pinned to core REDIS_CPU "
+          f"(by default wrk's, so the server's core stays its own), FLUSHALL before every timed run; each peer holds one "
+          f"multiplexed connection; peer-actix-redis runs one actix worker plus actix's system thread (which drives that connection). "
+          f"redis cmds/req = commands Redis "
+          f"executed during the run (INFO commandstats after − before, leaving out the harness's INFO and FLUSHALL) ÷ "
+          f"requests wrk completed; Redis CPU µs/req = redis-server's utime+stime over the run ÷ those requests "
+          f"(not in the server's CPU µs/req); median over repetitions. Server core use is not flagged for these rows: "
+          f"they wait on Redis round trips.")
+    if mixes:
+        print()
+        print("Redis commands per request, by command (all repetitions):")
+        print()
+        for line in mixes:
+            print(f"- {line}")
 if build:
     print()
     cur = f"Demos built from: current = {build.get('current', '?')}"
@@ -289,7 +372,7 @@ if build:
         cur += f"; @base = {build['baseline']}"
     print(cur + ".")
 all_util = [int(r["cpu_ticks"]) / clk / (int(r["duration_us"]) / 1e6)
-            for rs in rows.values() for r in rs if int(r["requests"]) > 0]
+            for rs in rows.values() for r in rs if int(r["requests"]) > 0 and not r["server"].endswith("-redis")]
 if all_util:
     print()
     print(f"Server core use during the runs (its utime+stime / wall time): median {statistics.median(all_util)*100:.0f}%, "
@@ -321,6 +404,35 @@ if any(s.endswith(BASE_TAG) for s in present):
                     continue
                 now_base = ratio(ms[0]["rps"], ms[1]["rps"]) if ms[0] and ms[1] else "–"
                 print(f"| {demo} | {k} | {mode} | {' | '.join(cells)} | {now_base} |")
+# the same demo on each store: memory, sled (sync, periodic) and Redis
+store_demos = [d for d in ("poem-demo", "salvo-demo") if any(k[0] == d + "-redis" for k in rows)]
+if store_demos:
+    print()
+    print("One demo, four stores (req/s · CPU µs/req of the server [+ Redis's]; ratio = req/s vs memory mode):")
+    print()
+    print("| demo | route | memory | sled sync | sled periodic | redis | redis cmds/req |")
+    print("|---|---|--:|--:|--:|--:|--:|")
+    for demo in store_demos:
+        for route in ["plain", "counter", "read", "new"]:
+            for k in cookie_counts:
+                red = summary((demo + "-redis", route, k))
+                if red is None:
+                    continue
+                mem = summary((demo, route, k))
+                cells = []
+                for core in (demo, demo + "-sync", demo + "-periodic", demo + "-redis"):
+                    m = summary((core, route, k))
+                    if m is None:
+                        cells.append("–")
+                        continue
+                    c = f"{m['rps']:,.0f} · {m['cpu']:.1f}"
+                    if m["rcpu"] is not None:
+                        c += f" [+{m['rcpu']:.1f}]"
+                    if core != demo and mem:
+                        c += f" ({ratio(m['rps'], mem['rps'])})"
+                    cells.append(c)
+                rc = f"{red['rcmds']:.2f}" if red["rcmds"] is not None else "–"
+                print(f"| {demo} | {route_label(route, k)} | {' | '.join(cells)} | {rc} |")
 if notes:
     print()
     print("Anomalies:")
@@ -336,8 +448,10 @@ if L:
     n = next(iter(L.values()))[0]["n"]
     print(f"Lost updates: {n} concurrent GET /counter on one cookie (after one GET that set n = 1), lost = {int(n)+1} − final n; per round")
     print()
-    print("| server | 1 core, 1 worker | 2 cores, 2 workers | non-200 / errors per round |")
-    print("|---|---|---|---|")
+    two = any(setting == "two-nodes" for (_, setting) in L)
+    settings = ["pinned-1core", "both-cores"] + (["two-nodes"] if two else [])
+    print("| server | 1 core, 1 worker | 2 cores, 2 workers |" + (" 2 processes, 1 Redis |" if two else "") + " non-200 / errors per round |")
+    print("|---|---|---|" + ("---|" if two else "") + "---|")
     servers = []
     for (s, _) in L:
         if s not in servers:
@@ -345,12 +459,27 @@ if L:
     for s in servers:
         cells = []
         bad = []
-        for setting in ["pinned-1core", "both-cores"]:
+        for setting in settings:
             rs = L.get((s, setting), [])
             cells.append(", ".join(r["lost"] for r in rs) or "–")
             bad += [f"{r['non_200']}/{r['errors']}" for r in rs]
         bad_s = "none" if all(b == "0/0" for b in bad) else ", ".join(bad)
-        print(f"| {label(s)} | {cells[0]} | {cells[1]} | {bad_s} |")
+        print(f"| {label(s)} | {' | '.join(cells)} | {bad_s} |")
+    if two:
+        print()
+        print(f"Cross-node: two processes of each Redis server on two ports, one per core (one worker each), sharing one Redis; "
+              f"one GET /counter on the first (n = 1), then {n} concurrent GET /counter alternating between the two, "
+              f"then n read back from each process")
+        print()
+        print("| server | expected n | got n per round | lost per round | both processes read the same n |")
+        print("|---|--:|---|---|---|")
+        for s in servers:
+            rs = L.get((s, "two-nodes"), [])
+            if not rs:
+                continue
+            same = all(len(set((r.get("reads") or "").split(","))) == 1 for r in rs)
+            print(f"| {label(s)} | {int(rs[0]['n']) + 1} | {', '.join(r['final'] for r in rs)} | {', '.join(r['lost'] for r in rs)} | "
+                  f"{'yes' if same else 'no: ' + '; '.join(r.get('reads') or '?' for r in rs)} |")
 PY
 }
 
@@ -360,6 +489,15 @@ if [ -n "${REPORT_ONLY:-}" ]; then report; exit 0; fi
 if ! command -v wrk >/dev/null 2>&1; then
     log "installing wrk"
     apt-get install -y wrk >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y wrk >/dev/null; }
+fi
+if [ "$USE_REDIS" = 1 ] && ! command -v redis-server >/dev/null 2>&1; then
+    log "installing redis-server"
+    apt-get install -y redis-server >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y redis-server >/dev/null; }
+fi
+if [ "$USE_REDIS" = 1 ]; then
+    for tool in redis-server redis-cli; do
+        command -v "$tool" >/dev/null 2>&1 || { log "missing $tool"; exit 1; }
+    done
 fi
 for tool in curl taskset python3; do
     command -v "$tool" >/dev/null 2>&1 || { log "missing $tool"; exit 1; }
@@ -372,7 +510,7 @@ for server in $SERVERS; do
     case "$server" in
         *@base) [ -n "$BASELINE" ] || { log "$server needs BASELINE=<git rev>"; exit 1 ;} ;;
     esac
-    case " $ALL_SERVERS $BASE_SERVERS " in
+    case " $ALL_SERVERS $BASE_SERVERS $REDIS_SERVERS " in
         *" $server "*) ;;
         *) log "unknown server $server"; exit 1 ;;
     esac
@@ -470,6 +608,10 @@ server_argv() {
             echo "$bin/${name%-*} --addr $addr --data-dir $dir --durability ${name##*-} --secret $SECRET" ;;
         poem-server-session | poem-cookie-session | salvo-session | axum-tower-sessions)
             echo "$PEER_BIN/peer-$name --addr $addr --workers $workers" ;;
+        poem-demo-redis | salvo-demo-redis)
+            echo "$bin/${name%-redis} --addr $addr --redis $REDIS_URL --secret $SECRET" ;;
+        peer-poem-redis | peer-axum-tower-redis | peer-actix-redis)
+            echo "$PEER_BIN/$name --addr $addr --workers $workers --redis $REDIS_URL" ;;
         *) log "unknown server $name"; exit 1 ;;
     esac
 }
@@ -487,9 +629,10 @@ route_args() {
 }
 
 NEXT_PORT=$PORT_BASE
-# start_server NAME PINNED(1|0) WORKERS LOGFILE: sets SERVER_PID, SERVER_PORT, SERVER_DIR.
+# start_server NAME PINNED(1|0) WORKERS LOGFILE [CPU]: sets SERVER_PID,
+# SERVER_PORT, SERVER_DIR. PINNED=1 pins it to core CPU [SERVER_CPU].
 start_server() {
-    local name=$1 pinned=$2 workers=$3 logfile=$4 argv plain
+    local name=$1 pinned=$2 workers=$3 logfile=$4 cpu=${5:-$SERVER_CPU} argv plain
     SERVER_PORT=$NEXT_PORT
     NEXT_PORT=$((NEXT_PORT + 1))
     SERVER_DIR="$(mktemp -d /tmp/livesession-bench.XXXXXX)"   # a fresh data dir per start
@@ -498,7 +641,7 @@ start_server() {
     argv=($(server_argv "$name" "$SERVER_PORT" "$workers" "$SERVER_DIR"))
     if [ "$pinned" = 1 ]; then
         # a simple command, so that $! is the server itself (every step execs)
-        setsid bash -c "$BOOST" "$NICE" nice -n "$NICE" taskset -c "$SERVER_CPU" "${argv[@]}" 2>"$logfile" >/dev/null &
+        setsid bash -c "$BOOST" "$NICE" nice -n "$NICE" taskset -c "$cpu" "${argv[@]}" 2>"$logfile" >/dev/null &
     else
         setsid bash -c "$BOOST" "$NICE" nice -n "$NICE" "${argv[@]}" 2>"$logfile" >/dev/null &
     fi
@@ -535,6 +678,46 @@ stop_server() {
     rm -rf "$dir"
 }
 
+# ---------------------------------------------------------------- Redis
+# One redis-server for the whole run (only when a Redis server is on the
+# list): loopback, a free port, no RDB, no AOF, a tmp dir of its own, pinned
+# to REDIS_CPU, boosted like the servers. ALL_PIDS makes the exit trap stop it.
+REDIS_URL=""; REDIS_PORT=""; REDIS_PID=""
+rcli() { redis-cli -h "$HOST" -p "$REDIS_PORT" "$@"; }
+start_redis() {
+    local dir
+    dir="$(mktemp -d /tmp/livesession-bench-redis.XXXXXX)"
+    TMPDIRS+=("$dir")
+    REDIS_PORT="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+    setsid bash -c "$BOOST" "$NICE" nice -n "$NICE" taskset -c "$REDIS_CPU" redis-server \
+        --bind "$HOST" --port "$REDIS_PORT" --save "" --appendonly no --dir "$dir" \
+        --daemonize no >"$OUT/logs/redis-server.log" 2>&1 &
+    REDIS_PID=$!
+    ALL_PIDS+=("$REDIS_PID")
+    for _ in $(seq 1 100); do
+        if [ "$(rcli PING 2>/dev/null)" = PONG ]; then
+            REDIS_URL="redis://$HOST:$REDIS_PORT/"
+            log "redis-server $(redis-server --version | awk '{print $3}') on $REDIS_URL (pid $REDIS_PID, core $REDIS_CPU)"
+            echo "redis=$(redis-server --version | awk '{print $1, $3}')" >>"$BUILD"
+            return 0
+        fi
+        kill -0 "$REDIS_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    log "redis-server did not come up:"; cat "$OUT/logs/redis-server.log" >&2
+    exit 1
+}
+redis_flush() { rcli FLUSHALL >/dev/null; }
+# redis_calls: "<command> <calls>" lines from INFO commandstats
+redis_calls() { rcli INFO commandstats | tr -d '\r' | sed -n 's/^cmdstat_\([^:]*\):calls=\([0-9]*\),.*/\1 \2/p'; }
+# redis_delta BEFORE AFTER (two redis_calls outputs): "<total><TAB><cmd>=<n>,..."
+# over the commands run in between, leaving out the harness's own INFO and FLUSHALL
+redis_delta() {
+    awk 'NR == FNR { b[$1] = $2; next }
+         { d = $2 - b[$1]; if ($1 != "info" && $1 != "flushall" && d > 0) { t += d; m = m (m ? "," : "") $1 "=" d } }
+         END { printf "%d\t%s\n", t, (m ? m : "-") }' <(printf '%s\n' "$1") <(printf '%s\n' "$2")
+}
+
 cpu_ticks() { # utime + stime of a pid (all its threads), in clock ticks
     local stat
     stat="$(cat "/proc/$1/stat" 2>/dev/null)" || { echo 0; return; }
@@ -549,6 +732,8 @@ cpu_ticks() { # utime + stime of a pid (all its threads), in clock ticks
 # cost nothing), then the repetitions run round-robin over the cells: noise
 # from other work on this shared machine spreads over every cell instead of
 # landing on one server.
+if [ "$USE_REDIS" = 1 ]; then start_redis; fi
+
 routes_for() { # durable modes: /counter only
     case "${1%@base}" in *-sync | *-periodic) echo counter ;; *) echo "$ROUTES" ;; esac
 }
@@ -572,6 +757,7 @@ done
 log "${#CELL_PID[@]} servers up; warming up"
 for i in "${!CELL_PID[@]}"; do
     read -r path mode <<<"$(route_args "${CELL_SERVER[$i]}" "${CELL_ROUTE[$i]}")"
+    if is_redis "${CELL_SERVER[$i]}"; then redis_flush; fi
     boosted taskset -c "$CLIENT_CPU" wrk -t"$THREADS" -c"$CONNS" -d1s -s "$HERE/bench.lua" \
         "http://$HOST:${CELL_PORT[$i]}" -- "$path" "$mode" "${CELL_COOKIES[$i]}" >/dev/null 2>&1 || true
 done
@@ -583,15 +769,26 @@ for rep in $(seq 1 "$REPS"); do
         tag="$server-$route"; [ "$k" = 1 ] || tag="$tag-c$k"
         url="http://$HOST:${CELL_PORT[$i]}"; wrk_out="$OUT/logs/$tag.wrk"
         read -r path mode <<<"$(route_args "$server" "$route")"
+        redis_before=""; redis_cpu_before=0
+        if is_redis "$server"; then   # a clean Redis per run; its counters and CPU time before
+            redis_flush
+            redis_before="$(redis_calls)"
+            redis_cpu_before=$(cpu_ticks "$REDIS_PID")
+        fi
         before=$(cpu_ticks "$pid")
         boosted taskset -c "$CLIENT_CPU" wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency \
             -s "$HERE/bench.lua" "$url" -- "$path" "$mode" "$k" >"$wrk_out.$rep" 2>&1 || true
         after=$(cpu_ticks "$pid")
+        redis_cmds=""; redis_cpu=""; redis_mix=""
+        if is_redis "$server"; then
+            redis_cpu=$(( $(cpu_ticks "$REDIS_PID") - redis_cpu_before ))
+            IFS=$'\t' read -r redis_cmds redis_mix <<<"$(redis_delta "$redis_before" "$(redis_calls)")"
+        fi
         alive=1; kill -0 "$pid" 2>/dev/null || alive=0
         line="$(grep '^BENCH ' "$wrk_out.$rep" || true)"
         if [ -z "$line" ]; then
             log "WARNING: wrk gave no result for $tag rep $rep:"; cat "$wrk_out.$rep" >&2
-            printf '%s\t%s\t%s\t%s\t0\t0\t0\t0\t0\t0\t0\t%s\tno-result\n' "$server" "$route" "$k" "$rep" "$alive" >>"$RAW"
+            printf '%s\t%s\t%s\t%s\t0\t0\t0\t0\t0\t0\t0\t%s\tno-result\t\t\t\n' "$server" "$route" "$k" "$rep" "$alive" >>"$RAW"
             if [ "$alive" = 0 ]; then CELL_DEAD[$i]=1; log "WARNING: $server ($route) is dead"; fi
             continue
         fi
@@ -617,10 +814,10 @@ for rep in $(seq 1 "$REPS"); do
                 check="LOW($what,req=$requests)"
             fi
         fi
-        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$server" "$route" "$k" "$rep" \
+        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$server" "$route" "$k" "$rep" \
             "$requests" "$duration_us" "$p50_us" "$p99_us" "$((after - before))" \
-            "$status_errors" "$socket_errors" "$alive" "$check" >>"$RAW"
-        log "$tag rep $rep: $(awk -v r="$requests" -v d="$duration_us" 'BEGIN{printf "%.0f req/s", r/(d/1e6)}') p50=${p50_us}us p99=${p99_us}us cpu=$((after - before)) ticks status_err=$status_errors sock_err=$socket_errors $check"
+            "$status_errors" "$socket_errors" "$alive" "$check" "$redis_cmds" "$redis_cpu" "$redis_mix" >>"$RAW"
+        log "$tag rep $rep: $(awk -v r="$requests" -v d="$duration_us" 'BEGIN{printf "%.0f req/s", r/(d/1e6)}') p50=${p50_us}us p99=${p99_us}us cpu=$((after - before)) ticks status_err=$status_errors sock_err=$socket_errors $check${redis_cmds:+ redis: $redis_cmds cmds ($redis_mix), $redis_cpu ticks}"
         if [ "$alive" = 0 ]; then CELL_DEAD[$i]=1; log "WARNING: $server crashed during $route"; fi
     done
 done
@@ -629,8 +826,23 @@ for i in "${!CELL_PID[@]}"; do
 done
 
 # ---------------------------------------------------------------- 4. lost updates
+# lost_round SERVER SETTING ROUND LOGBASE RUNNER... -- BASE...: one lost-updates
+# round against BASE(s), appended to $LOST
+lost_round() {
+    local server=$1 setting=$2 round=$3 logbase=$4 res n final lost non200 errs reads
+    shift 4
+    local runner=() bases=()
+    while [ "$1" != -- ]; do runner+=("$1"); shift; done
+    shift
+    for b in "$@"; do bases+=(--base "$b"); done
+    res="$("${runner[@]}" "$PEER_BIN/lost-updates" --name "$server" "${bases[@]}" --n "$LOST_N" 2>>"$logbase.client")" || res="$server	$LOST_N	?	?	?	failed	-"
+    IFS=$'\t' read -r _ n final lost non200 errs reads <<<"$res"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$server" "$setting" "$round" "$n" "$final" "$lost" "$non200" "$errs" "$reads" >>"$LOST"
+    log "lost-updates $server $setting round $round: final=$final lost=$lost non200=$non200 errors=$errs reads=$reads"
+}
 for setting in pinned-1core both-cores; do
     for server in $SERVERS; do
+        if is_redis "$server"; then redis_flush; fi
         if [ "$setting" = pinned-1core ]; then
             start_server "$server" 1 1 "$OUT/logs/$server-lost-$setting.stderr"
             runner=(boosted taskset -c "$CLIENT_CPU")
@@ -639,13 +851,28 @@ for setting in pinned-1core both-cores; do
             runner=(boosted)
         fi
         for round in $(seq 1 "$LOST_ROUNDS"); do
-            res="$("${runner[@]}" "$PEER_BIN/lost-updates" --name "$server" --base "http://$HOST:$SERVER_PORT" --n "$LOST_N" 2>>"$OUT/logs/$server-lost-$setting.client")" || res="$server	$LOST_N	?	?	?	failed"
-            IFS=$'\t' read -r _ n final lost non200 errs <<<"$res"
-            printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$server" "$setting" "$round" "$n" "$final" "$lost" "$non200" "$errs" >>"$LOST"
-            log "lost-updates $server $setting round $round: final=$final lost=$lost non200=$non200 errors=$errs"
+            lost_round "$server" "$setting" "$round" "$OUT/logs/$server-lost-$setting" "${runner[@]}" -- "http://$HOST:$SERVER_PORT"
         done
         stop_server "$server" "$SERVER_PID" "$SERVER_DIR"
     done
+done
+# cross-node: two processes of one Redis server on two ports, one pinned to
+# each core (one worker each), sharing the one Redis; the increments alternate
+# between them
+for server in $SERVERS; do
+    is_redis "$server" || continue
+    setting=two-nodes
+    redis_flush
+    start_server "$server" 1 1 "$OUT/logs/$server-lost-$setting-a.stderr" "$SERVER_CPU"
+    pid_a=$SERVER_PID; port_a=$SERVER_PORT; dir_a=$SERVER_DIR
+    start_server "$server" 1 1 "$OUT/logs/$server-lost-$setting-b.stderr" "$CLIENT_CPU"
+    pid_b=$SERVER_PID; port_b=$SERVER_PORT; dir_b=$SERVER_DIR
+    for round in $(seq 1 "$LOST_ROUNDS"); do
+        lost_round "$server" "$setting" "$round" "$OUT/logs/$server-lost-$setting" boosted -- \
+            "http://$HOST:$port_a" "http://$HOST:$port_b"
+    done
+    stop_server "$server" "$pid_a" "$dir_a"
+    stop_server "$server" "$pid_b" "$dir_b"
 done
 
 # ---------------------------------------------------------------- 5. report
