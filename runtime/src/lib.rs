@@ -8,8 +8,9 @@
 //!
 //! * [`SessionConfig`]: every @fastify/session option, plus absolute timeout,
 //!   trust proxy, a durable [`store`] and passivation.
-//! * [`SessionManager`]: turns requests into [`Session`] handles; revokes all
-//!   sessions of a user; shuts down gracefully.
+//! * [`SessionManager`]: turns requests into [`Session`] handles; lists a
+//!   user's sessions ([`UserSession`]) and ends one, or revokes them all;
+//!   shuts down gracefully.
 //! * [`Session`]: what a handler uses (`get`, `insert`, `update`, `regenerate`,
 //!   `destroy`, ...).
 //!
@@ -54,6 +55,7 @@ pub mod signing;
 pub mod store;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod user_session;
 
 pub use config::{ConfigError, CookieConfig, Limits, Secure, SessionConfig, SessionConfigBuilder};
 pub use cookie::SameSite;
@@ -61,3 +63,4 @@ pub use error::SessionError;
 pub use manager::{RequestInfo, SessionManager, Stats};
 pub use session::{CookieOptions, Session};
 pub use store::{SessionStore, StoreError};
+pub use user_session::UserSession;

@@ -1,6 +1,6 @@
 //! The entry point: [`SessionManager`] turns requests into [`Session`]
-//! handles, and is the facade for what concerns all sessions (revoke,
-//! statistics, shutdown).
+//! handles, and is the facade for what concerns all sessions (a user's
+//! sessions, revoke, statistics, shutdown).
 
 use crate::config::SessionConfig;
 use crate::cookie::find_cookie;
@@ -9,6 +9,7 @@ use crate::core::change::Ending;
 use crate::core::Core;
 use crate::error::SessionError;
 use crate::session::Session;
+use crate::user_session::UserSession;
 use std::sync::Arc;
 use tracing::Instrument;
 
@@ -138,13 +139,12 @@ impl SessionManager {
         // refused at creation from now until the revoke ends.
         let _revoking = self.rt.bindings.begin_revoke(user);
         let mut revoked = 0;
-        for cell in self.rt.registry.live() {
-            if cell.current().record.user.as_deref() == Some(user)
-                && self
-                    .rt
-                    .destroy(&cell, Ending::Revoke(user.to_string()))
-                    .await?
-                    .is_some()
+        for cell in self.rt.registry.live_bound_to(user) {
+            if self
+                .rt
+                .destroy(&cell, Ending::Revoke(user.to_string()))
+                .await?
+                .is_some()
             {
                 revoked += 1;
             }
@@ -159,6 +159,40 @@ impl SessionManager {
             store.flush().await?;
         }
         Ok(revoked)
+    }
+
+    /// Every unexpired session bound to `user` (see [`Session::bind_user`]),
+    /// live in this process or only in the store, newest first: a "your
+    /// devices" page. Each comes with a [`handle`](UserSession::handle) to end
+    /// it by with [`end_session_of_user`](Self::end_session_of_user); see
+    /// [`UserSession`] for an example and what each time means per backend.
+    /// On a shared store the store's records are the truth, so every process
+    /// sharing it lists the same sessions under the same handles.
+    ///
+    /// # Errors
+    ///
+    /// [`SessionError::Store`] when the store fails.
+    pub async fn sessions_of_user(&self, user: &str) -> Result<Vec<UserSession>, SessionError> {
+        self.rt.sessions_of_user(user).await
+    }
+
+    /// Destroys the one session of `user` named `handle` (from
+    /// [`sessions_of_user`](Self::sessions_of_user)), as finally as
+    /// [`revoke_user`](Self::revoke_user) would: its cookie starts a fresh
+    /// session from then on, on every process sharing the store. Returns
+    /// `false` when `user` has no such unexpired session (an unknown handle,
+    /// or another user's session: that one is left alone).
+    ///
+    /// # Errors
+    ///
+    /// [`SessionError::Store`] when the store fails; the session then stays
+    /// as it was or is gone, and calling it again finishes the job.
+    pub async fn end_session_of_user(
+        &self,
+        user: &str,
+        handle: &str,
+    ) -> Result<bool, SessionError> {
+        self.rt.end_session_of_user(user, handle).await
     }
 
     /// Live actors and stored records right now.

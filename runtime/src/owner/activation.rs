@@ -365,7 +365,9 @@ impl Core {
         match store.load(&key).await {
             Ok(Some(rec)) if rec.user.as_deref() == Some(user) => {
                 store.delete(&key).await?;
-                let revoked = !rec.is_expired(self.now_ms());
+                // A shared store loads only what it holds live, by its own
+                // clock: the record's expiry lags behind every touch.
+                let revoked = self.is_shared() || !rec.is_expired(self.now_ms());
                 if revoked {
                     crate::metrics::session_ended(EndReason::Revoked);
                 }
