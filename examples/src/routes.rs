@@ -31,6 +31,24 @@ pub fn session_json(id: Option<String>, data: BTreeMap<String, Value>) -> Value 
     json!({ "id": id, "data": data })
 }
 
+/// The `GET /users/{user}/sessions` body: `{"sessions": [{"handle",
+/// "created_at", "last_seen_at", "expires_at"}, ...]}`, newest first (times
+/// in Unix ms, `expires_at` null when the session never expires).
+pub fn user_sessions_json(sessions: &[livesession::UserSession]) -> Value {
+    let sessions: Vec<Value> = sessions
+        .iter()
+        .map(|s| {
+            json!({
+                "handle": s.handle,
+                "created_at": s.created_at_ms,
+                "last_seen_at": s.last_seen_at_ms,
+                "expires_at": s.expires_at_ms,
+            })
+        })
+        .collect();
+    json!({ "sessions": sessions })
+}
+
 /// The `GET /read` body: `n` as JSON text, `0` when absent.
 pub fn read_body(n: Option<Value>) -> String {
     n.map_or_else(|| "0".to_string(), |v| v.to_string())
@@ -103,5 +121,6 @@ mod tests {
         assert_eq!(read_body(None), "0");
         assert_eq!(read_body(Some(json!(5))), "5");
         assert_eq!(increment(Some(i64::MAX)), i64::MAX);
+        assert_eq!(user_sessions_json(&[]), json!({ "sessions": [] }));
     }
 }

@@ -1,5 +1,7 @@
 //! Black-box behaviour suite: drives `poem-demo` and `salvo-demo` over real
-//! HTTP on 127.0.0.1, per examples/README.md, all in `--memory` mode.
+//! HTTP on 127.0.0.1, per examples/README.md, in `--memory` mode (one
+//! scenario of `devices` also on a sled data dir, for handles that survive a
+//! restart).
 //!
 //! Every scenario is written once as `async fn name(demo: Demo)` and
 //! instantiated for both servers by `scenarios!`, which generates
@@ -13,6 +15,7 @@ mod common;
 mod bad_input;
 mod concurrency;
 mod cookies;
+mod devices;
 mod expiry;
 mod metrics;
 mod options;
