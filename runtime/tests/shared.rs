@@ -217,3 +217,43 @@ async fn stats_count_the_stores_records_and_this_nodes_live_sessions() {
     s.finish().await.unwrap();
     assert_eq!(store.count().await.unwrap(), 3);
 }
+
+/// Whether `set_cookies` clears the session cookie.
+fn clears(set_cookies: &[String]) -> bool {
+    set_cookies.iter().any(|c| c.contains("Max-Age=0"))
+}
+
+#[tokio::test]
+async fn a_cookie_logged_out_on_another_node_a_moment_ago_is_not_cleared() {
+    let store = Arc::new(SharedMemoryStore::new());
+    let [a, b] = <[SessionManager; 2]>::try_from(nodes(&store, 2))
+        .ok()
+        .unwrap();
+    let held = new_session(&a).await;
+    let unseen = new_session(&a).await;
+    assert_eq!(read_n(&b, &held).await, Some(1), "b holds one of them live");
+    for cookie in [&held, &unseen] {
+        let s = request(&a, Some(cookie));
+        s.destroy().await.unwrap();
+        assert!(clears(&s.finish().await.unwrap()), "the logout clears");
+    }
+    // A browser's request sent before the logout answered, landing on b:
+    // whether b held the session or not, it must not clear the newer cookie.
+    for cookie in [&held, &unseen] {
+        let s = request(&b, Some(cookie));
+        assert_eq!(s.get::<i64>("n").await.unwrap(), None);
+        let set = s.finish().await.unwrap();
+        assert!(!clears(&set), "no clearing cookie for {cookie}: {set:?}");
+    }
+    // A revoked session's cookie is cleared, as on one node.
+    let s = request(&a, None);
+    s.bind_user("carol").await.unwrap();
+    let revoked = pair(&s.finish().await.unwrap()[0]);
+    a.revoke_user("carol").await.unwrap();
+    let s = request(&b, Some(&revoked));
+    assert_eq!(s.get::<i64>("n").await.unwrap(), None);
+    assert!(
+        clears(&s.finish().await.unwrap()),
+        "a revoked cookie is cleared"
+    );
+}

@@ -207,6 +207,12 @@ impl Core {
         self.recently_ended.insert(key, self.now_ms());
     }
 
+    /// Remembers that another process ended `key` (a logout or regenerate)
+    /// `ago_ms` ago, if that is recent enough to count as a moment ago here.
+    pub fn note_ended_elsewhere(&self, key: SessionKey, ago_ms: u64) {
+        self.recently_ended.insert_ago(key, self.now_ms(), ago_ms);
+    }
+
     /// Whether `key` was destroyed or regenerated away a moment ago.
     pub fn ended_recently(&self, key: &SessionKey) -> bool {
         self.recently_ended.contains(key, self.now_ms())

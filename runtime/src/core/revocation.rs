@@ -121,6 +121,16 @@ pub(crate) struct RecentlyEnded {
 type EndedState = (HashSet<SessionKey>, VecDeque<(u64, SessionKey)>);
 
 impl RecentlyEnded {
+    /// Remembers `key` as ended `ago_ms` before `now_ms` (elsewhere), unless
+    /// that is longer ago than a minute.
+    pub fn insert_ago(&self, key: SessionKey, now_ms: u64, ago_ms: u64) {
+        if ago_ms < REMEMBER_MS {
+            // Kept a little longer than a minute at most: the queue is in
+            // order of insertion.
+            self.insert(key, now_ms.saturating_sub(ago_ms));
+        }
+    }
+
     /// Remembers `key` as ended at `now_ms`.
     pub fn insert(&self, key: SessionKey, now_ms: u64) {
         let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());

@@ -267,7 +267,11 @@ impl Core {
         };
         let stored = match store.touch(&key, None).await {
             Ok(Touched::Changed(stored)) => stored,
-            Ok(Touched::Gone | Touched::Unchanged) => return Ok(None),
+            Ok(Touched::Ended { ago_ms }) => {
+                self.note_ended_elsewhere(key, ago_ms);
+                return Ok(None);
+            }
+            Ok(_) => return Ok(None),
             Err(StoreError::Corrupt(why)) => {
                 tracing::error!(?key, %why, "corrupt session record treated as absent");
                 return Ok(None);
@@ -300,7 +304,12 @@ impl Core {
                 cell.adopt(stored);
                 Ok(true)
             }
-            Ok(Touched::Gone) => {
+            Ok(Touched::Ended { ago_ms }) => {
+                self.note_ended_elsewhere(cell.key, ago_ms);
+                self.retire(cell).await?;
+                Ok(false)
+            }
+            Ok(_) => {
                 self.retire(cell).await?;
                 Ok(false)
             }

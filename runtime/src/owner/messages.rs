@@ -67,7 +67,11 @@ impl Message<Destroy> for SessionActor {
             // Delete first, to its end: if the store fails, the session stays
             // as it was (and the store may lack it: the next write-back saves it).
             let key = self.cell.key;
-            if let (Err(e), _) = write_to_end(&rt, "delete", store.delete(&key), || {}).await {
+            let deletion = match ending {
+                Ending::Revoke(_) => store.delete(&key),
+                Ending::Logout | Ending::Regenerate => store.end(&key),
+            };
+            if let (Err(e), _) = write_to_end(&rt, "delete", deletion, || {}).await {
                 self.cell.set_store_behind(true);
                 return Destroyed(Err(e.into()));
             }

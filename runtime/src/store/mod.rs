@@ -222,6 +222,15 @@ pub trait SessionStore: Send + Sync + 'static {
     /// (group commit). A store configured for periodic flushing may return at once.
     fn flush(&self) -> StoreFuture<'_, ()>;
 
+    /// Deletes the record for `key` because its session was logged out or
+    /// its id regenerated away (not revoked, not expired); returns whether
+    /// one existed. A shared store remembers when, so that
+    /// [`touch`](Self::touch) can answer [`Touched::Ended`] on every process.
+    /// Default: [`delete`](Self::delete).
+    fn end<'a>(&'a self, key: &'a SessionKey) -> StoreFuture<'a, bool> {
+        self.delete(key)
+    }
+
     /// Whether several processes share this store (see [`Versioned`]). A
     /// shared store implements [`create_shared`](Self::create_shared),
     /// [`touch`](Self::touch) and [`commit`](Self::commit), expires records
@@ -257,7 +266,8 @@ pub trait SessionStore: Send + Sync + 'static {
     /// the idle timeout of its last write, never past its absolute end) and
     /// answers [`Touched::Unchanged`] when the record is at `known`,
     /// [`Touched::Changed`] with the record when it is at another version or
-    /// `known` is `None`, and [`Touched::Gone`] when there is no live record.
+    /// `known` is `None`, [`Touched::Ended`] for a record [`end`](Self::end)
+    /// ended, and [`Touched::Gone`] when there is no live record otherwise.
     ///
     /// # Errors
     ///

@@ -35,10 +35,19 @@ pub struct Lifetime {
 
 /// The answer of [`SessionStore::touch`].
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum Touched {
-    /// No live record: never existed, expired, destroyed, regenerated away or
-    /// revoked.
+    /// No live record: never existed, expired, or revoked (or ended longer
+    /// ago than a store remembers endings for).
     Gone,
+    /// No live record: [`SessionStore::end`] ended it (a logout, or its id
+    /// was regenerated away) `ago_ms` milliseconds ago, by the store's
+    /// clock. A request still carrying its cookie was most likely sent
+    /// before that answer reached the browser.
+    Ended {
+        /// How long ago, by the store's clock.
+        ago_ms: u64,
+    },
     /// The record is still at the version the caller knows.
     Unchanged,
     /// The record is at another version (or the caller knew none): here it is.

@@ -46,6 +46,8 @@ pub struct SharedMemoryStore {
 struct Entry {
     /// `None`: a tombstone.
     live: Option<Versioned>,
+    /// A tombstone left by `end`: when (store clock).
+    ended_at_ms: Option<u64>,
     idle_ms: Option<u64>,
     absolute_end_ms: Option<u64>,
     /// When the entry disappears (Unix ms by the store's clock).
@@ -145,6 +147,7 @@ impl SessionStore for SharedMemoryStore {
                         version,
                         record: record.clone(),
                     }),
+                    ended_at_ms: None,
                     idle_ms: None,
                     absolute_end_ms: None,
                     expires_at_ms: record.expires_at_ms,
@@ -158,6 +161,18 @@ impl SessionStore for SharedMemoryStore {
         let existed = self.with(key, |entries, _| match entries.get_mut(key) {
             Some(entry) => entry.live.take().is_some(),
             None => false,
+        });
+        ready(Ok(existed))
+    }
+
+    fn end<'a>(&'a self, key: &'a SessionKey) -> StoreFuture<'a, bool> {
+        let existed = self.with(key, |entries, now| match entries.get_mut(key) {
+            Some(entry) if entry.live.is_some() => {
+                entry.live = None;
+                entry.ended_at_ms = Some(now);
+                true
+            }
+            _ => false,
         });
         ready(Ok(existed))
     }
@@ -217,7 +232,12 @@ impl SessionStore for SharedMemoryStore {
                 return Touched::Gone;
             };
             let Some(current) = &entry.live else {
-                return Touched::Gone;
+                return match entry.ended_at_ms {
+                    Some(at) => Touched::Ended {
+                        ago_ms: now.saturating_sub(at),
+                    },
+                    None => Touched::Gone,
+                };
             };
             let answer = if Some(current.version) == known {
                 Touched::Unchanged
@@ -274,6 +294,7 @@ fn create(
             version: 1,
             record: record.clone(),
         }),
+        ended_at_ms: None,
         idle_ms: lifetime.idle_ms,
         absolute_end_ms: lifetime.absolute_ms.map(|a| now.saturating_add(a)),
         expires_at_ms: None,

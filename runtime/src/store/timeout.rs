@@ -90,6 +90,10 @@ impl SessionStore for TimeoutStore {
         self.bound("flush", self.inner.flush())
     }
 
+    fn end<'a>(&'a self, key: &'a SessionKey) -> StoreFuture<'a, bool> {
+        self.bound("delete", self.inner.end(key))
+    }
+
     fn is_shared(&self) -> bool {
         self.inner.is_shared()
     }
