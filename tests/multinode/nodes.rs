@@ -226,6 +226,45 @@ async fn redis_holds_no_raw_id_and_stats_count_its_records(demo: Demo, redis: &B
     }
 }
 
+/// A user's sessions listed on any process, wherever they were created; one
+/// ended by its handle on one process is gone on all of them.
+async fn a_users_sessions_are_listed_and_ended_from_any_node(demo: Demo, redis: &Backend) {
+    let nodes = redis.nodes(demo, 3, &[]).await;
+    let mut on_a = nodes[0].agent();
+    on_a.login("dora").await;
+    let mut on_b = nodes[1].agent();
+    on_b.login("dora").await;
+    let list = nodes[2].get("/users/dora/sessions").await;
+    list.expect(200).expect_no_cookie();
+    let sessions = list.json()["sessions"].as_array().cloned().unwrap();
+    assert_eq!(sessions.len(), 2, "{sessions:?}");
+    // Newest first: the one created on b.
+    let newest = sessions[0]["handle"].as_str().unwrap().to_string();
+    let r = nodes[2]
+        .send(
+            Method::DELETE,
+            format!("/users/dora/sessions/{newest}"),
+            None,
+            None,
+            &[],
+        )
+        .await;
+    r.expect(204);
+    for node in &nodes {
+        let mut b_there = node.agent_with(on_b.cookie.as_deref().unwrap());
+        assert_eq!(b_there.me().await, None, "{}: ended", node.port);
+        let mut a_there = node.agent_with(on_a.cookie.as_deref().unwrap());
+        assert_eq!(
+            a_there.me().await.as_deref(),
+            Some("dora"),
+            "{}: kept",
+            node.port
+        );
+    }
+    let after = nodes[0].get("/users/dora/sessions").await;
+    assert_eq!(after.json()["sessions"].as_array().map(Vec::len), Some(1));
+}
+
 /// `GET /counter` on `node` until `stop`; each must answer 200. Returns how
 /// many did.
 async fn counter_until(node: &Server, cookie: &str, stop: &std::sync::atomic::AtomicBool) -> usize {
@@ -261,4 +300,5 @@ on_redis!(
     revoke_on_one_node_reaches_sessions_of_the_others,
     kill9_of_one_node_loses_nothing_acknowledged,
     redis_holds_no_raw_id_and_stats_count_its_records,
+    a_users_sessions_are_listed_and_ended_from_any_node,
 );
