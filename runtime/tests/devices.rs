@@ -239,7 +239,7 @@ async fn list_and_end(b: Backend) {
         "ended twice"
     );
     let left = b.sessions(&b.list, "alice").await;
-    assert_eq!(handles(&left), [newest.handle.clone()]);
+    assert_eq!(handles(&left), vec![newest.handle.clone()]);
     b.nothing_live().await;
     assert_eq!(
         user_of(&b.list, &alice_1).await,
