@@ -17,7 +17,7 @@ pub enum Op {
     Create,
     /// [`SessionStore::save`].
     Save,
-    /// [`SessionStore::delete`].
+    /// [`SessionStore::delete`] and [`SessionStore::end`].
     Delete,
     /// [`SessionStore::keys_for_user`].
     KeysForUser,
@@ -82,7 +82,8 @@ struct Plan {
 ///
 /// It wraps shared stores too: [`is_shared`](SessionStore::is_shared) is the
 /// wrapped store's, [`create_shared`](SessionStore::create_shared) faults as
-/// [`Op::Create`], [`touch`](SessionStore::touch) as [`Op::Touch`] and
+/// [`Op::Create`], [`end`](SessionStore::end) as [`Op::Delete`],
+/// [`touch`](SessionStore::touch) as [`Op::Touch`] and
 /// [`commit`](SessionStore::commit) as [`Op::Commit`].
 ///
 /// ```
@@ -222,6 +223,10 @@ impl<S: SessionStore> SessionStore for FaultyStore<S> {
 
     fn delete<'a>(&'a self, key: &'a SessionKey) -> StoreFuture<'a, bool> {
         self.run(Op::Delete, move || self.inner.delete(key))
+    }
+
+    fn end<'a>(&'a self, key: &'a SessionKey) -> StoreFuture<'a, bool> {
+        self.run(Op::Delete, move || self.inner.end(key))
     }
 
     fn keys_for_user<'a>(&'a self, user: &'a str) -> StoreFuture<'a, Vec<SessionKey>> {

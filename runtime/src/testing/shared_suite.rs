@@ -25,7 +25,8 @@ use std::time::{Duration, Instant};
 /// next one, with an old version `Conflict` with what the store holds, and on
 /// an absent key `Gone` without creating it; `delete` leaving a tombstone
 /// (`touch` and `commit` then answer `Gone`, `create_shared` of the same key
-/// `AlreadyExists`, a second `delete` false); `keys_for_user` finding sessions
+/// `AlreadyExists`, a second `delete` false); `end` doing the same with
+/// `touch` answering `Ended` and how long ago; `keys_for_user` finding sessions
 /// bound by `create_shared` and by `commit(new_user)` and dropping deleted
 /// ones; `count` counting live records and not deleted ones; expiry by the
 /// store's clock with real sleeps of a few hundred milliseconds (idle
@@ -51,6 +52,7 @@ pub async fn shared_store_suite<S: SessionStore>(make: impl Fn() -> S) {
     versions_and_compare_and_set(&store).await;
     commit_never_creates(&make()).await;
     delete_leaves_a_tombstone(&make()).await;
+    end_remembers_when(&make()).await;
     keys_for_user_follows_bindings(&make()).await;
     count_follows_live_records(&make()).await;
     concurrent_read_modify_commit(Arc::new(make())).await;
@@ -314,6 +316,68 @@ async fn delete_leaves_a_tombstone<S: SessionStore>(store: &S) {
         touch(store, &other, Some(1)).await,
         Touched::Unchanged,
         "delete must not touch other records"
+    );
+}
+
+async fn end_remembers_when<S: SessionStore>(store: &S) {
+    let user = fresh_user("ended");
+    let k = fresh_key("ended");
+    let before = count(store).await;
+    create(store, &k, &record(1, Some(&user)), LONG).await;
+    assert!(
+        store.end(&k).await.expect("end() failed"),
+        "end of a live record must return true"
+    );
+    match touch(store, &k, None).await {
+        Touched::Ended { ago_ms } => assert!(
+            ago_ms < 5_000,
+            "touch right after end must answer Ended a moment ago, got {ago_ms} ms"
+        ),
+        other => panic!("touch of an ended record must be Ended, got {other:?}"),
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    match touch(store, &k, Some(1)).await {
+        Touched::Ended { ago_ms } => assert!(
+            (150..5_000).contains(&ago_ms),
+            "touch 200 ms after end must answer Ended about 200 ms ago, got {ago_ms} ms"
+        ),
+        other => panic!("touch at the ended record's version must be Ended, got {other:?}"),
+    }
+    assert_eq!(
+        commit(store, &k, 1, &record(2, Some(&user)), LONG, None).await,
+        Committed::Gone,
+        "commit of an ended record must be Gone (no resurrection)"
+    );
+    let recreated = store.create_shared(&k, &record(3, None), LONG).await;
+    assert!(
+        matches!(recreated, Err(StoreError::AlreadyExists)),
+        "create_shared of an ended key must fail with AlreadyExists, got {recreated:?}"
+    );
+    assert!(
+        !store.end(&k).await.expect("end() failed"),
+        "a second end must return false"
+    );
+    assert!(
+        !store.delete(&k).await.expect("delete() failed"),
+        "delete of an ended record must return false"
+    );
+    assert_eq!(
+        store.load(&k).await.expect("load() failed"),
+        None,
+        "an ended record must not load"
+    );
+    assert!(
+        users(store, &user).await.is_empty(),
+        "keys_for_user must drop an ended session"
+    );
+    assert_eq!(
+        count(store).await,
+        before,
+        "count must not count an ended record"
+    );
+    assert!(
+        !store.end(&fresh_key("never")).await.expect("end() failed"),
+        "end of an absent key must return false"
     );
 }
 
