@@ -45,7 +45,7 @@
 //!
 //! | key | type | holds |
 //! | --- | --- | --- |
-//! | `livesession:s:{<hex of the session key>}` | hash | one session: `v` version, `r` the record ([`codec`] bytes), `i` idle timeout ms (0: none), `a` absolute end ms by Redis time (0: none), `u` hex SHA-256 of the bound user, `x` the expiry last written to the count index, `d` = 1 for a tombstone (which has no `r`) |
+//! | `livesession:s:{<hex of the session key>}` | hash | one session: `v` version, `r` the record ([`codec`] bytes), `i` idle timeout ms (0: none), `a` absolute end ms by Redis time (0: none), `u` hex SHA-256 of the bound user, `x` the expiry last written to the count index, `d` = 1 for a tombstone (which has no `r`), `e` when [`end`](SessionStore::end) made it one (Redis time ms) |
 //! | `livesession:u:{<hex SHA-256 of the user>}` | sorted set | the user's sessions (hex keys), scored by the Redis time they were bound |
 //! | `livesession:index` | sorted set | every live session (hex key), scored by its expiry ms (`+inf`: none), for [`count`](SessionStore::count) |
 //!
@@ -66,7 +66,7 @@
 //! | [`touch`](SessionStore::touch) | 1 script; + 1 `ZADD` when the expiry moved by more than a quarter of the idle timeout since the count index last heard of it |
 //! | [`commit`](SessionStore::commit) | 1 script (+ 1 `ZADD` as for touch, or when the expiry moved earlier); + 1 before it when it binds a user |
 //! | [`create_shared`](SessionStore::create_shared) | 1 script + 1 `ZADD`; + 1 before them when the record has a user |
-//! | [`delete`](SessionStore::delete) | 1 script; + 1 (the index removals, pipelined) when it deleted something; + 1 `WAIT` when [`RedisOptions::wait_replicas`] is set |
+//! | [`delete`](SessionStore::delete), [`end`](SessionStore::end) | 1 script; + 1 (the index removals, pipelined) when it deleted something; + 1 `WAIT` when [`RedisOptions::wait_replicas`] is set |
 //! | [`keys_for_user`](SessionStore::keys_for_user) | 1 `ZRANGE` + 1 pipeline of `HMGET`s (per 500 sessions) + 1 script when it prunes |
 //! | [`count`](SessionStore::count) | 1 script; + 2 (a pipeline of probes, a script) when index entries are due for a recheck |
 //! | [`load`](SessionStore::load) | 1 `HMGET` |
@@ -469,10 +469,14 @@ impl RedisStore {
         }
     }
 
-    async fn do_delete(&self, key: &SessionKey) -> Result<bool, StoreError> {
+    /// `delete` (`ended` false) and `end` (`ended` true: the tombstone
+    /// remembers when).
+    async fn do_delete(&self, key: &SessionKey, ended: bool) -> Result<bool, StoreError> {
         let member = hex(key.as_bytes());
         let mut invocation = scripts::DELETE_SCRIPT.prepare_invoke();
-        invocation.key(self.keys().session(&member));
+        invocation
+            .key(self.keys().session(&member))
+            .arg(if ended { "end" } else { "" });
         let reply = self.script(&invocation).await?;
         let items = reply::array(&reply, "delete script")?;
         if reply::int(reply::at(items, 0, "delete script")?, "delete script")? == 0 {
@@ -681,6 +685,9 @@ impl RedisStore {
         let what = "touch script";
         match reply::int(reply::at(items, 0, what)?, what)? {
             0 => Ok(Touched::Gone),
+            3 => Ok(Touched::Ended {
+                ago_ms: reply::uint(reply::at(items, 1, what)?, what)?,
+            }),
             answer @ (1 | 2) => {
                 let version = reply::uint(reply::at(items, 1, what)?, what)?;
                 let score = reply::int(reply::at(items, 2, what)?, what)?;
@@ -786,7 +793,15 @@ impl SessionStore for RedisStore {
     /// Turns a live record into a tombstone that keeps its expiry, and
     /// unindexes it; `false` when there was no live record.
     fn delete<'a>(&'a self, key: &'a SessionKey) -> StoreFuture<'a, bool> {
-        Box::pin(self.do_delete(key))
+        Box::pin(self.do_delete(key, false))
+    }
+
+    /// As [`delete`](SessionStore::delete), and the tombstone remembers when
+    /// (Redis time), so [`touch`](SessionStore::touch) answers
+    /// [`Touched::Ended`] until the tombstone expires with the session's
+    /// last expiry.
+    fn end<'a>(&'a self, key: &'a SessionKey) -> StoreFuture<'a, bool> {
+        Box::pin(self.do_delete(key, true))
     }
 
     /// The live sessions bound to `user`, pruning the index on the way.

@@ -6,7 +6,8 @@
 //! A session hash has the fields `v` (version), `r` (encoded record), `i`
 //! (idle timeout ms, 0: none), `a` (absolute end, Unix ms by Redis time, 0:
 //! none), `u` (tag of the bound user), `x` (the expiry last written to the
-//! count index, 0: none) and `d` (`1`: a tombstone, which has no `r`).
+//! count index, 0: none), `d` (`1`: a tombstone, which has no `r`) and `e`
+//! (on a tombstone left by `end`: when, Unix ms by Redis time).
 //! Replies are arrays whose first element says what happened; an index
 //! score `-1` means "the count index needs no update", `0` "no expiry".
 
@@ -67,12 +68,17 @@ return {1, e}
 "#;
 
 /// `KEYS[1]` session; `ARGV` known version (empty: none). `{0}`: gone;
-/// `{1, version, score}`: unchanged; `{2, version, score, record}`: changed.
+/// `{1, version, score}`: unchanged; `{2, version, score, record}`: changed;
+/// `{3, ms}`: a tombstone that `end` left that long ago.
 /// Extends the idle expiry; a record past its absolute end is deleted.
 const TOUCH: &str = r#"
-local f = redis.call('HMGET', KEYS[1], 'v', 'd', 'i', 'a', 'x')
-if not f[1] or f[2] == '1' then return {0} end
+local f = redis.call('HMGET', KEYS[1], 'v', 'd', 'i', 'a', 'x', 'e')
+if not f[1] then return {0} end
 local now = now_ms()
+if f[2] == '1' then
+  if f[6] then return {3, math.max(0, now - tonumber(f[6]))} end
+  return {0}
+end
 local abs_end = tonumber(f[4]) or 0
 if abs_end > 0 and now >= abs_end then
   redis.call('DEL', KEYS[1])
@@ -114,12 +120,14 @@ local e = set_expiry(KEYS[1], now, idle, abs_end)
 return {1, v + 1, reindex(KEYS[1], e, tonumber(f[4]) or 0, idle)}
 "#;
 
-/// `KEYS[1]` session. `{0}`: absent or already a tombstone; `{1, user
-/// tag}`: now a tombstone, keeping its expiry.
+/// `KEYS[1]` session; `ARGV` `end` to remember when it ended (a logout or
+/// a regenerate, field `e`), empty otherwise. `{0}`: absent or already a
+/// tombstone; `{1, user tag}`: now a tombstone, keeping its expiry.
 const DELETE: &str = r#"
 local f = redis.call('HMGET', KEYS[1], 'v', 'd', 'u')
 if not f[1] or f[2] == '1' then return {0} end
 redis.call('HSET', KEYS[1], 'd', '1')
+if ARGV[1] == 'end' then redis.call('HSET', KEYS[1], 'e', ms(now_ms())) end
 redis.call('HDEL', KEYS[1], 'r', 'x')
 return {1, f[3] or ''}
 "#;

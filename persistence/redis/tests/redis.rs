@@ -629,7 +629,8 @@ async fn connecting_to_nothing_fails_quickly_and_clearly() {
         started.elapsed()
     );
     assert!(
-        err.to_string().contains("cannot connect to Redis at redis://127.0.0.1:"),
+        err.to_string()
+            .contains("cannot connect to Redis at redis://127.0.0.1:"),
         "{err}"
     );
 
