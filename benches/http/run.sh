@@ -171,6 +171,16 @@ if os.path.exists(os.path.join(out, "build.txt")):
     for line in open(os.path.join(out, "build.txt")):
         k, _, v = line.rstrip("\n").partition("=")
         build[k] = v
+probe = {}
+if os.path.exists(os.path.join(out, "redis-probe.tsv")):
+    for r in csv.DictReader(open(os.path.join(out, "redis-probe.tsv")), delimiter="\t"):
+        n = int(r["requests"])
+        if n > 0:
+            mix = sorted(((c, int(v)) for c, _, v in (p.partition("=") for p in r["sent_mix"].split(",") if "=" in p)),
+                         key=lambda cv: -cv[1])
+            probe[(r["server"], r["route"], int(r["cookies"]))] = {
+                "sent": int(r["sent"]) / n, "in_scripts": int(r["in_scripts"]) / n,
+                "mix": ", ".join(f"{c} {v / n:.2f}" if v / n >= 0.005 else f"{c} <0.01" for c, v in mix)}
 rows = {}
 for r in csv.DictReader(open(raw), delimiter="\t"):
     r["cookies"] = r.get("cookies") or "1"   # results dirs from before COOKIES
@@ -271,12 +281,18 @@ def both(m, o):
 present = {k[0] for k in rows}
 redis_run = any(r.get("redis_cmds") for rs in rows.values() for r in rs)
 if redis_run:
-    print(f"| server | route | req/s | p50 | p99 | CPU µs/req | redis cmds/req | Redis CPU µs/req | vs own plain | vs peer / mode / build (req/s; CPU/req) |")
-    print("|---|---|--:|--:|--:|--:|--:|--:|--:|---|")
+    print(f"| server | route | req/s | p50 | p99 | CPU µs/req | redis cmds/req | sent/req | Redis CPU µs/req | vs own plain | vs peer / mode / build (req/s; CPU/req) |")
+    print("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|---|")
 else:
     print(f"| server | route | req/s | p50 | p99 | CPU µs/req | vs own plain | vs peer / mode / build (req/s; CPU/req) |")
     print("|---|---|--:|--:|--:|--:|--:|---|")
-redis_cols = lambda m: (f" {m['rcmds']:.2f} | {m['rcpu']:.1f} |" if m and m["rcmds"] is not None and m["rcpu"] is not None else " – | – |") if redis_run else ""
+def redis_cols(m, key):
+    if not redis_run:
+        return ""
+    if not m or m["rcmds"] is None or m["rcpu"] is None:
+        return " – | – | – |"
+    p = probe.get(key)
+    return f" {m['rcmds']:.2f} | {p['sent']:.2f} | {m['rcpu']:.1f} |" if p else f" {m['rcmds']:.2f} | – | {m['rcpu']:.1f} |"
 mixes = []
 order = []
 for s in list(LABEL) + sorted(present):
@@ -294,7 +310,7 @@ for s in order:
             m = summary(key)
             if m is None:
                 if key in rows:
-                    print(f"| {label(s)} | {route_label(route, k)} | no result | | | |{' | |' if redis_run else ''} | |")
+                    print(f"| {label(s)} | {route_label(route, k)} | no result | | | |{' | | |' if redis_run else ''} | |")
                 continue
             plain = summary((s, "plain", 1))
             own = ratio(m["rps"], plain["rps"]) if plain and route != "plain" else ("1.00×" if route == "plain" else "–")
@@ -325,7 +341,10 @@ for s in order:
                     cmp.append(f"{both(m, base)} vs @base")
             tag = f"{s} {route_label(route, k)}"
             if m["mix"]:
-                mixes.append(f"{label(s)}, {route_label(route, k)}: {m['mix']}")
+                line = f"{label(s)}, {route_label(route, k)}: run {m['mix']}"
+                if key in probe:
+                    line += f"; sent {probe[key]['mix']}"
+                mixes.append(line)
             if m["util"] is not None and m["util"] < 0.85 and s.endswith("-redis"):
                 pass   # expected: a Redis server waits on its round trips; see the Redis CPU column
             elif m["util"] is not None and m["util"] < 0.85:
@@ -338,7 +357,7 @@ for s in order:
                 notes.append(f"{tag}: updates lost under load (expected of a load-then-save session store): {', '.join(m['low'])}")
             elif m["low"]:
                 notes.append(f"{tag}: counter below completed requests: {', '.join(m['low'])}")
-            print(f"| {label(s)} | {route_label(route, k)} | {m['rps']:,.0f} | {lat(m['p50'])} | {lat(m['p99'])} | {m['cpu']:.1f} |{redis_cols(m)} {own} | {'; '.join(cmp)} |")
+            print(f"| {label(s)} | {route_label(route, k)} | {m['rps']:,.0f} | {lat(m['p50'])} | {lat(m['p99'])} | {m['cpu']:.1f} |{redis_cols(m, key)} {own} | {'; '.join(cmp)} |")
 all_rows = [r for rs in rows.values() for r in rs if int(r["requests"]) > 0]
 if all_rows:  # what the data says, so that REPORT_ONLY prints the run's own settings
     reps = max(int(r["rep"]) for r in all_rows)
@@ -354,14 +373,16 @@ if redis_run:
     print(f"Redis servers: one redis-server ({build.get('redis', '?')}) for the run, pinned to core REDIS_CPU "
           f"(by default wrk's, so the server's core stays its own), FLUSHALL before every timed run; each peer holds one "
           f"multiplexed connection; peer-actix-redis runs one actix worker plus actix's system thread (which drives that connection). "
-          f"redis cmds/req = commands Redis "
-          f"executed during the run (INFO commandstats after − before, leaving out the harness's INFO and FLUSHALL) ÷ "
-          f"requests wrk completed; Redis CPU µs/req = redis-server's utime+stime over the run ÷ those requests "
+          f"redis cmds/req = commands Redis executed during the run (INFO commandstats after − before, leaving out "
+          f"the harness's INFO and FLUSHALL; each command run inside a Lua script counts, as does the EVALSHA that ran them) ÷ "
+          f"requests wrk completed; sent/req = commands the server sent to Redis (its round trips, each command of a pipeline "
+          f"counting), from the 1-second warm-up run under MONITOR, whose lines tell a client's commands from a script's; "
+          f"Redis CPU µs/req = redis-server's utime+stime over the run ÷ those requests "
           f"(not in the server's CPU µs/req); median over repetitions. Server core use is not flagged for these rows: "
           f"they wait on Redis round trips.")
     if mixes:
         print()
-        print("Redis commands per request, by command (all repetitions):")
+        print("Redis commands per request, by command: run (all repetitions, INFO commandstats); sent (warm-up under MONITOR):")
         print()
         for line in mixes:
             print(f"- {line}")
@@ -410,7 +431,7 @@ if store_demos:
     print()
     print("One demo, four stores (req/s · CPU µs/req of the server [+ Redis's]; ratio = req/s vs memory mode):")
     print()
-    print("| demo | route | memory | sled sync | sled periodic | redis | redis cmds/req |")
+    print("| demo | route | memory | sled sync | sled periodic | redis | redis cmds/req run / sent |")
     print("|---|---|--:|--:|--:|--:|--:|")
     for demo in store_demos:
         for route in ["plain", "counter", "read", "new"]:
@@ -432,6 +453,8 @@ if store_demos:
                         c += f" ({ratio(m['rps'], mem['rps'])})"
                     cells.append(c)
                 rc = f"{red['rcmds']:.2f}" if red["rcmds"] is not None else "–"
+                pr = probe.get((demo + "-redis", route, k))
+                rc += f" / {pr['sent']:.2f}" if pr else " / –"
                 print(f"| {demo} | {route_label(route, k)} | {' | '.join(cells)} | {rc} |")
 if notes:
     print()
@@ -755,11 +778,44 @@ for server in $SERVERS; do
     done
 done
 log "${#CELL_PID[@]} servers up; warming up"
+# Redis cells: the warm-up runs under MONITOR (slower, not measured), which
+# tells the commands the server SENT from those run inside Lua scripts; one
+# line per cell in OUT/redis-probe.tsv
+PROBE="$OUT/redis-probe.tsv"
+if [ "$USE_REDIS" = 1 ]; then printf 'server\troute\tcookies\trequests\tsent\tin_scripts\tsent_mix\n' >"$PROBE"; fi
 for i in "${!CELL_PID[@]}"; do
-    read -r path mode <<<"$(route_args "${CELL_SERVER[$i]}" "${CELL_ROUTE[$i]}")"
-    if is_redis "${CELL_SERVER[$i]}"; then redis_flush; fi
+    server=${CELL_SERVER[$i]}; route=${CELL_ROUTE[$i]}; k=${CELL_COOKIES[$i]}
+    read -r path mode <<<"$(route_args "$server" "$route")"
+    tag="$server-$route"; [ "$k" = 1 ] || tag="$tag-c$k"
+    mon=""
+    if is_redis "$server"; then
+        redis_flush
+        # redis-cli itself (not the rcli function, whose subshell $! would
+        # name): killing it ends the MONITOR
+        redis-cli -h "$HOST" -p "$REDIS_PORT" MONITOR >"$OUT/logs/$tag.monitor" 2>/dev/null &
+        mon=$!
+        sleep 0.3
+    fi
     boosted taskset -c "$CLIENT_CPU" wrk -t"$THREADS" -c"$CONNS" -d1s -s "$HERE/bench.lua" \
-        "http://$HOST:${CELL_PORT[$i]}" -- "$path" "$mode" "${CELL_COOKIES[$i]}" >/dev/null 2>&1 || true
+        "http://$HOST:${CELL_PORT[$i]}" -- "$path" "$mode" "$k" >"$OUT/logs/$tag.warmup" 2>&1 || true
+    if [ -n "$mon" ]; then
+        sleep 0.5   # let MONITOR drain
+        kill "$mon" 2>/dev/null || true
+        wait "$mon" 2>/dev/null || true
+        for _ in $(seq 1 20); do   # Redis drops the monitor once the client is gone
+            rcli CLIENT LIST | grep -q 'cmd=monitor' || break
+            sleep 0.1
+        done
+        requests="$(sed -n 's/^BENCH requests=\([0-9]*\) .*/\1/p' "$OUT/logs/$tag.warmup")"
+        # lines: <time> [<db> <addr>|lua] "<command>" ...; "lua" = run inside a script
+        awk -v s="$server" -v r="$route" -v k="$k" -v n="${requests:-0}" '
+            $2 ~ /^\[/ && NF >= 4 { c = tolower($4); gsub(/"/, "", c)
+                if ($3 == "lua]") lua++; else { sent++; m[c]++ } }
+            END { mix = ""; for (c in m) mix = mix (mix ? "," : "") c "=" m[c]
+                  printf "%s\t%s\t%s\t%d\t%d\t%d\t%s\n", s, r, k, n, sent, lua, (mix ? mix : "-") }' \
+            "$OUT/logs/$tag.monitor" >>"$PROBE"
+        rm -f "$OUT/logs/$tag.monitor"
+    fi
 done
 
 for rep in $(seq 1 "$REPS"); do
