@@ -554,7 +554,8 @@ mod stats {
     pub static CANCELLED: AtomicU64 = AtomicU64::new(0);
     pub static CANCELLED_APPLIED: AtomicU64 = AtomicU64::new(0);
     /// Store failures by the operation that failed (`StoreOp::ALL` order).
-    pub static FAILED_BY_OP: [AtomicU64; 8] = [const { AtomicU64::new(0) }; 8];
+    pub static FAILED_BY_OP: [AtomicU64; super::StoreOp::ALL.len()] =
+        [const { AtomicU64::new(0) }; super::StoreOp::ALL.len()];
 
     pub fn add(counter: &AtomicU64) {
         counter.fetch_add(1, Ordering::Relaxed);

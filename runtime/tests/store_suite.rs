@@ -1,9 +1,11 @@
-//! The shared store behaviour suite against `MemoryStore`, and the
-//! `FaultyStore` wrapper itself. Needs `--features testing`.
+//! The store behaviour suites against `MemoryStore` and
+//! `SharedMemoryStore`, and the `FaultyStore` wrapper itself. Needs `--features testing`.
 #![cfg(feature = "testing")]
 
-use livesession::store::{MemoryStore, SessionKey, SessionRecord, SessionStore, StoreError};
-use livesession::testing::{store_suite, FaultyStore, Op};
+use livesession::store::{
+    MemoryStore, SessionKey, SessionRecord, SessionStore, SharedMemoryStore, StoreError,
+};
+use livesession::testing::{shared_store_suite, store_suite, FaultyStore, Op};
 use std::time::{Duration, Instant};
 
 #[tokio::test]
@@ -14,6 +16,16 @@ async fn memory_store_passes_the_suite() {
 #[tokio::test]
 async fn faulty_store_without_faults_passes_the_suite() {
     store_suite(|| FaultyStore::new(MemoryStore::new())).await;
+}
+
+#[tokio::test]
+async fn shared_memory_store_passes_the_shared_suite() {
+    shared_store_suite(SharedMemoryStore::new).await;
+}
+
+#[tokio::test]
+async fn faulty_shared_store_without_faults_passes_the_shared_suite() {
+    shared_store_suite(|| FaultyStore::new(SharedMemoryStore::new())).await;
 }
 
 #[tokio::test]

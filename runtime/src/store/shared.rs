@@ -10,6 +10,8 @@
 //! per session already serialises every change.
 
 use super::SessionRecord;
+#[cfg(doc)]
+use super::SessionStore;
 
 /// A record and the version the store holds it at.
 #[derive(Clone, Debug, PartialEq)]
