@@ -1,0 +1,131 @@
+//! Several `SessionManager`s ("app servers") on one real Redis, driven
+//! through the runtime: no lost update, and expiry by Redis's clock even
+//! when a server's own clock is skewed.
+
+mod common;
+
+use common::{random, store};
+use livesession::clock::{Clock, SystemClock};
+use livesession::{RequestInfo, Session, SessionConfig, SessionConfigBuilder, SessionManager};
+use livesession_redis_harness::RedisServer;
+use std::sync::Arc;
+use std::time::Duration;
+
+const SECRET: &str = "0123456789abcdef0123456789abcdef";
+
+fn request(m: &SessionManager, cookie: Option<&str>) -> Session {
+    m.start(&RequestInfo {
+        cookie_header: cookie,
+        path: "/",
+        ..Default::default()
+    })
+}
+
+fn pair(set_cookie: &str) -> String {
+    set_cookie.split(';').next().unwrap().to_string()
+}
+
+async fn read_n(m: &SessionManager, cookie: &str) -> Option<i64> {
+    let s = request(m, Some(cookie));
+    let n = s.get::<i64>("n").await.unwrap();
+    s.finish().await.unwrap();
+    n
+}
+
+async fn node(redis: &RedisServer, prefix: &str, config: SessionConfigBuilder) -> SessionManager {
+    let store = store(redis, prefix).await;
+    SessionManager::new(
+        config
+            .secret(SECRET)
+            .store(Arc::new(store))
+            .build()
+            .unwrap(),
+    )
+}
+
+/// The system clock, `ahead_ms` fast.
+struct Ahead(u64);
+
+impl Clock for Ahead {
+    fn now_ms(&self) -> u64 {
+        SystemClock.now_ms() + self.0
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn increments_through_three_servers_lose_none() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let prefix = format!("t{}:", random());
+    let mut nodes = Vec::new();
+    for _ in 0..3 {
+        nodes.push(node(&redis, &prefix, SessionConfig::builder()).await);
+    }
+    let nodes = Arc::new(nodes);
+    let s = request(&nodes[0], None);
+    s.insert("n", 0).await.unwrap();
+    let cookie = pair(&s.finish().await.unwrap()[0]);
+    let tasks: Vec<_> = (0..60)
+        .map(|i| {
+            let (nodes, cookie) = (nodes.clone(), cookie.clone());
+            tokio::spawn(async move {
+                let s = request(&nodes[i % 3], Some(&cookie));
+                s.update("n", |n: Option<i64>| n.unwrap_or(0) + 1)
+                    .await
+                    .unwrap();
+                s.finish().await.unwrap();
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    for node in nodes.iter() {
+        assert_eq!(read_n(node, &cookie).await, Some(60));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expiry_follows_redis_time_not_a_skewed_server() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let prefix = format!("t{}:", random());
+    let idle = Duration::from_millis(1500);
+    let on_time = node(
+        &redis,
+        &prefix,
+        SessionConfig::builder().max_age(Some(idle)),
+    )
+    .await;
+    // An hour fast: by its own clock every session is long over.
+    let fast = node(
+        &redis,
+        &prefix,
+        SessionConfig::builder()
+            .max_age(Some(idle))
+            .clock(Ahead(3_600_000)),
+    )
+    .await;
+    let s = request(&on_time, None);
+    s.insert("n", 1).await.unwrap();
+    let cookie = pair(&s.finish().await.unwrap()[0]);
+    for _ in 0..4 {
+        // Each read, on either server, extends the session in Redis.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert_eq!(
+            read_n(&fast, &cookie).await,
+            Some(1),
+            "alive by Redis's clock"
+        );
+    }
+    assert_eq!(read_n(&on_time, &cookie).await, Some(1));
+    tokio::time::sleep(Duration::from_millis(2000)).await;
+    assert_eq!(
+        read_n(&fast, &cookie).await,
+        None,
+        "idle past 1.5 s in Redis"
+    );
+    assert_eq!(read_n(&on_time, &cookie).await, None);
+}
