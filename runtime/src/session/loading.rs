@@ -16,6 +16,7 @@ use serde_json::Value;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, MutexGuard};
+use subtle::ConstantTimeEq;
 
 impl Session {
     pub(super) fn state(&self) -> MutexGuard<'_, State> {
@@ -69,29 +70,56 @@ impl Session {
         }
         let fresh = Resolved::Done(Phase::Fresh(SessionRecord::default()), false);
         let config = inner.rt.config();
-        let Some(value) = inner
-            .incoming
-            .as_deref()
-            .and_then(|v| v.strip_prefix(config.cookie_prefix.as_str()))
-        else {
+        let Some(incoming) = inner.incoming.as_deref() else {
             return fresh;
         };
+        let Some(value) = incoming.strip_prefix(config.cookie_prefix.as_str()) else {
+            return fresh;
+        };
+        // The common case first: a live session whose cookie is exactly this
+        // value. Its cookie was signed here with the first secret, so an equal
+        // value (compared in constant time) needs no HMAC.
+        let hinted = value
+            .rfind('.')
+            .map(|dot| &value[..dot])
+            .filter(|id| is_valid_id(id))
+            .map(|id| (id, SessionKey::of_id(id)));
+        if let Some((_, key)) = hinted {
+            if let Some(cell) = inner.rt.registry().live_cell(&key) {
+                if bool::from(cell.cookie_value.as_bytes().ct_eq(incoming.as_bytes())) {
+                    return self.resolve_cell(cell, key, false);
+                }
+            }
+        }
         let Unsigned::Valid { id, renew } = config.signer.unsign(value) else {
             return fresh;
         };
         if !is_valid_id(&id) {
             return fresh;
         }
-        let key = SessionKey::of_id(&id);
+        let key = match hinted {
+            Some((hint, key)) if hint == id => key,
+            _ => SessionKey::of_id(&id),
+        };
         match inner.rt.registry().live_cell(&key) {
-            Some(cell) => match self.attach(&cell) {
-                Attach::Live(snapshot) => Resolved::Done(Phase::Live(cell, snapshot), renew),
-                Attach::Ended => fresh,
-                Attach::Moved => Resolved::Activate { key, id, renew },
-            },
+            Some(cell) => self.resolve_cell(cell, key, renew),
             None if inner.rt.store().is_none() => fresh,
             // Retired (being written out), activating, or only in the store.
             _ => Resolved::Activate { key, id, renew },
+        }
+    }
+
+    /// The request's session is the live `cell` (under `key`), unless it has
+    /// ended or must be followed to the store.
+    fn resolve_cell(&self, cell: Arc<SessionCell>, key: SessionKey, renew: bool) -> Resolved {
+        match self.attach(&cell) {
+            Attach::Live(snapshot) => Resolved::Done(Phase::Live(cell, snapshot), renew),
+            Attach::Ended => Resolved::Done(Phase::Fresh(SessionRecord::default()), false),
+            Attach::Moved => Resolved::Activate {
+                key,
+                id: cell.id().to_string(),
+                renew,
+            },
         }
     }
 
