@@ -15,7 +15,9 @@
 //!   `destroy`, ...).
 //!
 //! Framework adapters (`livesession-poem`, `livesession-salvo`) only move
-//! cookies in and out; see [`SessionManager::start`] and [`Session::finish`].
+//! cookies in and out; see [`SessionManager::start`] and [`Session::finish`],
+//! or, with the feature `http`, `livesession::http`, which does it for the
+//! `http` crate's header maps and URIs.
 //!
 //! ```
 //! use livesession::{RequestInfo, SessionConfig, SessionManager};
@@ -45,6 +47,9 @@ pub mod config;
 pub mod cookie;
 mod core;
 pub mod error;
+// Feature `http` (documented in the module; the crate does not build docs with docsrs cfgs).
+#[cfg(feature = "http")]
+pub mod http;
 #[doc(hidden)]
 pub mod id;
 mod manager;
