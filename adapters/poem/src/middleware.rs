@@ -1,8 +1,7 @@
 use crate::Session;
-use livesession::cookie::join_cookie_headers;
-use livesession::{RequestInfo, SessionManager};
-use poem::http::header::{COOKIE, SET_COOKIE};
-use poem::http::{HeaderValue, StatusCode};
+use livesession::SessionManager;
+use poem::http::uri::Scheme;
+use poem::http::StatusCode;
 use poem::{Endpoint, IntoResponse, Middleware, Request, Response, Result};
 
 /// Attaches a [`Session`] to every request and writes its `Set-Cookie`
@@ -41,38 +40,15 @@ impl<E: Endpoint> Endpoint for SessionEndpoint<E> {
     type Output = Response;
 
     async fn call(&self, mut req: Request) -> Result<Self::Output> {
-        let session = {
-            let cookie_header = join_cookie_headers(
-                req.headers()
-                    .get_all(COOKIE)
-                    .iter()
-                    .map(HeaderValue::as_bytes),
-            );
-            let info = RequestInfo {
-                cookie_header: cookie_header.as_deref(),
-                path: req.uri().path(),
-                tls: req.scheme() == &poem::http::uri::Scheme::HTTPS,
-                forwarded_proto: req
-                    .headers()
-                    .get("x-forwarded-proto")
-                    .and_then(|v| v.to_str().ok()),
-            };
-            self.manager.start(&info)
-        };
+        let https = req.scheme() == &Scheme::HTTPS;
+        let session = livesession::http::start(&self.manager, req.headers(), req.uri(), https);
         req.extensions_mut().insert(Session(session.clone()));
         let mut resp = match self.inner.call(req).await {
             Ok(r) => r.into_response(),
             Err(e) => e.into_response(),
         };
-        match session.finish().await {
-            Ok(cookies) => {
-                for c in cookies {
-                    if let Ok(v) = HeaderValue::from_str(&c) {
-                        resp.headers_mut().append(SET_COOKIE, v);
-                    }
-                }
-                Ok(resp)
-            }
+        match livesession::http::finish(&session, resp.headers_mut()).await {
+            Ok(()) => Ok(resp),
             Err(e) => {
                 tracing::error!(error = %e, "could not finish the session; answering 500");
                 Ok(Response::builder()
