@@ -1,4 +1,5 @@
-//! The model-based properties of `runtime/tests/model.rs` against
+//! The model-based properties of `livesession_test_support::model` (run
+//! over the runtime's own backends in `runtime/tests/model.rs`) against
 //! `SledStore`: random sequences of requests, clock moves, passivations,
 //! restarts, store faults and cancelled requests, checked step by step
 //! against a sequential model of every session. A restart here is a real
@@ -8,18 +9,10 @@
 //!
 //! More cases: `PROPTEST_CASES=500 cargo test -p livesession-sled --test model`.
 
-// The harness is shared with the runtime's properties (memory mode and
-// `MemoryStore`), which are compiled only in the runtime crate
-// (`cfg(feature = "testing")`, a feature this crate does not have; its
-// dev-dependency on livesession enables `livesession::testing`).
-#[path = "../../../runtime/tests/model.rs"]
-#[allow(unexpected_cfgs)]
-mod harness;
-
-use harness::{case, check, config, Faults, Host};
 use livesession::store::SessionStore;
 use livesession::testing::FaultyStore;
 use livesession_sled::{SledConfig, SledStore};
+use livesession_test_support::model::{case, check, config, Faults, Host};
 use proptest::prelude::*;
 use std::sync::Arc;
 use std::time::Duration;
