@@ -69,6 +69,15 @@ pub(crate) enum Ending {
 }
 
 impl Ending {
+    /// Whether this ending ends a session holding `record`: a revoke only
+    /// one bound to its user.
+    pub fn applies_to(&self, record: &SessionRecord) -> bool {
+        match self {
+            Ending::Revoke(user) => record.user.as_deref() == Some(user),
+            Ending::Logout | Ending::Regenerate => true,
+        }
+    }
+
     pub fn reason(&self) -> EndReason {
         match self {
             Ending::Logout => EndReason::Destroyed,

@@ -16,8 +16,9 @@
 //! shared alarm queue and stops; the session stays live in its cell, and the
 //! next change (or the alarm) spawns a new owner.
 
+use super::batch::{answer, apply_all, apply_in_memory, fail_all, Applied, Reply};
 use crate::core::cell::{ActorArgs, Lifecycle, SessionActor};
-use crate::core::change::{ChangeOutcome, MutateFn, MutatedOk, PendingChange};
+use crate::core::change::{ChangeOutcome, MutateFn, PendingChange};
 use crate::core::snapshot::Snapshot;
 use crate::core::{expiry_refresh_due, Core};
 use crate::error::SessionError;
@@ -26,10 +27,8 @@ use crate::store::{Committed, SessionRecord, StoreError};
 use kameo::error::Infallible;
 use kameo::mailbox::{MailboxReceiver, Signal};
 use kameo::prelude::*;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::oneshot;
 use tokio::time::Instant;
 use tracing::Instrument;
 
@@ -264,21 +263,18 @@ impl SessionActor {
             .map(|p| (p.change, p.reply))
             .unzip();
         crate::metrics::batch(changes.len());
+        if rt.unbounded_store().is_none() {
+            // Nothing to write or wait for.
+            apply_in_memory(rt, &self.cell, changes, replies);
+            return false;
+        }
         let mut base = self.cell.current();
         for _ in 0..MAX_COMMIT_ATTEMPTS {
-            let mut record = base.record.clone();
-            let mut applied: Vec<Applied> = changes
-                .iter_mut()
-                .map(|change| apply_one(rt, &mut record, change))
-                .collect();
-            let changed = record.data != base.record.data
-                || record.user != base.record.user
-                || record.cookie != base.record.cookie;
+            let (record, mut applied, changed) = apply_all(rt, &self.cell, &base, &mut changes);
             if !changed {
                 answer(replies, applied, &base);
                 return false;
             }
-            record.expires_at_ms = rt.expires_at(&record, self.cell.last_access());
             match self
                 .persist(rt, &base, &record, &mut replies, &mut applied)
                 .await
@@ -429,38 +425,6 @@ enum Persisted {
     Failed(String),
 }
 
-/// The caller of one change of a batch.
-type Reply = oneshot::Sender<ChangeOutcome>;
-
-/// What one change of a batch returned: its value and whether it changed
-/// the data or user binding.
-type Applied = Result<(Option<serde_json::Value>, bool), SessionError>;
-
-/// Answers every change of a batch that was published as `snapshot`.
-fn answer(replies: Vec<Reply>, applied: Vec<Applied>, snapshot: &Arc<Snapshot>) {
-    for (reply, applied) in replies.into_iter().zip(applied) {
-        let outcome = applied.map(|(value, data_changed)| MutatedOk {
-            snapshot: snapshot.clone(),
-            value,
-            data_changed,
-        });
-        let _ = reply.send(ChangeOutcome::Applied(outcome));
-    }
-}
-
-/// Answers every change of a failed batch (each with its own error if it
-/// had one, else `why`).
-fn fail_all(replies: &mut Vec<Reply>, applied: Vec<Applied>, why: &str) {
-    let mut applied = applied.into_iter();
-    for reply in replies.drain(..) {
-        let outcome = match applied.next() {
-            Some(Err(own)) => Err(own),
-            _ => Err(SessionError::Store(StoreError::backend(why.to_string()))),
-        };
-        let _ = reply.send(ChangeOutcome::Applied(outcome));
-    }
-}
-
 /// How many more store deadlines an owner keeps waiting for one of its
 /// writes after the first has passed, before it gives the write up.
 const WRITE_GRACE_DEADLINES: u32 = 4;
@@ -499,25 +463,4 @@ pub(super) async fn write_to_end<T>(
     };
     crate::metrics::store_op(op, started.elapsed().as_secs_f64(), result.is_ok() && !late);
     (result, late)
-}
-
-/// Applies one change to the batch's working record; on error (or panic)
-/// the record is left as it was. Returns the change's value and whether it
-/// changed the data or user binding.
-fn apply_one(
-    rt: &Core,
-    record: &mut SessionRecord,
-    change: &mut MutateFn,
-) -> Result<(Option<serde_json::Value>, bool), SessionError> {
-    let mut next = record.clone();
-    let value = match catch_unwind(AssertUnwindSafe(|| change(&mut next))) {
-        Ok(r) => r?,
-        Err(_) => return Err(SessionError::UpdatePanicked),
-    };
-    if next.data != record.data {
-        rt.config().limits.check(&next.data)?;
-    }
-    let data_changed = next.data != record.data || next.user != record.user;
-    *record = next;
-    Ok((value, data_changed))
 }

@@ -4,7 +4,9 @@
 use super::actor::write_to_end;
 use crate::core::cell::{Lifecycle, SessionActor};
 use crate::core::change::{Ended, Ending};
+use crate::core::Core;
 use crate::error::SessionError;
+use crate::store::SessionRecord;
 use kameo::message::{Context, Message};
 use kameo::Reply;
 
@@ -57,25 +59,46 @@ impl Message<Destroy> for SessionActor {
             ctx.stop();
             return Destroyed(Ok(None));
         }
+        let Some(store) = rt.unbounded_store().cloned() else {
+            // In memory only: nothing to delete.
+            let record = self.cell.current().record.clone();
+            let ended = ending
+                .applies_to(&record)
+                .then(|| self.finish_ending(&rt, &ending, record));
+            if ended.is_some() {
+                ctx.stop();
+            }
+            return Destroyed(Ok(ended));
+        };
         let record = self.cell.current().record.clone();
-        if let Ending::Revoke(user) = &ending {
-            if record.user.as_deref() != Some(user) {
-                return Destroyed(Ok(None));
-            }
+        if !ending.applies_to(&record) {
+            return Destroyed(Ok(None));
         }
-        if let Some(store) = rt.unbounded_store() {
-            // Delete first, to its end: if the store fails, the session stays
-            // as it was (and the store may lack it: the next write-back saves it).
-            let key = self.cell.key;
-            let deletion = match ending {
-                Ending::Revoke(_) => store.delete(&key),
-                Ending::Logout | Ending::Regenerate => store.end(&key),
-            };
-            if let (Err(e), _) = write_to_end(&rt, "delete", deletion, || {}).await {
-                self.cell.set_store_behind(true);
-                return Destroyed(Err(e.into()));
-            }
+        // Delete first, to its end: if the store fails, the session stays
+        // as it was (and the store may lack it: the next write-back saves it).
+        let key = self.cell.key;
+        let deletion = match ending {
+            Ending::Revoke(_) => store.delete(&key),
+            Ending::Logout | Ending::Regenerate => store.end(&key),
+        };
+        if let (Err(e), _) = write_to_end(&rt, "delete", deletion, || {}).await {
+            self.cell.set_store_behind(true);
+            return Destroyed(Err(e.into()));
         }
+        let ended = self.finish_ending(&rt, &ending, record);
+        ctx.stop();
+        // Ended here at once; acknowledged only once the delete is durable.
+        if let (Err(e), _) = write_to_end(&rt, "flush", store.flush(), || {}).await {
+            return Destroyed(Err(e.into()));
+        }
+        Destroyed(Ok(Some(ended)))
+    }
+}
+
+impl SessionActor {
+    /// Ends the session here for `ending`, whose final record is `record`
+    /// (deleted from the store already, if there is one).
+    fn finish_ending(&self, rt: &Core, ending: &Ending, record: SessionRecord) -> Ended {
         if !matches!(ending, Ending::Revoke(_)) {
             // A logout or regenerate: a browser's request still carrying the
             // id must not clear the cookie that replaces it.
@@ -84,20 +107,13 @@ impl Message<Destroy> for SessionActor {
         // A regenerate carries the user binding into a session that exists
         // only in its request until it finishes: registered before this one
         // ends, so a revoke at any moment reaches one of the two.
-        let binding = match (&ending, record.user.as_deref()) {
+        let binding = match (ending, record.user.as_deref()) {
             (Ending::Regenerate, Some(user)) => Some(rt.bind(user)),
             _ => None,
         };
         crate::metrics::session_ended(ending.reason());
         rt.retire_cell(&self.cell, Lifecycle::Dead);
-        ctx.stop();
-        if let Some(store) = rt.unbounded_store() {
-            // Ended here at once; acknowledged only once the delete is durable.
-            if let (Err(e), _) = write_to_end(&rt, "flush", store.flush(), || {}).await {
-                return Destroyed(Err(e.into()));
-            }
-        }
-        Destroyed(Ok(Some(Ended { record, binding })))
+        Ended { record, binding }
     }
 }
 

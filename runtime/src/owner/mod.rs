@@ -7,6 +7,7 @@
 mod activation;
 mod actor;
 mod background;
+mod batch;
 mod devices;
 mod eviction;
 mod handoff;

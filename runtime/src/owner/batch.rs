@@ -1,0 +1,120 @@
+//! Applying a batch of queued changes to a session's record, and answering
+//! the requests that queued them.
+
+use crate::core::cell::SessionCell;
+use crate::core::change::{ChangeOutcome, MutateFn, MutatedOk};
+use crate::core::snapshot::Snapshot;
+use crate::core::Core;
+use crate::error::SessionError;
+use crate::store::{SessionRecord, StoreError};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+use tokio::sync::oneshot;
+
+/// The caller of one change of a batch.
+pub(super) type Reply = oneshot::Sender<ChangeOutcome>;
+
+/// What one change of a batch returned: its value and whether it changed
+/// the data or user binding.
+pub(super) type Applied = Result<(Option<serde_json::Value>, bool), SessionError>;
+
+/// Answers every change of a batch that was published as `snapshot`.
+pub(super) fn answer(replies: Vec<Reply>, applied: Vec<Applied>, snapshot: &Arc<Snapshot>) {
+    for (reply, applied) in replies.into_iter().zip(applied) {
+        let outcome = applied.map(|(value, data_changed)| MutatedOk {
+            snapshot: snapshot.clone(),
+            value,
+            data_changed,
+        });
+        let _ = reply.send(ChangeOutcome::Applied(outcome));
+    }
+}
+
+/// Answers every change of a failed batch (each with its own error if it
+/// had one, else `why`).
+pub(super) fn fail_all(replies: &mut Vec<Reply>, applied: Vec<Applied>, why: &str) {
+    let mut applied = applied.into_iter();
+    for reply in replies.drain(..) {
+        let outcome = match applied.next() {
+            Some(Err(own)) => Err(own),
+            _ => Err(SessionError::Store(StoreError::backend(why.to_string()))),
+        };
+        let _ = reply.send(ChangeOutcome::Applied(outcome));
+    }
+}
+
+/// Applies `changes` in order on `base`'s record. Returns the new record
+/// (with its expiry moved when anything changed), each change's result,
+/// and whether the data, user or cookie options changed.
+pub(super) fn apply_all(
+    rt: &Core,
+    cell: &SessionCell,
+    base: &Snapshot,
+    changes: &mut [MutateFn],
+) -> (SessionRecord, Vec<Applied>, bool) {
+    let mut record = base.record.clone();
+    let applied: Vec<Applied> = changes
+        .iter_mut()
+        .map(|change| apply_one(rt, &mut record, change))
+        .collect();
+    let changed = record.data != base.record.data
+        || record.user != base.record.user
+        || record.cookie != base.record.cookie;
+    if changed {
+        record.expires_at_ms = rt.expires_at(&record, cell.last_access());
+    }
+    (record, applied, changed)
+}
+
+/// Applies a batch to a session kept in memory only (no store: nothing to
+/// wait for), publishes it and answers every caller.
+pub(super) fn apply_in_memory(
+    rt: &Core,
+    cell: &SessionCell,
+    mut changes: Vec<MutateFn>,
+    replies: Vec<Reply>,
+) {
+    let (snapshot, applied) = publish_in_memory(rt, cell, &mut changes);
+    answer(replies, applied, &snapshot);
+}
+
+/// Applies `changes` and publishes the result; returns the published
+/// snapshot and each change's result.
+fn publish_in_memory(
+    rt: &Core,
+    cell: &SessionCell,
+    changes: &mut [MutateFn],
+) -> (Arc<Snapshot>, Vec<Applied>) {
+    let base = cell.current();
+    let (record, applied, changed) = apply_all(rt, cell, &base, changes);
+    if !changed {
+        return (base, applied);
+    }
+    let snapshot = Arc::new(Snapshot {
+        version: base.version + 1,
+        record,
+    });
+    cell.snapshot.store(snapshot.clone());
+    (snapshot, applied)
+}
+
+/// Applies one change to the batch's working record; on error (or panic)
+/// the record is left as it was. Returns the change's value and whether it
+/// changed the data or user binding.
+fn apply_one(
+    rt: &Core,
+    record: &mut SessionRecord,
+    change: &mut MutateFn,
+) -> Result<(Option<serde_json::Value>, bool), SessionError> {
+    let mut next = record.clone();
+    let value = match catch_unwind(AssertUnwindSafe(|| change(&mut next))) {
+        Ok(r) => r?,
+        Err(_) => return Err(SessionError::UpdatePanicked),
+    };
+    if next.data != record.data {
+        rt.config().limits.check(&next.data)?;
+    }
+    let data_changed = next.data != record.data || next.user != record.user;
+    *record = next;
+    Ok((value, data_changed))
+}
