@@ -98,9 +98,14 @@
 #                 uncommitted edits in the tree
 #   SKIP_BUILD=1  use the binaries already built
 #   OUT           results dir [benches/http/target/results/<UTC timestamp>]
-#   REPORT_ONLY=DIR  only re-print the tables from an earlier results dir
+#   REPORT_ONLY=DIR  only re-print the tables (and redraw the chart) from an
+#                 earlier results dir
+#   CHART_OUT=PATH   also copy the run's chart there, e.g.
+#                 CHART_OUT=benches/http/cpu-per-request.svg (the committed one)
 # Outputs: OUT/raw.tsv (one line per repetition), OUT/lost.tsv, OUT/table.md,
-# OUT/build.txt (commits built), OUT/logs/<server>-<route>[-c<N>].{stderr,wrk}
+# OUT/cpu-per-request.svg (chart.py: CPU µs/request per server and route,
+# grouped bars), OUT/build.txt (commits built), OUT/knobs.txt (the settings
+# above, for the chart's title), OUT/logs/<server>-<route>[-c<N>].{stderr,wrk}
 # (server stderr and wrk output; -c<N> for N cookies), OUT/logs/redis-server.log.
 #
 # Example: sync durability vs memory, before and after a commit, 1 and 64 cookies:
@@ -149,6 +154,9 @@ LOST="$OUT/lost.tsv"
 if [ -z "${REPORT_ONLY:-}" ]; then
 printf 'server\troute\tcookies\trep\trequests\tduration_us\tp50_us\tp99_us\tcpu_ticks\tstatus_errors\tsocket_errors\talive\tcheck\tredis_cmds\tredis_cpu_ticks\tredis_mix\n' >"$RAW"
 printf 'server\tsetting\tround\tn\tfinal\tlost\tnon_200\terrors\treads\n' >"$LOST"
+for knob in DURATION REPS CONNS THREADS COOKIES NICE SERVER_CPU CLIENT_CPU REDIS_CPU; do
+    printf '%s=%s\n' "$knob" "${!knob}"
+done >"$OUT/knobs.txt"
 fi
 
 # boosted CMD...: runs CMD (exec, same pid) in a session of its own whose
@@ -506,7 +514,20 @@ if L:
 PY
 }
 
-if [ -n "${REPORT_ONLY:-}" ]; then report; exit 0; fi
+# chart: OUT/cpu-per-request.svg from $RAW (benches/http/chart.py, Python
+# standard library only); copied to CHART_OUT when set. A failure is reported,
+# not fatal: the tables are the result.
+chart() {
+    if python3 "$HERE/chart.py" "$OUT"; then
+        if [ -n "${CHART_OUT:-}" ]; then
+            cp "$OUT/cpu-per-request.svg" "$CHART_OUT" && log "chart copied to $CHART_OUT"
+        fi
+    else
+        log "WARNING: chart.py failed; no chart"
+    fi
+}
+
+if [ -n "${REPORT_ONLY:-}" ]; then report; chart; exit 0; fi
 
 # ---------------------------------------------------------------- 1. wrk
 if ! command -v wrk >/dev/null 2>&1; then
@@ -933,4 +954,5 @@ done
 
 # ---------------------------------------------------------------- 5. report
 report
+chart
 log "results in $OUT"
