@@ -257,3 +257,47 @@ async fn a_cookie_logged_out_on_another_node_a_moment_ago_is_not_cleared() {
         "a revoked cookie is cleared"
     );
 }
+
+#[tokio::test]
+async fn a_session_ended_on_another_node_is_not_counted_or_carried_by_a_stale_copy() {
+    let store = Arc::new(SharedMemoryStore::new());
+    let [a, b] = <[SessionManager; 2]>::try_from(nodes(&store, 2))
+        .ok()
+        .unwrap();
+    let s = request(&a, None);
+    s.bind_user("bob").await.unwrap();
+    s.insert("secret", "x").await.unwrap();
+    let cookie = pair(&s.finish().await.unwrap()[0]);
+    // Both nodes hold it live.
+    let s = request(&b, Some(&cookie));
+    assert_eq!(s.user().await.unwrap().as_deref(), Some("bob"));
+    s.finish().await.unwrap();
+
+    assert_eq!(b.revoke_user("bob").await.unwrap(), 1);
+    // a's copy is stale: a revoke there finds nothing left to end.
+    assert_eq!(a.revoke_user("bob").await.unwrap(), 0, "counted twice");
+
+    // Another bob session, revoked on b while a request on a holds it: a
+    // regenerate there must not carry the revoked data into a new id.
+    let s = request(&a, None);
+    s.bind_user("bob").await.unwrap();
+    s.insert("secret", "y").await.unwrap();
+    let cookie = pair(&s.finish().await.unwrap()[0]);
+    let stale = request(&a, Some(&cookie));
+    assert_eq!(
+        stale.get::<String>("secret").await.unwrap().as_deref(),
+        Some("y")
+    );
+    assert_eq!(b.revoke_user("bob").await.unwrap(), 1);
+    stale.regenerate(&["secret"]).await.unwrap();
+    assert_eq!(
+        stale.get::<String>("secret").await.unwrap(),
+        None,
+        "revoked data carried over"
+    );
+    assert_eq!(
+        stale.user().await.unwrap(),
+        None,
+        "revoked binding carried over"
+    );
+}

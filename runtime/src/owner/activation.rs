@@ -373,10 +373,16 @@ impl Core {
         };
         match store.load(&key).await {
             Ok(Some(rec)) if rec.user.as_deref() == Some(user) => {
-                store.delete(&key).await?;
+                let existed = store.delete(&key).await?;
                 // A shared store loads only what it holds live, by its own
-                // clock: the record's expiry lags behind every touch.
-                let revoked = self.is_shared() || !rec.is_expired(self.now_ms());
+                // clock (the record's expiry lags behind every touch), and its
+                // delete says whether it ended a live record: another process
+                // may have ended it since the load.
+                let revoked = if self.is_shared() {
+                    existed
+                } else {
+                    !rec.is_expired(self.now_ms())
+                };
                 if revoked {
                     crate::metrics::session_ended(EndReason::Revoked);
                 }

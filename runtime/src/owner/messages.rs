@@ -81,9 +81,19 @@ impl Message<Destroy> for SessionActor {
             Ending::Revoke(_) => store.delete(&key),
             Ending::Logout | Ending::Regenerate => store.end(&key),
         };
-        if let (Err(e), _) = write_to_end(&rt, "delete", deletion, || {}).await {
-            self.cell.set_store_behind(true);
-            return Destroyed(Err(e.into()));
+        let existed = match write_to_end(&rt, "delete", deletion, || {}).await {
+            (Ok(existed), _) => existed,
+            (Err(e), _) => {
+                self.cell.set_store_behind(true);
+                return Destroyed(Err(e.into()));
+            }
+        };
+        if rt.is_shared() && !existed {
+            // Another process ended it first: this copy was stale. Nothing
+            // of it may be counted or carried into a new session.
+            rt.retire_cell(&self.cell, Lifecycle::Dead);
+            ctx.stop();
+            return Destroyed(Ok(None));
         }
         let ended = self.finish_ending(&rt, &ending, record);
         ctx.stop();
