@@ -4,6 +4,8 @@
 
 use crate::clock::{Clock, SystemClock};
 use crate::cookie::{is_attribute_value, is_cookie_octets, is_token, SameSite};
+// Defined beside `SameSite` (the store's records hold both); its path here stays.
+pub use crate::cookie::Secure;
 use crate::id::IdGenerator;
 use crate::signing::{Algorithm, HmacSigner, Signer};
 use crate::store::SessionStore;
@@ -86,33 +88,6 @@ impl Limits {
     pub fn max_key_bytes(mut self, bytes: usize) -> Self {
         self.max_key_bytes = bytes;
         self
-    }
-}
-
-/// When to send the `Secure` cookie attribute.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Secure {
-    /// Always (fastify's default `true`).
-    Always,
-    /// Never.
-    Never,
-    /// Only when the request came over https (or `X-Forwarded-Proto: https`
-    /// with trust proxy). Over plain http, `SameSite=None` is sent as `Lax`.
-    Auto,
-}
-
-impl std::str::FromStr for Secure {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s.to_ascii_lowercase().as_str() {
-            "true" => Ok(Secure::Always),
-            "false" => Ok(Secure::Never),
-            "auto" => Ok(Secure::Auto),
-            _ => Err(format!(
-                "invalid secure value {s:?}: expected true, false or auto"
-            )),
-        }
     }
 }
 

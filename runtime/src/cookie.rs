@@ -116,6 +116,33 @@ fn truncate_to_char_boundary(s: &str, max: usize) -> &str {
     &s[..end]
 }
 
+/// When to send the `Secure` cookie attribute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Secure {
+    /// Always (fastify's default `true`).
+    Always,
+    /// Never.
+    Never,
+    /// Only when the request came over https (or `X-Forwarded-Proto: https`
+    /// with trust proxy). Over plain http, `SameSite=None` is sent as `Lax`.
+    Auto,
+}
+
+impl std::str::FromStr for Secure {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "true" => Ok(Secure::Always),
+            "false" => Ok(Secure::Never),
+            "auto" => Ok(Secure::Auto),
+            _ => Err(format!(
+                "invalid secure value {s:?}: expected true, false or auto"
+            )),
+        }
+    }
+}
+
 /// The `SameSite` cookie attribute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]

@@ -34,7 +34,7 @@ fn json_value_trees_round_trip() {
         expires_at_ms: Some(2),
         absolute_deadline_ms: Some(3),
         cookie: CookieOverrides {
-            same_site: Some("lax".into()),
+            same_site: Some(livesession::SameSite::Lax),
             ..CookieOverrides::default()
         },
         ..with_data(vec![

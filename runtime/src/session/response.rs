@@ -81,24 +81,10 @@ impl CookieOptions {
             o.http_only = Some(v);
         }
         if let Some(v) = self.secure {
-            o.secure = Some(
-                match v {
-                    Secure::Always => "true",
-                    Secure::Never => "false",
-                    Secure::Auto => "auto",
-                }
-                .into(),
-            );
+            o.secure = Some(v);
         }
         if let Some(v) = self.same_site {
-            o.same_site = Some(
-                match v {
-                    SameSite::Strict => "strict",
-                    SameSite::Lax => "lax",
-                    SameSite::None => "none",
-                }
-                .into(),
-            );
+            o.same_site = Some(v);
         }
         if let Some(v) = &self.domain {
             o.domain = Some(v.clone());
@@ -135,20 +121,13 @@ pub(crate) fn clearing_cookie(rt: &Core, o: &CookieOverrides, https: bool) -> St
 /// the session's overrides `o` on top.
 fn attributes<'a>(rt: &'a Core, o: &'a CookieOverrides, https: bool) -> CookieAttributes<'a> {
     let c = &rt.config().cookie;
-    let secure_setting = o
-        .secure
-        .as_deref()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(c.secure);
+    let secure_setting = o.secure.unwrap_or(c.secure);
     let secure = match secure_setting {
         Secure::Always => true,
         Secure::Never => false,
         Secure::Auto => https,
     };
-    let mut same_site = match o.same_site.as_deref() {
-        Some(s) => s.parse().ok().or(c.same_site),
-        None => c.same_site,
-    };
+    let mut same_site = o.same_site.or(c.same_site);
     if secure_setting == Secure::Auto && !https && same_site == Some(SameSite::None) {
         // Browsers reject SameSite=None without Secure (fastify does the same).
         same_site = Some(SameSite::Lax);

@@ -23,6 +23,14 @@ use serde::Deserialize;
 use serde_json::Value;
 
 /// The version byte that starts every encoded record.
+///
+/// Still 1 after `CookieOverrides::secure` and `same_site` became typed
+/// (`Secure`, `SameSite` instead of strings): they are written as the same
+/// lowercase strings (`"true"`, `"false"`, `"auto"`; `"strict"`, `"lax"`,
+/// `"none"`), so a record encodes to the very same bytes, and records
+/// written before decode as they were read (any case; a string that names no
+/// value as `None`, logged). `runtime/tests/record_format.rs` decodes bytes
+/// written by the old encoder.
 pub const FORMAT_VERSION: u8 = 1;
 
 /// How deeply arrays and objects may nest inside one session data value

@@ -88,8 +88,8 @@ fn rich_record() -> SessionRecord {
         cookie: CookieOverrides {
             max_age_ms: Some(600_000),
             http_only: Some(false),
-            secure: Some("auto".to_owned()),
-            same_site: Some("strict".to_owned()),
+            secure: Some(crate::Secure::Auto),
+            same_site: Some(crate::SameSite::Strict),
             domain: Some("example.com".to_owned()),
             partitioned: Some(true),
         },
