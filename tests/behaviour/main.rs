@@ -17,7 +17,12 @@ mod concurrency;
 mod cookies;
 mod devices;
 mod expiry;
+mod memory_mode;
 mod metrics;
 mod options;
 mod routes;
 mod secrets;
+
+/// Each server here is one process (see `tests/behaviour_shared` for the
+/// same scenarios on two processes sharing Redis).
+pub const SHARED: bool = false;

@@ -56,12 +56,18 @@ pub struct Cfg {
     /// Environment for the child (`LIVESESSION_SECRET` is removed unless
     /// set here).
     pub env: Vec<(String, String)>,
+    /// Two processes on a Redis of their own instead of one in memory:
+    /// requests alternate between them (the `behaviour_shared` suite).
+    pub pair_on_redis: bool,
 }
 
 impl Cfg {
+    /// One process in `--memory` mode; in the `behaviour_shared` suite,
+    /// two processes sharing a Redis of their own.
     pub fn memory() -> Cfg {
         Cfg {
-            memory: true,
+            memory: !crate::SHARED,
+            pair_on_redis: crate::SHARED,
             secrets: vec![SECRET.to_string()],
             ..Cfg::default()
         }
@@ -144,10 +150,26 @@ pub struct Server {
     child: Option<Child>,
     work: tempfile::TempDir,
     log_path: PathBuf,
+    /// The second process of a pair on Redis.
+    peer: Option<Peer>,
+}
+
+/// The second process of a server made of two processes sharing a Redis,
+/// and that Redis.
+struct Peer {
+    child: Child,
+    base: String,
+    /// Which process the next request goes to.
+    turn: std::sync::atomic::AtomicUsize,
+    /// Dropped after both processes (fields drop in order).
+    _redis: livesession_redis_harness::RedisServer,
 }
 
 impl Server {
     pub async fn start(demo: Demo, cfg: Cfg) -> Server {
+        if cfg.pair_on_redis {
+            return Box::pin(Server::start_pair(demo, cfg)).await;
+        }
         let mut last = String::new();
         for attempt in 0..3 {
             let work = tempfile::Builder::new()
@@ -193,6 +215,7 @@ impl Server {
                 child: Some(child),
                 work,
                 log_path,
+                peer: None,
             };
             match srv.wait_healthy(Duration::from_secs(10)).await {
                 Ok(()) => return srv,
@@ -243,7 +266,40 @@ impl Server {
         }
     }
 
+    /// Two processes on one Redis of their own, started with `cfg`'s flags
+    /// plus `--redis`: requests alternate between them, except `/health`
+    /// and `/stats` (whose `live` is per process), which go to the first.
+    async fn start_pair(demo: Demo, mut cfg: Cfg) -> Server {
+        cfg.pair_on_redis = false;
+        let Some(redis) = livesession_redis_harness::RedisServer::start() else {
+            // No redis-server: `start` said so loudly (or failed the test
+            // under LIVESESSION_REQUIRE_REDIS=1); the scenario runs on one
+            // process in memory instead.
+            cfg.memory = true;
+            return Server::start(demo, cfg).await;
+        };
+        cfg.memory = false;
+        cfg.args.extend(["--redis".to_string(), redis.url()]);
+        let mut first = Server::start(demo, cfg.clone()).await;
+        let mut second = Server::start(demo, cfg.clone()).await;
+        first.cfg.pair_on_redis = true;
+        first.peer = Some(Peer {
+            child: second.child.take().expect("a running second process"),
+            base: second.base.clone(),
+            turn: Default::default(),
+            _redis: redis,
+        });
+        first
+    }
+
     pub fn url(&self, path: &str) -> String {
+        if let Some(peer) = &self.peer {
+            let own = matches!(path, "/health" | "/stats") || path.starts_with("/metrics");
+            let turn = peer.turn.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            if !own && turn % 2 == 1 {
+                return format!("{}{}", peer.base, path);
+            }
+        }
         format!("{}{}", self.base, path)
     }
 
@@ -504,6 +560,10 @@ impl Drop for Server {
         if let Some(mut c) = self.child.take() {
             let _ = c.kill();
             let _ = c.wait();
+        }
+        if let Some(mut peer) = self.peer.take() {
+            let _ = peer.child.kill();
+            let _ = peer.child.wait();
         }
         let _ = &self.work;
     }

@@ -14,3 +14,6 @@ mod expiry;
 mod passivation;
 mod restart;
 mod store_privacy;
+
+/// Servers started with `Cfg::memory()` are single processes.
+pub const SHARED: bool = false;

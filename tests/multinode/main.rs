@@ -39,3 +39,6 @@ macro_rules! on_redis {
 mod nodes;
 mod outage;
 mod redis;
+
+/// Servers started with `Cfg::memory()` are single processes.
+pub const SHARED: bool = false;
