@@ -567,7 +567,12 @@ impl SessionConfigBuilder {
         if !is_cookie_octets(&self.cookie_prefix) {
             return Err(ConfigError::CookiePrefix(self.cookie_prefix));
         }
-        if !self.cookie.path.starts_with('/') || !is_attribute_value(&self.cookie.path) {
+        // A path ending in white space is read without it by browsers, so
+        // the cookie would never come back to the path sessions are scoped to.
+        if !self.cookie.path.starts_with('/')
+            || !is_attribute_value(&self.cookie.path)
+            || self.cookie.path.ends_with([' ', '\t'])
+        {
             return Err(ConfigError::CookiePath(self.cookie.path));
         }
         if let Some(d) = &self.cookie.domain {
@@ -664,6 +669,10 @@ mod tests {
         assert_eq!(
             err(b().secret(S).cookie_path("app")),
             ConfigError::CookiePath("app".into())
+        );
+        assert_eq!(
+            err(b().secret(S).cookie_path("/app ")),
+            ConfigError::CookiePath("/app ".into())
         );
         assert_eq!(
             err(b().secret(S).cookie_domain(Some("a b".into()))),
