@@ -1,0 +1,119 @@
+//! The [`SessionStore`] impl: encoding on the calling task, sled calls on
+//! the store's threads.
+
+use std::sync::Arc;
+
+use livesession::store::{SessionKey, SessionRecord, SessionStore, StoreError, StoreFuture};
+use sled::IVec;
+
+use super::recovery::{unavailable, REOPENING};
+use super::{SledStore, State};
+use crate::codec::{self, IndexFields};
+use crate::config::Durability;
+use crate::db::{expiry_entry, parse_expiry_entry, SWEEP_CHUNK};
+
+impl SessionStore for SledStore {
+    fn load<'a>(&'a self, key: &'a SessionKey) -> StoreFuture<'a, Option<SessionRecord>> {
+        let k = *key.as_bytes();
+        Box::pin(self.blocking(move |s| s.with_db(|db| db.load(&k))))
+    }
+
+    fn create<'a>(&'a self, key: &'a SessionKey, record: &'a SessionRecord) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            // Encoding is cheap and needs the borrowed record: done here.
+            let k = *key.as_bytes();
+            let bytes = IVec::from(codec::encode(record)?);
+            let index = IndexFields::of(record);
+            self.blocking(move |s| {
+                s.write_record(k, Some(bytes.clone()), |db| db.create(&k, bytes, &index))
+            })
+            .await
+        })
+    }
+
+    fn save<'a>(&'a self, key: &'a SessionKey, record: &'a SessionRecord) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            let k = *key.as_bytes();
+            let bytes = IVec::from(codec::encode(record)?);
+            let index = IndexFields::of(record);
+            self.blocking(move |s| {
+                s.write_record(k, Some(bytes.clone()), |db| db.save(&k, bytes, &index))
+            })
+            .await
+        })
+    }
+
+    fn delete<'a>(&'a self, key: &'a SessionKey) -> StoreFuture<'a, bool> {
+        let k = *key.as_bytes();
+        Box::pin(self.blocking(move |s| s.write_record(k, None, |db| db.delete(&k))))
+    }
+
+    fn keys_for_user<'a>(&'a self, user: &'a str) -> StoreFuture<'a, Vec<SessionKey>> {
+        let user = user.to_owned();
+        Box::pin(self.blocking(move |s| s.with_db(|db| db.keys_for_user(&user))))
+    }
+
+    fn remove_expired<'a>(
+        &'a self,
+        now_ms: u64,
+        limit: usize,
+        skip: &'a (dyn Fn(&SessionKey) -> bool + Send + Sync),
+    ) -> StoreFuture<'a, usize> {
+        Box::pin(async move {
+            let upper = expiry_entry(now_ms, &[0xff; 32]);
+            let mut removed = 0usize;
+            let mut after: Option<IVec> = None;
+            while removed < limit {
+                // Chunk by chunk, each restarting the range after the last
+                // entry seen: one blocking call reads the due entries, the
+                // caller's `skip` (which may not leave this task) filters
+                // them, a second blocking call removes what is due.
+                let chunk = self
+                    .blocking(move |s| s.with_db(|db| db.due_entries(after.as_ref(), &upper)))
+                    .await?;
+                let exhausted = chunk.len() < SWEEP_CHUNK;
+                let last = chunk.last().cloned();
+                let due: Vec<IVec> = chunk
+                    .into_iter()
+                    .filter(|entry| {
+                        // Malformed entries stay in, to be dropped.
+                        parse_expiry_entry(entry)
+                            .is_none_or(|(_, k)| !skip(&SessionKey::from_bytes(k)))
+                    })
+                    .collect();
+                let budget = limit - removed;
+                removed += self
+                    .blocking(move |s| s.with_db(|db| db.sweep(&due, budget)))
+                    .await?;
+                match last {
+                    Some(last) if !exhausted => after = Some(last),
+                    _ => break,
+                }
+            }
+            Ok(removed)
+        })
+    }
+
+    fn count(&self) -> StoreFuture<'_, u64> {
+        Box::pin(async move {
+            match self.shared.try_read().as_deref() {
+                Some(State::Open(db)) => Ok(db.count()),
+                Some(State::Closed { error, .. }) => Err(unavailable(error)),
+                None => Err(StoreError::backend(REOPENING)),
+            }
+        })
+    }
+
+    fn flush(&self) -> StoreFuture<'_, ()> {
+        match self.shared.config.get_durability() {
+            // Nothing to wait for, but a failed database is no success.
+            Durability::Periodic(_) => Box::pin(async move {
+                match self.failure() {
+                    None => Ok(()),
+                    Some(error) => Err(unavailable(&error)),
+                }
+            }),
+            _ => Box::pin(Arc::clone(&self.shared.group).flush()),
+        }
+    }
+}
