@@ -4,6 +4,10 @@
 //!
 //! `cargo run --release -p livesession-benches --bin rss-per-session -- 100000`
 //! (arguments: count, `two-writes`|`one-write`, `memory`|`durable`)
+//!
+//! `MAX_LIVE=N` (with `durable`): a flood under `max_live_sessions(N)` with
+//! passivation after 5 min, so only the bound keeps sessions out of memory;
+//! reports the peak RSS during the flood and drops the cookies as it goes.
 
 use livesession::{RequestInfo, SessionConfig, SessionManager};
 use livesession_benches::rss_bytes;
@@ -39,6 +43,13 @@ async fn main() {
             .store(std::sync::Arc::new(store))
             .passivate_after(std::time::Duration::from_secs(1));
     }
+    let max_live: Option<usize> = std::env::var("MAX_LIVE").ok().and_then(|v| v.parse().ok());
+    if let Some(max) = max_live {
+        config = config
+            .max_live_sessions(Some(max))
+            .passivate_after(std::time::Duration::from_secs(300));
+    }
+    let mut peak = 0u64;
     let manager = SessionManager::new(config.build().expect("valid config"));
     // Warm up allocator and runtime so the baseline is fair.
     for _ in 0..1000 {
@@ -56,7 +67,13 @@ async fn main() {
     let mut in_flight = tokio::task::JoinSet::new();
     for i in 0..n {
         if in_flight.len() >= 64 {
-            cookies.push(in_flight.join_next().await.unwrap().unwrap());
+            let cookie = in_flight.join_next().await.unwrap().unwrap();
+            if max_live.is_none() {
+                cookies.push(cookie);
+            }
+        }
+        if i % 10_000 == 0 {
+            peak = peak.max(rss_bytes());
         }
         let m = manager.clone();
         in_flight.spawn(async move {
@@ -85,6 +102,14 @@ async fn main() {
     }
     let elapsed = started.elapsed();
     let busy = rss_bytes();
+    if max_live.is_some() {
+        println!(
+            "flood under max_live_sessions: peak rss {:.1}MiB (baseline {:.1}MiB), live at the end {}",
+            peak.max(busy) as f64 / 1048576.0,
+            before as f64 / 1048576.0,
+            manager.stats().await.unwrap().live
+        );
+    }
     // Let every owner actor hibernate (default: 1 s after its last message),
     // and with a store every session passivate.
     tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
