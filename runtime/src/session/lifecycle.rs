@@ -1,0 +1,308 @@
+//! The lifecycle API of [`Session`]: regenerate, destroy, reload, save,
+//! touch, options, and finish (the `Set-Cookie` values).
+
+use super::decision::{decide, Decision, Inputs, Live, Outcome};
+use super::response::{self, CookieOptions};
+use super::state::{Attach, Phase};
+use super::Session;
+use crate::core::cell::Lifecycle;
+use crate::core::change::Ending;
+use crate::error::SessionError;
+use crate::store::{CookieOverrides, SessionRecord};
+use std::sync::atomic::Ordering;
+
+impl Session {
+    /// Replaces the session id (against fixation, e.g. at login): the keys in
+    /// `keep` are carried over, the rest dropped, the user binding kept; the
+    /// old id is invalid at once. The new session, with whatever the handler
+    /// adds to it, is stored when the request finishes (one write) and its id
+    /// starts a new absolute clock.
+    ///
+    /// # Errors
+    ///
+    /// [`SessionError::Store`] when the old session cannot be deleted (it stays
+    /// as it was), [`SessionError::Unavailable`] while the manager shuts down,
+    /// [`SessionError::Finished`] after the response was sent.
+    pub async fn regenerate(&self, keep: &[&str]) -> Result<(), SessionError> {
+        self.load().await?;
+        let (old, mut record) = {
+            let st = self.state();
+            match &st.phase {
+                Phase::Live(cell, _) => (Some(cell.clone()), SessionRecord::default()),
+                Phase::Fresh(r) => (None, r.clone()),
+                Phase::Detached(r) => {
+                    let mut r = r.clone();
+                    r.data.retain(|k, _| keep.contains(&k.as_str()));
+                    drop(st);
+                    self.state().phase = Phase::Detached(r);
+                    return Ok(());
+                }
+                Phase::Unloaded | Phase::Destroyed(_) => (None, SessionRecord::default()),
+            }
+        };
+        let mut binding = None;
+        if let Some(old) = old {
+            // The old session's final state, taken as it is destroyed, so a
+            // concurrent write to a kept key is not lost; its owner registered
+            // the user binding the new session carries before it ended.
+            if let Some(ended) = self.destroy_live(old, Ending::Regenerate).await? {
+                record = ended.record;
+                binding = ended.binding;
+            }
+        }
+        record.data.retain(|k, _| keep.contains(&k.as_str()));
+        let new_record = SessionRecord {
+            data: record.data,
+            user: record.user,
+            cookie: record.cookie,
+            ..SessionRecord::default()
+        };
+        // The new session is created when the request finishes (or on
+        // `save()`), with everything the handler adds to it meanwhile.
+        let mut st = self.state();
+        st.phase = Phase::Fresh(new_record);
+        st.must_create = true;
+        st.modified = true;
+        if binding.is_some() {
+            st.binding = binding;
+        }
+        Ok(())
+    }
+
+    /// Ends the session for good: its data is dropped, its id never valid
+    /// again, and the response clears the cookie. Fails (changing nothing)
+    /// only when the store cannot delete it.
+    ///
+    /// # Errors
+    ///
+    /// [`SessionError::Store`] when the store cannot delete it (it stays as it
+    /// was); [`SessionError::Unavailable`] while the manager shuts down;
+    /// [`SessionError::Finished`] after the response was sent.
+    pub async fn destroy(&self) -> Result<(), SessionError> {
+        self.load().await?;
+        let (live, mut cookie) = match &self.state().phase {
+            Phase::Live(cell, view) => (Some(cell.clone()), view.record.cookie.clone()),
+            Phase::Fresh(r) => (None, r.cookie.clone()),
+            Phase::Destroyed(cookie) => (None, cookie.clone()),
+            _ => (None, CookieOverrides::default()),
+        };
+        if let Some(cell) = live {
+            // Already ended (destroyed or expired by someone else) is fine.
+            if let Some(ended) = self.destroy_live(cell, Ending::Logout).await? {
+                cookie = ended.record.cookie;
+            }
+        }
+        let mut st = self.state();
+        if !matches!(st.phase, Phase::Detached(_)) {
+            st.phase = Phase::Destroyed(cookie);
+            st.binding = None;
+            st.destroyed_here = true;
+        }
+        Ok(())
+    }
+
+    /// Refreshes this request's view with the session's latest state
+    /// (changes made by concurrent requests become visible). Counts as a load:
+    /// it extends the idle timeout. A session that has ended since becomes a
+    /// fresh one; a new session not stored yet keeps its data.
+    ///
+    /// # Errors
+    ///
+    /// [`SessionError::Store`] when the store fails or times out (nothing of
+    /// the call is applied), [`SessionError::Unavailable`] while the manager
+    /// shuts down, and [`SessionError::Finished`] after the response was sent.
+    pub async fn reload(&self) -> Result<(), SessionError> {
+        self.load().await?;
+        let live = match &self.state().phase {
+            Phase::Live(cell, _) => cell.clone(),
+            // A session only this request can see is already up to date.
+            _ => return Ok(()),
+        };
+        let next = if self.inner.rt.is_shared() {
+            self.validated(live).await?
+        } else {
+            self.reattach(live).await?
+        };
+        self.state().phase = next;
+        Ok(())
+    }
+
+    /// Makes the session durable now: a new session is created (even when
+    /// unmodified and save-uninitialized is off), and with a sync store its
+    /// state is flushed before this returns. Changes are saved as they happen
+    /// anyway; call this before a redirect or to force a cookie.
+    ///
+    /// # Errors
+    ///
+    /// [`SessionError::Store`] when the store fails or times out (nothing of
+    /// the call is applied), [`SessionError::Unavailable`] while the manager
+    /// shuts down, and [`SessionError::Finished`] after the response was sent.
+    pub async fn save(&self) -> Result<(), SessionError> {
+        self.load().await?;
+        let fresh = match &self.state().phase {
+            Phase::Fresh(r) => Some(r.clone()),
+            Phase::Unloaded | Phase::Destroyed(_) => Some(SessionRecord::default()),
+            _ => None,
+        };
+        if let Some(record) = fresh {
+            self.create(record).await?;
+        }
+        let mut st = self.state();
+        st.saved = true;
+        st.modified = false;
+        Ok(())
+    }
+
+    /// Resets the idle timeout now (every load already does). A session that
+    /// has reached its deadline is not revived.
+    ///
+    /// # Errors
+    ///
+    /// [`SessionError::Store`] when the store fails or times out (nothing of
+    /// the call is applied), [`SessionError::Unavailable`] while the manager
+    /// shuts down, and [`SessionError::Finished`] after the response was sent.
+    pub async fn touch(&self) -> Result<(), SessionError> {
+        self.load().await?;
+        let (cell, view) = match &self.state().phase {
+            Phase::Live(cell, view) => (cell.clone(), view.clone()),
+            _ => return Ok(()),
+        };
+        match self.attach(&cell) {
+            // Touched; an ended session is not revived (finish sees it dead).
+            Attach::Live(_) | Attach::Ended => {}
+            // Passivated: touch it where it went, keeping this request's view.
+            Attach::Moved => {
+                if let Phase::Live(next, _) = self.reattach(cell).await? {
+                    self.state().phase = Phase::Live(next, view);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Overrides cookie attributes for this session (persisted with it).
+    /// Not a modification of the data.
+    ///
+    /// # Errors
+    ///
+    /// [`SessionError::Store`] when the store fails or times out (nothing of
+    /// the call is applied), [`SessionError::Unavailable`] while the manager
+    /// shuts down, and [`SessionError::Finished`] after the response was sent.
+    pub async fn options(&self, options: CookieOptions) -> Result<(), SessionError> {
+        self.load().await?;
+        {
+            let mut st = self.state();
+            if let Phase::Fresh(r) | Phase::Detached(r) = &mut st.phase {
+                options.apply(&mut r.cookie);
+                return Ok(());
+            }
+        }
+        self.mutate(Box::new(move |r| {
+            options.apply(&mut r.cookie);
+            Ok(None)
+        }))
+        .await
+        .map(|_| ())
+    }
+
+    /// Whether this request changed the session's data (since load or the
+    /// last [`save`](Self::save)).
+    pub fn is_modified(&self) -> bool {
+        self.state().modified
+    }
+
+    /// Whether [`save`](Self::save) succeeded in this request.
+    pub fn is_saved(&self) -> bool {
+        self.state().saved
+    }
+
+    /// Finishes the request: with a sync store, waits until this request's
+    /// changes are on disk, then returns the `Set-Cookie` header values to
+    /// send. Adapters call it after the handler, whatever its outcome.
+    ///
+    /// # Errors
+    ///
+    /// [`SessionError::Store`] when a new session cannot be created (no cookie
+    /// is sent for it), [`SessionError::Finished`] when called twice.
+    pub async fn finish(&self) -> Result<Vec<String>, SessionError> {
+        if self.inner.finished.swap(true, Ordering::AcqRel) {
+            return Err(SessionError::Finished);
+        }
+        let rt = &self.inner.rt;
+        let config = rt.config();
+        let pending = {
+            let st = self.state();
+            match &st.phase {
+                Phase::Fresh(r) if st.modified || st.must_create || config.save_uninitialized => {
+                    Some(r.clone())
+                }
+                _ => None,
+            }
+        };
+        if let Some(record) = pending {
+            Box::pin(self.create(record)).await?;
+        }
+        // Passivated while the handler ran (or regenerated away and then
+        // passivated): find out what became of the id before answering.
+        let retired = match &self.state().phase {
+            Phase::Live(cell, _) if cell.lifecycle() == Lifecycle::Retired => Some(cell.clone()),
+            _ => None,
+        };
+        if let Some(cell) = retired {
+            let next = Box::pin(self.reattach(cell)).await?;
+            let mut st = self.state();
+            match next {
+                Phase::Live(..) => st.phase = next,
+                // Ended meanwhile: answered below like a destroyed session.
+                _ => st.ended_elsewhere = true,
+            }
+        }
+        let (outcome, clear_with, send) = {
+            let st = self.state();
+            match &st.phase {
+                Phase::Unloaded | Phase::Detached(_) => (Outcome::Untouched, None, None),
+                Phase::Destroyed(cookie) => (Outcome::DestroyedHere, Some(cookie.clone()), None),
+                Phase::Fresh(_) if st.destroyed_here => (Outcome::DestroyedHere, None, None),
+                Phase::Fresh(_) => (Outcome::NoSession, None, None),
+                Phase::Live(cell, _) => {
+                    let live = Live {
+                        ended_elsewhere: cell.lifecycle() == Lifecycle::Dead || st.ended_elsewhere,
+                        id_issued_here: st.id_changed,
+                        resign: st.renew,
+                        modified: st.modified,
+                        saved: st.saved,
+                    };
+                    let record = cell.current().record.clone();
+                    let send = (!live.ended_elsewhere).then(|| cell.clone());
+                    (Outcome::Live(live), Some(record.cookie), send)
+                }
+            }
+        };
+        let had_cookie = self.inner.incoming.is_some();
+        let decision = decide(Inputs {
+            outcome,
+            had_cookie,
+            cookie_ended_recently: Inputs::needs_ended_recently(outcome, had_cookie)
+                && self.incoming_ended_recently(),
+            rolling: config.rolling,
+        });
+        let https = self.inner.https;
+        Ok(match (decision, send) {
+            (Decision::Nothing, _) => Vec::new(),
+            (Decision::Send, Some(cell)) => {
+                let snapshot = cell.current();
+                vec![response::session_cookie(
+                    rt,
+                    &cell.cookie_value,
+                    &snapshot.record,
+                    https,
+                )]
+            }
+            (Decision::Send, None) => Vec::new(),
+            (Decision::Clear, _) => {
+                let cookie = clear_with.unwrap_or_default();
+                vec![response::clearing_cookie(rt, &cookie, https)]
+            }
+        })
+    }
+}
