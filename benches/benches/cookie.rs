@@ -5,7 +5,7 @@
 //!   `SessionManager::start` + the first session access do before the registry
 //!   lookup).
 //! * `sign_and_set_cookie`: sign the id and format the `Set-Cookie` value with
-//!   `Expires` (what `Session::finish` does for a rolling session), with the
+//!   `Expires` (what `RequestSession::finish` does for a rolling session), with the
 //!   formatted date cached (same second) and not (a new second every call).
 //! * `crate_vs_hand_parse`, `crate_vs_hand_set_cookie`: the hand-written
 //!   `find_cookie` and `set_cookie` side by side with the `cookie` crate

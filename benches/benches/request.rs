@@ -1,7 +1,7 @@
 //! One request through the runtime (memory mode), as an adapter drives it:
 //! `SessionManager::start` (cookie parse, later signature check and registry
 //! lookup), the handler's session calls (each a message to the session's
-//! actor), `Session::finish` (the `Set-Cookie` value).
+//! actor), `RequestSession::finish` (the `Set-Cookie` value).
 //!
 //! * `request_read`: existing session, `get::<i64>("n")`; rolling on and off,
 //!   on a 2-worker multi-thread runtime and on a current-thread runtime;
@@ -339,7 +339,7 @@ fn owner_batch(c: &mut Criterion) {
                         ..Default::default()
                     });
                     assert_eq!(s.get::<i64>("n").await.expect("get"), Some(0));
-                    sessions.push(s);
+                    sessions.push(s.session());
                 }
                 sessions
             }

@@ -29,7 +29,7 @@
 //! ```
 
 use crate::cookie::join_cookie_headers;
-use crate::{RequestInfo, Session, SessionError, SessionManager};
+use crate::{RequestInfo, RequestSession, SessionError, SessionManager};
 use ::http::header::{COOKIE, SET_COOKIE};
 use ::http::{HeaderMap, HeaderValue, Uri};
 
@@ -65,7 +65,12 @@ const X_FORWARDED_PROTO: &str = "x-forwarded-proto";
 /// assert!(cookies[0].contains("; Secure"));
 /// # });
 /// ```
-pub fn start(manager: &SessionManager, headers: &HeaderMap, uri: &Uri, is_https: bool) -> Session {
+pub fn start(
+    manager: &SessionManager,
+    headers: &HeaderMap,
+    uri: &Uri,
+    is_https: bool,
+) -> RequestSession {
     let cookie_header =
         join_cookie_headers(headers.get_all(COOKIE).iter().map(HeaderValue::as_bytes));
     manager.start(&RequestInfo {
@@ -76,7 +81,7 @@ pub fn start(manager: &SessionManager, headers: &HeaderMap, uri: &Uri, is_https:
     })
 }
 
-/// Finishes the request ([`Session::finish`]) and appends one `Set-Cookie`
+/// Finishes the request ([`RequestSession::finish`]) and appends one `Set-Cookie`
 /// header per value it returns to `headers`, after those already there.
 /// Call it after the handler, whatever its outcome.
 ///
@@ -98,12 +103,12 @@ pub fn start(manager: &SessionManager, headers: &HeaderMap, uri: &Uri, is_https:
 ///
 /// # Errors
 ///
-/// What [`Session::finish`] fails with (a new session that the store could
+/// What [`RequestSession::finish`] fails with (a new session that the store could
 /// not create, a second call), and [`SessionError::Invalid`] when a
 /// `Set-Cookie` value is not a valid header value (a custom
 /// [`Signer`](crate::signing::Signer) that puts control characters in the
 /// cookie). On an error nothing is appended; answer 500.
-pub async fn finish(session: &Session, headers: &mut HeaderMap) -> Result<(), SessionError> {
+pub async fn finish(session: &RequestSession, headers: &mut HeaderMap) -> Result<(), SessionError> {
     append_set_cookies(headers, session.finish().await?)
 }
 
@@ -174,7 +179,7 @@ mod tests {
         cookies[0].split(';').next().unwrap().to_string()
     }
 
-    async fn n(s: &Session) -> Option<i64> {
+    async fn n(s: &crate::Session) -> Option<i64> {
         s.get::<i64>("n").await.unwrap()
     }
 

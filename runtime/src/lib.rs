@@ -15,7 +15,7 @@
 //!   `destroy`, ...).
 //!
 //! Framework adapters (`livesession-poem`, `livesession-salvo`) only move
-//! cookies in and out; see [`SessionManager::start`] and [`Session::finish`],
+//! cookies in and out; see [`SessionManager::start`] and [`RequestSession::finish`],
 //! or, with the feature `http`, `livesession::http`, which does it for the
 //! `http` crate's header maps and URIs.
 //!
@@ -66,6 +66,6 @@ pub use config::{ConfigError, CookieConfig, Limits, Secure, SessionConfig, Sessi
 pub use cookie::SameSite;
 pub use error::SessionError;
 pub use manager::{RequestInfo, SessionManager, Stats};
-pub use session::{CookieOptions, Session};
+pub use session::{CookieOptions, RequestSession, Session};
 pub use store::{SessionStore, StoreError};
 pub use user_session::UserSession;

@@ -8,7 +8,7 @@ use crate::core::cell::Lifecycle;
 use crate::core::change::Ending;
 use crate::core::Core;
 use crate::error::SessionError;
-use crate::session::Session;
+use crate::session::{RequestSession, Session};
 use crate::user_session::UserSession;
 use std::sync::Arc;
 use tracing::Instrument;
@@ -82,10 +82,10 @@ impl SessionManager {
         &self.rt.config
     }
 
-    /// The session handle for one request. Nothing is loaded until the
-    /// handler first uses it; call [`Session::finish`] after the handler to
-    /// get the `Set-Cookie` values.
-    pub fn start(&self, req: &RequestInfo<'_>) -> Session {
+    /// The session of one request. Nothing is loaded until the handler
+    /// first uses it; give the handler [`RequestSession::session`] and call
+    /// [`RequestSession::finish`] after it to get the `Set-Cookie` values.
+    pub fn start(&self, req: &RequestInfo<'_>) -> RequestSession {
         self.rt.ensure_background();
         let config = &self.rt.config;
         let in_scope = path_in_scope(req.path, &config.cookie.path);
@@ -102,7 +102,7 @@ impl SessionManager {
                     .forwarded_proto
                     .and_then(|p| p.split(',').next())
                     .is_some_and(|p| p.trim().eq_ignore_ascii_case("https")));
-        Session::new(self.rt.clone(), incoming, https, in_scope)
+        RequestSession::new(Session::new(self.rt.clone(), incoming, https, in_scope))
     }
 
     /// A session handle for a cookie value outside any request (fastify's
@@ -116,8 +116,13 @@ impl SessionManager {
     /// assert_eq!(session.id().await.unwrap(), None); // a fresh, unsaved session
     /// # });
     /// ```
-    pub fn session_from_cookie(&self, value: &str) -> Session {
-        Session::new(self.rt.clone(), Some(value.to_string()), false, true)
+    pub fn session_from_cookie(&self, value: &str) -> RequestSession {
+        RequestSession::new(Session::new(
+            self.rt.clone(),
+            Some(value.to_string()),
+            false,
+            true,
+        ))
     }
 
     /// Destroys every unexpired session bound to `user` (see

@@ -3,7 +3,7 @@
 
 use livesession::store::{MemoryStore, SessionKey, SessionStore};
 use livesession::testing::{FaultyStore, Op};
-use livesession::{Session, SessionConfig, SessionManager};
+use livesession::{RequestSession, SessionConfig, SessionManager};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -142,7 +142,7 @@ async fn destroyed_session_never_comes_back() {
         .unwrap()
         .to_string();
     // Requests that loaded the session before the logout write after it.
-    let in_flight: Vec<Session> = (0..20).map(|_| request(&m, Some(&cookie))).collect();
+    let in_flight: Vec<RequestSession> = (0..20).map(|_| request(&m, Some(&cookie))).collect();
     for s in &in_flight {
         assert_eq!(s.get::<i64>("n").await.unwrap(), Some(1));
     }

@@ -88,7 +88,7 @@ async fn store_create_failure_answers_500_without_the_error_text() {
     let resp = cli.put("/save").send().await;
     let status = resp.0.status();
     assert_generic_500(status, &body(resp).await);
-    // after the handler (Session::finish creates the new session), in the
+    // after the handler (RequestSession::finish creates the new session), in the
     // middleware
     store.fail(Op::Create, true);
     let resp = cli.get("/counter").send().await;

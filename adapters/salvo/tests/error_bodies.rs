@@ -91,7 +91,7 @@ async fn store_create_failure_answers_500_without_the_error_text() {
     store.fail_next(Op::Create, 1);
     let res = TestClient::put(format!("{BASE}/save")).send(&service).await;
     assert_generic_500(res).await;
-    // after the handler (Session::finish creates the new session), in the hoop
+    // after the handler (RequestSession::finish creates the new session), in the hoop
     store.fail(Op::Create, true);
     let res = TestClient::get(format!("{BASE}/counter"))
         .send(&service)

@@ -6,14 +6,16 @@ mod common;
 
 use common::{random, store};
 use livesession::clock::{Clock, SystemClock};
-use livesession::{RequestInfo, Session, SessionConfig, SessionConfigBuilder, SessionManager};
+use livesession::{
+    RequestInfo, RequestSession, SessionConfig, SessionConfigBuilder, SessionManager,
+};
 use livesession_redis_harness::RedisServer;
 use std::sync::Arc;
 use std::time::Duration;
 
 const SECRET: &str = "0123456789abcdef0123456789abcdef";
 
-fn request(m: &SessionManager, cookie: Option<&str>) -> Session {
+fn request(m: &SessionManager, cookie: Option<&str>) -> RequestSession {
     m.start(&RequestInfo {
         cookie_header: cookie,
         path: "/",

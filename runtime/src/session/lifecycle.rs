@@ -216,15 +216,11 @@ impl Session {
         self.state().saved
     }
 
-    /// Finishes the request: with a sync store, waits until this request's
-    /// changes are on disk, then returns the `Set-Cookie` header values to
-    /// send. Adapters call it after the handler, whatever its outcome.
+    /// Finishes the request (see [`RequestSession::finish`], the only way
+    /// to call it): later calls on any clone fail with `Finished`.
     ///
-    /// # Errors
-    ///
-    /// [`SessionError::Store`] when a new session cannot be created (no cookie
-    /// is sent for it), [`SessionError::Finished`] when called twice.
-    pub async fn finish(&self) -> Result<Vec<String>, SessionError> {
+    /// [`RequestSession::finish`]: super::RequestSession::finish
+    pub(super) async fn finish_response(&self) -> Result<Vec<String>, SessionError> {
         if self.inner.finished.swap(true, Ordering::AcqRel) {
             return Err(SessionError::Finished);
         }

@@ -1,12 +1,15 @@
 //! The handler-facing session handle: the [`Session`] type here, its data
 //! API in `data.rs`, its lifecycle API (regenerate, destroy, reload, save,
-//! touch, options, finish) in `lifecycle.rs`.
+//! touch, options) in `lifecycle.rs`, and in `request.rs` the
+//! [`RequestSession`] an adapter holds to finish the request.
 
 mod data;
 mod decision;
 mod lifecycle;
+mod request;
 mod response;
 
+pub use request::RequestSession;
 pub use response::CookieOptions;
 
 mod loading;

@@ -3,7 +3,9 @@
 
 use livesession::store::MemoryStore;
 use livesession::testing::FaultyStore;
-use livesession::{RequestInfo, Session, SessionConfig, SessionConfigBuilder, SessionManager};
+use livesession::{
+    RequestInfo, RequestSession, SessionConfig, SessionConfigBuilder, SessionManager,
+};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,7 +19,7 @@ pub fn config() -> SessionConfigBuilder {
         .hibernate_after(Duration::from_millis(5))
 }
 
-pub fn request(m: &SessionManager, cookie: Option<&str>) -> Session {
+pub fn request(m: &SessionManager, cookie: Option<&str>) -> RequestSession {
     m.start(&RequestInfo {
         cookie_header: cookie,
         path: "/",

@@ -8,7 +8,7 @@ use super::calls::{
 use super::spec::{increment, is_change, kept, Model, Phase, Request};
 use super::{stats, COOKIE, KEYS, USERS};
 use livesession::testing::Op as StoreOp;
-use livesession::{RequestInfo, Session, SessionError, SessionManager};
+use livesession::{RequestInfo, RequestSession, SessionError, SessionManager};
 use serde_json::Value;
 use std::time::Duration;
 
@@ -30,7 +30,7 @@ pub(crate) fn expect_eq<T: PartialEq + std::fmt::Debug>(
 
 /// Starts a request on `m` that sends `cookie` (the value of the session
 /// cookie [`COOKIE`]), if any, for the path `/`.
-pub fn start(m: &SessionManager, cookie: Option<&str>) -> Session {
+pub fn start(m: &SessionManager, cookie: Option<&str>) -> RequestSession {
     let header = cookie.map(|v| format!("{COOKIE}={v}"));
     m.start(&RequestInfo {
         cookie_header: header.as_deref(),
@@ -51,7 +51,7 @@ pub(crate) enum Outcome {
 }
 
 /// Does `action` in the runtime only.
-pub(crate) async fn run(s: &Session, action: &Action) -> Result<Outcome, SessionError> {
+pub(crate) async fn run(s: &RequestSession, action: &Action) -> Result<Outcome, SessionError> {
     Ok(match action {
         Action::Get(k) => Outcome::Value(s.get::<Value>(KEYS[*k]).await?),
         Action::Insert(k, v) => {
@@ -131,7 +131,7 @@ pub(crate) enum Flow {
 /// then the whole session as the request now sees it.
 pub(crate) async fn act(
     model: &mut Model,
-    s: &Session,
+    s: &RequestSession,
     r: &mut Request,
     action: &Action,
     fault: Option<&Fault>,
@@ -144,7 +144,7 @@ pub(crate) async fn act(
 /// The model's side of an action the runtime did (answering `got`).
 pub(crate) async fn settle(
     model: &mut Model,
-    s: &Session,
+    s: &RequestSession,
     r: &mut Request,
     action: &Action,
     fault: Option<&Fault>,

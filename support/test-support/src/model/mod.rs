@@ -3,7 +3,7 @@
 //! what every session must contain.
 //!
 //! Every step goes through real request handles (`SessionManager::start`,
-//! the `Session` API, `Session::finish`) over a small pool of cookie jars,
+//! the `Session` API, `RequestSession::finish`) over a small pool of cookie jars,
 //! each holding the cookie it last received, plus a few replayed cookies
 //! saved from earlier (an attacker or an old tab). Requests do one to three
 //! actions; a few are kept open while other steps run (in-flight requests

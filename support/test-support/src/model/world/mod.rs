@@ -19,14 +19,14 @@ use super::{
 use livesession::clock::ManualClock;
 use livesession::signing::HmacSigner;
 use livesession::testing::Op as StoreOp;
-use livesession::{Session, SessionConfig, SessionManager};
+use livesession::{RequestSession, SessionConfig, SessionManager};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 /// A request kept open across steps.
 pub(crate) struct Held {
-    pub(crate) session: Session,
+    pub(crate) session: RequestSession,
     pub(crate) who: Who,
     pub(crate) request: Request,
 }

@@ -11,14 +11,19 @@ use crate::model::host::Host;
 use crate::model::spec::{apply_change, ends, increment, Phase, Request, View};
 use crate::model::{stats, PROBE_KEY};
 use livesession::testing::Op as StoreOp;
-use livesession::{Session, SessionError};
+use livesession::{RequestSession, SessionError};
 use serde_json::Value;
 
 impl<H: Host> World<H> {
     /// Finishes a request and checks its `Set-Cookie`. A `finish` that
     /// fails (the creation of its new session or the load of its
     /// passivated one failed) answers no cookie and creates nothing.
-    pub(crate) async fn finish(&mut self, who: Who, s: &Session, r: Request) -> Result<(), String> {
+    pub(crate) async fn finish(
+        &mut self,
+        who: Who,
+        s: &RequestSession,
+        r: Request,
+    ) -> Result<(), String> {
         let fault = self.fault;
         let calls = fault.map_or(Calls::Never, |f| self.model.finish_calls(&r, f.op));
         match s.finish().await {
