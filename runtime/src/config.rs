@@ -44,7 +44,7 @@ impl Limits {
     /// Checks session data against the limits.
     pub(crate) fn check(
         &self,
-        data: &std::collections::BTreeMap<String, serde_json::Value>,
+        data: &crate::store::SessionData,
     ) -> Result<(), crate::SessionError> {
         use crate::SessionError::LimitExceeded;
         if data.len() > self.max_keys {

@@ -9,11 +9,10 @@
 
 use livesession::id::random_id;
 use livesession::signing::{HmacSigner, Signer};
-use livesession::store::{SessionKey, SessionRecord, SessionStore};
+use livesession::store::{SessionData, SessionKey, SessionRecord, SessionStore};
 use livesession::{SessionConfig, SessionManager};
 use livesession_benches::rss_bytes;
 use livesession_sled::{SledConfig, SledStore};
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -61,7 +60,7 @@ async fn main() {
         let store = SledStore::open(&path, SledConfig::new()).expect("open");
         for i in 0..stored {
             let id = random_id();
-            let mut data = BTreeMap::new();
+            let mut data = SessionData::new();
             data.insert("n".to_string(), serde_json::json!(i));
             data.insert(
                 "csrf".to_string(),

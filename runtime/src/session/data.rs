@@ -42,7 +42,7 @@ impl Session {
     /// the call is applied), [`SessionError::Unavailable`] while the manager
     /// shuts down, and [`SessionError::Finished`] after the response was sent.
     pub async fn data(&self) -> Result<BTreeMap<String, Value>, SessionError> {
-        self.read(|r| r.data.clone()).await
+        self.read(|r| r.data.clone().into()).await
     }
 
     /// Stores `value` under `key` (any serde type).

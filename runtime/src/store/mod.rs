@@ -112,6 +112,7 @@
 //! ```
 
 pub mod codec;
+mod data;
 mod deferred;
 mod key;
 mod memory;
@@ -121,6 +122,7 @@ mod shared_memory;
 mod timeout;
 
 #[doc(hidden)]
+pub use data::SessionData;
 pub use deferred::DeferredStore;
 pub use key::SessionKey;
 pub use memory::MemoryStore;

@@ -1,6 +1,6 @@
+use super::SessionData;
 use crate::cookie::{SameSite, Secure};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 
 /// Per-session cookie attribute overrides set with `Session::options`.
 /// `None` means "use the configured default".
@@ -34,7 +34,7 @@ pub struct CookieOverrides {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct SessionRecord {
     /// The session's data: key -> JSON value.
-    pub data: BTreeMap<String, serde_json::Value>,
+    pub data: SessionData,
     /// The user this session is bound to (login), if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,

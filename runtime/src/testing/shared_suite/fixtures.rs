@@ -1,9 +1,10 @@
 //! Keys, users, records, lifetimes and call helpers shared by the groups of
 //! [`shared_store_suite`](super::shared_store_suite).
 
-use crate::store::{Committed, Lifetime, SessionKey, SessionRecord, SessionStore, Touched};
+use crate::store::{
+    Committed, Lifetime, SessionData, SessionKey, SessionRecord, SessionStore, Touched,
+};
 use serde_json::json;
-use std::collections::BTreeMap;
 
 /// A lifetime no check outlives.
 pub(super) const LONG: Lifetime = Lifetime {
@@ -34,7 +35,7 @@ pub(super) fn fresh_user(label: &str) -> String {
 }
 
 pub(super) fn record(n: u64, user: Option<&str>) -> SessionRecord {
-    let mut data = BTreeMap::new();
+    let mut data = SessionData::new();
     data.insert("n".to_owned(), json!(n));
     data.insert(
         "nested".to_owned(),

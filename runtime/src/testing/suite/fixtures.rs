@@ -1,9 +1,8 @@
 //! Keys, records and call helpers shared by the groups of
 //! [`store_suite`](super::store_suite).
 
-use crate::store::{CookieOverrides, SessionKey, SessionRecord, SessionStore};
+use crate::store::{CookieOverrides, SessionData, SessionKey, SessionRecord, SessionStore};
 use serde_json::json;
-use std::collections::BTreeMap;
 
 pub(super) fn key(name: &str) -> SessionKey {
     SessionKey::of_id(&format!("store-suite/{name}"))
@@ -15,7 +14,7 @@ pub(super) fn sorted(mut keys: Vec<SessionKey>) -> Vec<SessionKey> {
 }
 
 pub(super) fn record(user: Option<&str>, expires_at_ms: Option<u64>) -> SessionRecord {
-    let mut data = BTreeMap::new();
+    let mut data = SessionData::new();
     data.insert("n".to_owned(), json!(1));
     SessionRecord {
         data,
@@ -28,7 +27,7 @@ pub(super) fn record(user: Option<&str>, expires_at_ms: Option<u64>) -> SessionR
 
 /// A record using every field, with awkward JSON values.
 pub(super) fn rich_record() -> SessionRecord {
-    let mut data = BTreeMap::new();
+    let mut data = SessionData::new();
     data.insert(
         "cart".to_owned(),
         json!({

@@ -124,7 +124,7 @@ impl<H: Host> World<H> {
                     );
                     let got = (
                         View {
-                            data: r.data,
+                            data: r.data.into(),
                             user: r.user,
                         },
                         r.created_at_ms,

@@ -1,0 +1,368 @@
+//! [`SessionData`]: a session's keys and JSON values, as compact as a live
+//! session needs.
+
+use serde::de::{MapAccess, Visitor};
+use serde::ser::SerializeMap;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// A session's data: key -> JSON value, kept sorted by key.
+///
+/// It behaves like the `BTreeMap<String, serde_json::Value>` it replaces
+/// (same methods, same order, same serialized form: a map in key order), but
+/// holds its entries in one exactly sized allocation (none when empty):
+/// a `BTreeMap` allocates a node for eleven entries even for one, which was
+/// the largest part of a small live session. Lookups are binary searches;
+/// adding or removing a key moves the entries after it, as sessions hold
+/// few keys ([`Limits::max_keys`](crate::Limits)).
+///
+/// ```
+/// use livesession::store::SessionData;
+/// use serde_json::json;
+///
+/// let mut data = SessionData::new();
+/// data.insert("n".to_owned(), json!(1));
+/// data.insert("cart".to_owned(), json!([1, 2]));
+/// assert_eq!(data.get("n"), Some(&json!(1)));
+/// assert_eq!(data.keys().collect::<Vec<_>>(), ["cart", "n"]);
+/// assert_eq!(data["cart"], json!([1, 2]));
+/// ```
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct SessionData {
+    /// Sorted by key, keys unique.
+    entries: Box<[(String, Value)]>,
+}
+
+impl SessionData {
+    /// No keys.
+    pub fn new() -> Self {
+        SessionData::default()
+    }
+
+    /// Number of keys.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether there are no keys.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    fn position(&self, key: &str) -> Result<usize, usize> {
+        self.entries.binary_search_by(|(k, _)| k.as_str().cmp(key))
+    }
+
+    /// The value under `key`.
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        self.position(key).ok().map(|i| &self.entries[i].1)
+    }
+
+    /// The value under `key`, to change in place.
+    pub fn get_mut(&mut self, key: &str) -> Option<&mut Value> {
+        self.position(key).ok().map(|i| &mut self.entries[i].1)
+    }
+
+    /// Whether `key` has a value.
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.position(key).is_ok()
+    }
+
+    /// Sets `key` to `value`; returns the value it replaces.
+    pub fn insert(&mut self, key: String, value: Value) -> Option<Value> {
+        match self.position(&key) {
+            Ok(i) => Some(std::mem::replace(&mut self.entries[i].1, value)),
+            Err(i) => {
+                let old = std::mem::take(&mut self.entries).into_vec();
+                let mut entries = Vec::with_capacity(old.len() + 1);
+                let mut old = old.into_iter();
+                entries.extend(old.by_ref().take(i));
+                entries.push((key, value));
+                entries.extend(old);
+                self.entries = entries.into_boxed_slice();
+                None
+            }
+        }
+    }
+
+    /// Removes `key`; returns its value.
+    pub fn remove(&mut self, key: &str) -> Option<Value> {
+        let i = self.position(key).ok()?;
+        let mut entries = std::mem::take(&mut self.entries).into_vec();
+        let (_, value) = entries.remove(i);
+        self.entries = entries.into_boxed_slice();
+        Some(value)
+    }
+
+    /// Removes every key.
+    pub fn clear(&mut self) {
+        self.entries = Box::default();
+    }
+
+    /// Keeps only the entries for which `keep` returns true.
+    pub fn retain(&mut self, mut keep: impl FnMut(&String, &mut Value) -> bool) {
+        let mut entries = std::mem::take(&mut self.entries).into_vec();
+        entries.retain_mut(|(k, v)| keep(k, v));
+        self.entries = entries.into_boxed_slice();
+    }
+
+    /// The entries in key order.
+    pub fn iter(&self) -> Iter<'_> {
+        Iter(self.entries.iter())
+    }
+
+    /// The keys in order.
+    pub fn keys(&self) -> impl DoubleEndedIterator<Item = &String> + ExactSizeIterator {
+        self.entries.iter().map(|(k, _)| k)
+    }
+
+    /// The values in key order.
+    pub fn values(&self) -> impl DoubleEndedIterator<Item = &Value> + ExactSizeIterator {
+        self.entries.iter().map(|(_, v)| v)
+    }
+
+    /// The values in key order, to change in place.
+    pub fn values_mut(
+        &mut self,
+    ) -> impl DoubleEndedIterator<Item = &mut Value> + ExactSizeIterator {
+        self.entries.iter_mut().map(|(_, v)| v)
+    }
+
+    /// From entries already sorted by key with no key twice.
+    fn from_sorted(entries: Vec<(String, Value)>) -> Self {
+        debug_assert!(entries.windows(2).all(|w| w[0].0 < w[1].0));
+        SessionData {
+            entries: entries.into_boxed_slice(),
+        }
+    }
+}
+
+/// The entries of a [`SessionData`] in key order.
+#[derive(Clone, Debug)]
+pub struct Iter<'a>(std::slice::Iter<'a, (String, Value)>);
+
+impl<'a> Iterator for Iter<'a> {
+    type Item = (&'a String, &'a Value);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.0.next().map(|(k, v)| (k, v))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.0.size_hint()
+    }
+}
+
+impl DoubleEndedIterator for Iter<'_> {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        self.0.next_back().map(|(k, v)| (k, v))
+    }
+}
+
+impl ExactSizeIterator for Iter<'_> {}
+
+impl<'a> IntoIterator for &'a SessionData {
+    type Item = (&'a String, &'a Value);
+    type IntoIter = Iter<'a>;
+
+    fn into_iter(self) -> Iter<'a> {
+        self.iter()
+    }
+}
+
+impl IntoIterator for SessionData {
+    type Item = (String, Value);
+    type IntoIter = std::vec::IntoIter<(String, Value)>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.entries.into_vec().into_iter()
+    }
+}
+
+/// Collects entries; for a key given twice the last value wins (as for a
+/// `BTreeMap`).
+impl FromIterator<(String, Value)> for SessionData {
+    fn from_iter<I: IntoIterator<Item = (String, Value)>>(iter: I) -> Self {
+        let mut entries: Vec<(String, Value)> = iter.into_iter().collect();
+        // Stable: equal keys keep their order, so the last is the latest.
+        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut unique: Vec<(String, Value)> = Vec::with_capacity(entries.len());
+        for entry in entries {
+            match unique.last_mut() {
+                Some(last) if last.0 == entry.0 => *last = entry,
+                _ => unique.push(entry),
+            }
+        }
+        SessionData::from_sorted(unique)
+    }
+}
+
+impl Extend<(String, Value)> for SessionData {
+    fn extend<I: IntoIterator<Item = (String, Value)>>(&mut self, iter: I) {
+        let old = std::mem::take(&mut self.entries).into_vec();
+        *self = old.into_iter().chain(iter).collect();
+    }
+}
+
+impl From<BTreeMap<String, Value>> for SessionData {
+    fn from(map: BTreeMap<String, Value>) -> Self {
+        SessionData::from_sorted(map.into_iter().collect())
+    }
+}
+
+impl From<SessionData> for BTreeMap<String, Value> {
+    fn from(data: SessionData) -> Self {
+        data.into_iter().collect()
+    }
+}
+
+impl<const N: usize> From<[(String, Value); N]> for SessionData {
+    fn from(entries: [(String, Value); N]) -> Self {
+        entries.into_iter().collect()
+    }
+}
+
+/// The value under a key; panics when there is none (as for a `BTreeMap`).
+impl std::ops::Index<&str> for SessionData {
+    type Output = Value;
+
+    fn index(&self, key: &str) -> &Value {
+        self.get(key).expect("no entry found for key")
+    }
+}
+
+impl fmt::Debug for SessionData {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
+
+/// A map in key order: the bytes a `BTreeMap<String, Value>` gives.
+impl Serialize for SessionData {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.len()))?;
+        for (k, v) in self.iter() {
+            map.serialize_entry(k, v)?;
+        }
+        map.end()
+    }
+}
+
+/// Any map of string keys (in any order; for a key given twice the last
+/// value wins, as for a `BTreeMap`).
+impl<'de> Deserialize<'de> for SessionData {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct DataVisitor;
+
+        impl<'de> Visitor<'de> for DataVisitor {
+            type Value = SessionData;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a map of session data")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<SessionData, A::Error> {
+                // The size hint comes from the input: trust it only so far.
+                let mut entries = Vec::with_capacity(access.size_hint().unwrap_or(0).min(64));
+                let mut sorted = true;
+                while let Some((k, v)) = access.next_entry::<String, Value>()? {
+                    if let Some((last, _)) = entries.last() {
+                        sorted &= *last < k;
+                    }
+                    entries.push((k, v));
+                }
+                Ok(if sorted {
+                    SessionData::from_sorted(entries)
+                } else {
+                    entries.into_iter().collect()
+                })
+            }
+        }
+
+        deserializer.deserialize_map(DataVisitor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn btree(data: &SessionData) -> BTreeMap<String, Value> {
+        data.clone().into()
+    }
+
+    #[test]
+    fn behaves_like_a_btree_map() {
+        let mut data = SessionData::new();
+        let mut map = BTreeMap::new();
+        let ops: [(&str, Option<Value>); 9] = [
+            ("b", Some(json!(1))),
+            ("a", Some(json!("x"))),
+            ("c", Some(json!(null))),
+            ("b", Some(json!(2))),
+            ("zz", None),
+            ("a", None),
+            ("", Some(json!({}))),
+            ("a", Some(json!([1]))),
+            ("c", None),
+        ];
+        for (k, op) in ops {
+            match op {
+                Some(v) => assert_eq!(
+                    data.insert(k.into(), v.clone()),
+                    map.insert(k.to_owned(), v)
+                ),
+                None => assert_eq!(data.remove(k), map.remove(k)),
+            }
+            assert_eq!(btree(&data), map);
+            assert_eq!(data.len(), map.len());
+            assert_eq!(
+                serde_json::to_string(&data).unwrap(),
+                serde_json::to_string(&map).unwrap()
+            );
+        }
+        data.retain(|k, _| k != "b");
+        map.retain(|k, _| k != "b");
+        assert_eq!(btree(&data), map);
+        assert!(!data.contains_key("b") && data.contains_key("a"));
+        data.clear();
+        assert!(data.is_empty());
+    }
+
+    #[test]
+    fn collecting_and_decoding_sort_and_keep_the_last_of_a_key() {
+        let data: SessionData = [
+            ("b".to_owned(), json!(1)),
+            ("a".to_owned(), json!(2)),
+            ("b".to_owned(), json!(3)),
+        ]
+        .into_iter()
+        .collect();
+        assert_eq!(data.iter().collect::<Vec<_>>().len(), 2);
+        assert_eq!(data["b"], json!(3));
+        assert_eq!(data.keys().collect::<Vec<_>>(), ["a", "b"]);
+        let decoded: SessionData = serde_json::from_str(r#"{"b": 1, "a": 2, "b": 3}"#).unwrap();
+        assert_eq!(decoded, data);
+        let map: BTreeMap<String, Value> =
+            serde_json::from_str(r#"{"b": 1, "a": 2, "b": 3}"#).unwrap();
+        assert_eq!(btree(&decoded), map);
+    }
+
+    #[test]
+    fn encodes_to_the_bytes_of_a_btree_map() {
+        let map = BTreeMap::from([
+            ("csrf".to_owned(), json!("0123")),
+            ("n".to_owned(), json!(7)),
+            ("nested".to_owned(), json!({"b": [1, 2], "a": null})),
+        ]);
+        let data = SessionData::from(map.clone());
+        assert_eq!(
+            rmp_serde::to_vec_named(&data).unwrap(),
+            rmp_serde::to_vec_named(&map).unwrap()
+        );
+        assert_eq!(format!("{data:?}"), format!("{map:?}"));
+    }
+}
