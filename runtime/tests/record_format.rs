@@ -43,10 +43,11 @@ fn bytes(hex: &str) -> Vec<u8> {
         .collect()
 }
 
+/// A record with these overrides; none set is `cookie: None`.
 fn with_cookie(cookie: CookieOverrides) -> SessionRecord {
     SessionRecord {
         created_at_ms: 1,
-        cookie,
+        cookie: (cookie != CookieOverrides::default()).then(|| Box::new(cookie)),
         ..SessionRecord::default()
     }
 }
@@ -66,14 +67,14 @@ fn a_version_1_record_decodes_into_the_typed_record_and_encodes_to_the_same_byte
         created_at_ms: 1_700_000_000_000,
         expires_at_ms: Some(1_700_086_400_000),
         absolute_deadline_ms: Some(1_700_604_800_000),
-        cookie: CookieOverrides {
+        cookie: Some(Box::new(CookieOverrides {
             max_age_ms: Some(86_400_000),
             http_only: Some(false),
             secure: Some(Secure::Auto),
             same_site: Some(SameSite::Strict),
             domain: Some("example.com".into()),
             partitioned: Some(true),
-        },
+        })),
     };
     assert_eq!(codec::decode(&old).expect("decode"), expected);
     assert_eq!(codec::FORMAT_VERSION, 1, "the format did not change");
@@ -103,8 +104,8 @@ fn every_value_the_old_options_wrote_keeps_its_bytes() {
 #[test]
 fn old_strings_in_another_case_decode_as_the_old_parse_read_them() {
     let record = codec::decode(&bytes(V1_UPPER_CASE)).expect("decode");
-    assert_eq!(record.cookie.secure, Some(Secure::Always));
-    assert_eq!(record.cookie.same_site, Some(SameSite::Lax));
+    assert_eq!(record.cookie_overrides().secure, Some(Secure::Always));
+    assert_eq!(record.cookie_overrides().same_site, Some(SameSite::Lax));
     // Written back in the canonical spelling, which decodes the same.
     let again = codec::encode(&record).expect("encode");
     assert_eq!(again, bytes(V1_TRUE_LAX));
@@ -148,4 +149,14 @@ fn an_override_that_is_not_a_string_is_still_corrupt() {
     let mut old = bytes("0183a46461746180ad637265617465645f61745f6d7301a6636f6f6b696581");
     old.extend_from_slice(b"\xa6secure\x01");
     assert!(matches!(codec::decode(&old), Err(StoreError::Corrupt(_))));
+}
+
+#[test]
+fn a_written_cookie_field_that_sets_nothing_reads_as_none() {
+    // {"data": {}, "created_at_ms": 1, "cookie": {}}: no encoder writes it,
+    // but it decodes as "no overrides" and encodes back without the field.
+    let written = bytes("0183a46461746180ad637265617465645f61745f6d7301a6636f6f6b696580");
+    let record = codec::decode(&written).expect("decode");
+    assert_eq!(record.cookie, None);
+    assert_eq!(codec::encode(&record).expect("encode"), bytes(V1_NONE));
 }

@@ -33,10 +33,10 @@ fn json_value_trees_round_trip() {
         created_at_ms: 1,
         expires_at_ms: Some(2),
         absolute_deadline_ms: Some(3),
-        cookie: CookieOverrides {
+        cookie: Some(Box::new(CookieOverrides {
             same_site: Some(livesession::SameSite::Lax),
             ..CookieOverrides::default()
-        },
+        })),
         ..with_data(vec![
             ("null", Value::Null),
             ("bools", json!([true, false])),

@@ -134,7 +134,7 @@ impl Core {
     /// The idle timeout of a session: its own override, else the configured one.
     pub fn max_age_ms(&self, record: &SessionRecord) -> Option<u64> {
         record
-            .cookie
+            .cookie_overrides()
             .max_age_ms
             .or_else(|| self.config.cookie.max_age.map(ms))
     }

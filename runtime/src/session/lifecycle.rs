@@ -8,7 +8,7 @@ use super::Session;
 use crate::core::cell::Lifecycle;
 use crate::core::change::Ending;
 use crate::error::SessionError;
-use crate::store::{CookieOverrides, SessionRecord};
+use crate::store::SessionRecord;
 use std::sync::atomic::Ordering;
 
 impl Session {
@@ -84,7 +84,7 @@ impl Session {
             Phase::Live(cell, view) => (Some(cell.clone()), view.record.cookie.clone()),
             Phase::Fresh(r) => (None, r.cookie.clone()),
             Phase::Destroyed(cookie) => (None, cookie.clone()),
-            _ => (None, CookieOverrides::default()),
+            _ => (None, None),
         };
         if let Some(cell) = live {
             // Already ended (destroyed or expired by someone else) is fine.
@@ -296,7 +296,7 @@ impl Session {
             }
             (Decision::Send, None) => Vec::new(),
             (Decision::Clear, _) => {
-                let cookie = clear_with.unwrap_or_default();
+                let cookie = clear_with.flatten();
                 vec![response::clearing_cookie(rt, &cookie, https)]
             }
         })

@@ -73,7 +73,11 @@ impl CookieOptions {
         self
     }
 
-    pub(crate) fn apply(&self, o: &mut CookieOverrides) {
+    pub(crate) fn apply(&self, overrides: &mut Option<Box<CookieOverrides>>) {
+        if *self == CookieOptions::default() {
+            return; // nothing to set: no overrides are made for it
+        }
+        let o = overrides.get_or_insert_default();
         if let Some(d) = self.max_age {
             o.max_age_ms = Some(ms(d).max(1));
         }
@@ -105,7 +109,7 @@ pub(crate) fn session_cookie(
 ) -> String {
     let attributes = CookieAttributes {
         expires: rt.expires_at(record, rt.now_ms()).map(to_system_time),
-        ..attributes(rt, &record.cookie, https)
+        ..attributes(rt, record.cookie_overrides(), https)
     };
     set_cookie(&rt.config().cookie_name, value, &attributes)
 }
@@ -113,8 +117,11 @@ pub(crate) fn session_cookie(
 /// The `Set-Cookie` that clears the session cookie, with the attributes it
 /// was set with (the session's overrides `o` on top of the configuration),
 /// so that browsers accept it.
-pub(crate) fn clearing_cookie(rt: &Core, o: &CookieOverrides, https: bool) -> String {
-    clear_cookie(&rt.config().cookie_name, &attributes(rt, o, https))
+pub(crate) fn clearing_cookie(rt: &Core, o: &Option<Box<CookieOverrides>>, https: bool) -> String {
+    clear_cookie(
+        &rt.config().cookie_name,
+        &attributes(rt, CookieOverrides::of(o), https),
+    )
 }
 
 /// The session cookie's attributes but `Expires`: the configuration with

@@ -59,7 +59,7 @@ pub(super) enum Phase {
     Live(Arc<SessionCell>, Arc<Snapshot>),
     /// Destroyed in this request; the cookie attributes it had, for the
     /// clearing cookie.
-    Destroyed(CookieOverrides),
+    Destroyed(Option<Box<CookieOverrides>>),
     /// Outside the cookie path: a scratch session that is never stored.
     Detached(SessionRecord),
 }

@@ -47,16 +47,54 @@ pub struct SessionRecord {
     /// The absolute deadline, Unix milliseconds, if an absolute timeout applies.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub absolute_deadline_ms: Option<u64>,
-    /// Cookie overrides set by the application for this session.
-    #[serde(default, skip_serializing_if = "is_default")]
-    pub cookie: CookieOverrides,
+    /// Cookie overrides set by the application for this session; `None`
+    /// while it set none (most sessions: an unset one costs a pointer). Read
+    /// them with [`cookie_overrides`](Self::cookie_overrides).
+    #[serde(
+        default,
+        skip_serializing_if = "no_overrides",
+        deserialize_with = "overrides"
+    )]
+    pub cookie: Option<Box<CookieOverrides>>,
 }
 
-fn is_default(c: &CookieOverrides) -> bool {
-    *c == CookieOverrides::default()
+/// No override set: what a record holds as `cookie: None`.
+static NO_OVERRIDES: CookieOverrides = CookieOverrides {
+    max_age_ms: None,
+    http_only: None,
+    secure: None,
+    same_site: None,
+    domain: None,
+    partitioned: None,
+};
+
+impl CookieOverrides {
+    /// The overrides in `cookie` (a [`SessionRecord::cookie`]), none when `None`.
+    pub fn of(cookie: &Option<Box<CookieOverrides>>) -> &CookieOverrides {
+        cookie.as_deref().unwrap_or(&NO_OVERRIDES)
+    }
+}
+
+/// Whether `cookie` sets nothing: the field is not written (as before it
+/// was boxed, so records keep their bytes).
+fn no_overrides(cookie: &Option<Box<CookieOverrides>>) -> bool {
+    *CookieOverrides::of(cookie) == NO_OVERRIDES
+}
+
+/// A written `cookie` field; one that sets nothing reads as `None`.
+fn overrides<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Box<CookieOverrides>>, D::Error> {
+    let cookie = CookieOverrides::deserialize(d)?;
+    Ok((cookie != NO_OVERRIDES).then(|| Box::new(cookie)))
 }
 
 impl SessionRecord {
+    /// The cookie overrides of this session (none set when `cookie` is `None`).
+    pub fn cookie_overrides(&self) -> &CookieOverrides {
+        CookieOverrides::of(&self.cookie)
+    }
+
     /// Whether the record must no longer be served at `now_ms`.
     pub fn is_expired(&self, now_ms: u64) -> bool {
         self.expires_at_ms.is_some_and(|t| t <= now_ms)

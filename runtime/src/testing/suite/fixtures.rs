@@ -52,14 +52,14 @@ pub(super) fn rich_record() -> SessionRecord {
         created_at_ms: 1_700_000_000_000,
         expires_at_ms: Some(1_700_000_600_000),
         absolute_deadline_ms: Some(1_700_086_400_000),
-        cookie: CookieOverrides {
+        cookie: Some(Box::new(CookieOverrides {
             max_age_ms: Some(600_000),
             http_only: Some(false),
             secure: Some(crate::Secure::Auto),
             same_site: Some(crate::SameSite::Strict),
             domain: Some("example.com".to_owned()),
             partitioned: Some(true),
-        },
+        })),
     }
 }
 
