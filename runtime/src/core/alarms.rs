@@ -8,25 +8,73 @@
 
 use super::cell::SessionCell;
 use crate::store::SessionKey;
+use std::cmp::Ordering as Order;
 use std::collections::BTreeSet;
 use std::sync::atomic::Ordering;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, Weak};
 use tokio::sync::Notify;
+
+/// A parked alarm: when, and whose. The cell is held weakly (the queue never
+/// keeps a session alive) and named by its address rather than its 32-byte
+/// key, so an entry is 16 bytes: every hibernating session has one.
+struct Alarm {
+    at_ms: u64,
+    cell: Weak<SessionCell>,
+}
+
+impl Alarm {
+    fn new(at_ms: u64, cell: &Arc<SessionCell>) -> Self {
+        Alarm {
+            at_ms,
+            cell: Arc::downgrade(cell),
+        }
+    }
+
+    /// Orders alarms by time, then by cell (any fixed order will do).
+    fn order(&self) -> (u64, usize) {
+        (self.at_ms, self.cell.as_ptr() as usize)
+    }
+
+    /// The session's key, unless the cell is gone.
+    fn key(&self) -> Option<SessionKey> {
+        self.cell.upgrade().map(|cell| cell.key)
+    }
+}
+
+impl PartialEq for Alarm {
+    fn eq(&self, other: &Self) -> bool {
+        self.order() == other.order()
+    }
+}
+
+impl Eq for Alarm {}
+
+impl PartialOrd for Alarm {
+    fn partial_cmp(&self, other: &Self) -> Option<Order> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Alarm {
+    fn cmp(&self, other: &Self) -> Order {
+        self.order().cmp(&other.order())
+    }
+}
 
 #[derive(Default)]
 pub(crate) struct Alarms {
-    queue: Mutex<BTreeSet<(u64, SessionKey)>>,
+    queue: Mutex<BTreeSet<Alarm>>,
     /// Signalled when an alarm earlier than all others is set.
     pub earlier: Notify,
 }
 
 impl Alarms {
-    fn queue(&self) -> std::sync::MutexGuard<'_, BTreeSet<(u64, SessionKey)>> {
+    fn queue(&self) -> std::sync::MutexGuard<'_, BTreeSet<Alarm>> {
         self.queue.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Parks an alarm for `cell` at `at_ms`, unless an earlier one is pending.
-    pub fn set(&self, cell: &SessionCell, at_ms: u64) {
+    pub fn set(&self, cell: &Arc<SessionCell>, at_ms: u64) {
         let at_ms = at_ms.max(1);
         let mut q = self.queue();
         let pending = cell.alarm_at_ms.load(Ordering::SeqCst);
@@ -34,11 +82,11 @@ impl Alarms {
             if pending <= at_ms {
                 return;
             }
-            q.remove(&(pending, cell.key));
+            q.remove(&Alarm::new(pending, cell));
         }
         cell.alarm_at_ms.store(at_ms, Ordering::SeqCst);
-        let earliest = q.first().map(|e| e.0);
-        q.insert((at_ms, cell.key));
+        let earliest = q.first().map(|e| e.at_ms);
+        q.insert(Alarm::new(at_ms, cell));
         crate::metrics::hibernated_sessions(q.len());
         if earliest.is_none_or(|e| at_ms < e) {
             self.earlier.notify_one();
@@ -46,50 +94,52 @@ impl Alarms {
     }
 
     /// Removes the pending alarm of `cell`, if any (the session ended).
-    pub fn cancel(&self, cell: &SessionCell) {
+    pub fn cancel(&self, cell: &Arc<SessionCell>) {
         let mut q = self.queue();
         let pending = cell.alarm_at_ms.swap(0, Ordering::SeqCst);
         if pending != 0 {
-            q.remove(&(pending, cell.key));
+            q.remove(&Alarm::new(pending, cell));
             crate::metrics::hibernated_sessions(q.len());
         }
     }
 
     /// The earliest pending alarm.
     pub fn next_due(&self) -> Option<u64> {
-        self.queue().first().map(|e| e.0)
+        self.queue().first().map(|e| e.at_ms)
     }
 
     /// Removes and returns every alarm due at `now_ms`.
     pub fn take_due(&self, now_ms: u64) -> Vec<(u64, SessionKey)> {
-        let mut q = self.queue();
         let mut due = Vec::new();
-        while let Some(&first) = q.first() {
-            if first.0 > now_ms {
-                break;
+        {
+            let mut q = self.queue();
+            while q.first().is_some_and(|first| first.at_ms <= now_ms) {
+                due.extend(q.pop_first());
             }
-            q.pop_first();
-            due.push(first);
+            if !due.is_empty() {
+                crate::metrics::hibernated_sessions(q.len());
+            }
         }
-        if !due.is_empty() {
-            crate::metrics::hibernated_sessions(q.len());
-        }
-        due
+        // Outside the lock (a cell may drop here). A cell that is gone has
+        // no session to wake.
+        due.into_iter()
+            .filter_map(|alarm| Some((alarm.at_ms, alarm.key()?)))
+            .collect()
     }
 
     /// Removes and returns the `n` earliest alarms, due or not: the
     /// hibernating sessions idle the longest (their passivation comes
     /// first), for making room under a live-session bound.
     pub fn take_earliest(&self, n: usize) -> Vec<SessionKey> {
-        let mut q = self.queue();
-        let taken: Vec<SessionKey> = std::iter::from_fn(|| q.pop_first())
-            .take(n)
-            .map(|(_, key)| key)
-            .collect();
-        if !taken.is_empty() {
-            crate::metrics::hibernated_sessions(q.len());
-        }
-        taken
+        let taken: Vec<Alarm> = {
+            let mut q = self.queue();
+            let taken: Vec<Alarm> = std::iter::from_fn(|| q.pop_first()).take(n).collect();
+            if !taken.is_empty() {
+                crate::metrics::hibernated_sessions(q.len());
+            }
+            taken
+        };
+        taken.into_iter().filter_map(|alarm| alarm.key()).collect()
     }
 
     /// Number of pending alarms.

@@ -37,10 +37,8 @@ pub(crate) struct SessionCell {
     /// SHA-256 of the id: the registry and store key.
     pub key: SessionKey,
     /// The cookie value (prefix + id + "." + signature with the first secret),
-    /// computed once per id.
-    pub cookie_value: String,
-    /// The raw id, kept in memory only.
-    id: String,
+    /// computed once per id, and the raw id (kept in memory only) inside it.
+    pub cookie_value: CookieValue,
     /// The latest published version.
     pub snapshot: ArcSwap<Snapshot>,
     /// When a request last loaded the session (Unix ms): the idle clock.
@@ -68,8 +66,7 @@ impl SessionCell {
     pub fn new(id: String, cookie_value: String, record: SessionRecord, now_ms: u64) -> Self {
         SessionCell {
             key: SessionKey::of_id(&id),
-            cookie_value,
-            id,
+            cookie_value: CookieValue::new(cookie_value, &id),
             snapshot: ArcSwap::from_pointee(Snapshot { version: 0, record }),
             last_access_ms: AtomicU64::new(now_ms),
             stored_expiry_ms: AtomicU64::new(u64::MAX),
@@ -85,7 +82,7 @@ impl SessionCell {
 
     /// The raw session id.
     pub fn id(&self) -> &str {
-        &self.id
+        self.cookie_value.id()
     }
 
     pub fn lifecycle(&self) -> Lifecycle {
@@ -199,6 +196,69 @@ impl SessionCell {
     }
 }
 
+/// A session's cookie value and its raw id in one allocation: the id is
+/// found inside the value (prefix + id + "." + signature), so its bytes are
+/// kept once. Derefs to the cookie value.
+pub(crate) struct CookieValue {
+    /// The cookie value; followed by the id only when a custom signer's
+    /// value does not contain it.
+    text: Box<str>,
+    /// Where the id starts in `text`.
+    id_at: u32,
+    /// The id's length; the top bit: the id was appended after the value.
+    id_len: u32,
+}
+
+const APPENDED: u32 = 1 << 31;
+
+impl CookieValue {
+    pub fn new(cookie_value: String, id: &str) -> Self {
+        // Cookie values and ids are a few hundred bytes (ids at most 256).
+        let small = |n: usize| u32::try_from(n).ok().filter(|&n| n < APPENDED);
+        let len = small(id.len()).expect("a session id shorter than 2 GiB");
+        // The signature follows the id's last byte, so look there first.
+        let found = cookie_value
+            .rfind('.')
+            .and_then(|dot| dot.checked_sub(id.len()))
+            .filter(|&at| cookie_value.get(at..at + id.len()) == Some(id))
+            .or_else(|| cookie_value.find(id));
+        let (text, id_at, id_len) = match found {
+            Some(at) => (cookie_value, at, len),
+            None => {
+                let at = cookie_value.len();
+                let mut text = cookie_value;
+                text.reserve_exact(id.len());
+                text.push_str(id);
+                (text, at, len | APPENDED)
+            }
+        };
+        let id_at = small(id_at).expect("a cookie value shorter than 2 GiB");
+        CookieValue {
+            text: text.into_boxed_str(),
+            id_at,
+            id_len,
+        }
+    }
+
+    /// The raw id.
+    pub fn id(&self) -> &str {
+        let at = self.id_at as usize;
+        &self.text[at..at + (self.id_len & !APPENDED) as usize]
+    }
+}
+
+impl std::ops::Deref for CookieValue {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        if self.id_len & APPENDED != 0 {
+            &self.text[..self.id_at as usize]
+        } else {
+            &self.text
+        }
+    }
+}
+
 /// The owner of one live session.
 ///
 /// Declared here, beside the cell that holds its handle; its behaviour (the
@@ -218,4 +278,32 @@ pub(crate) struct ActorArgs {
     /// Started by its alarm rather than for a message: hibernate again at
     /// once unless something is due.
     pub by_alarm: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CookieValue;
+
+    #[test]
+    fn the_id_is_kept_inside_the_cookie_value_or_after_it() {
+        for (value, id) in [
+            ("s:abc.sig", "abc"),
+            ("abc.sig", "abc"),
+            ("abcabc.x.y", "abc"),
+            ("s:s.s", "s"),
+            ("v1|opaque-token", "abc"),
+            ("", "abc"),
+            ("no-dot-abc-here", "abc"),
+        ] {
+            let c = CookieValue::new(value.to_owned(), id);
+            assert_eq!(&*c, value, "{value} {id}");
+            assert_eq!(c.id(), id, "{value} {id}");
+        }
+        let inside = CookieValue::new("s:abc.sig".to_owned(), "abc");
+        assert_eq!(
+            inside.text.len(),
+            "s:abc.sig".len(),
+            "no second copy of the id"
+        );
+    }
 }

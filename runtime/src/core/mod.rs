@@ -277,7 +277,7 @@ impl Core {
     }
 
     /// Parks the first alarm of an ownerless live session.
-    pub(crate) fn park_alarm(&self, cell: &SessionCell) {
+    pub(crate) fn park_alarm(&self, cell: &Arc<SessionCell>) {
         if let Some(at) = self.next_deadline(cell) {
             self.alarms.set(cell, at);
         }

@@ -2,7 +2,8 @@
 //!
 //! Each key maps to a [`Slot`] that is settled exactly once: by the task
 //! that activates the session from the store (or, for a new session, at
-//! creation). When many first requests for a stored session arrive together,
+//! creation, which registers the live cell itself: a slot settled from the
+//! start, without the slot's allocation). When many first requests for a stored session arrive together,
 //! the first inserts the slot and starts one activation task; the others
 //! wait on the same slot. The activation runs in a task of its own, so a
 //! request that is dropped meanwhile cannot leave the slot unsettled.
@@ -80,27 +81,54 @@ impl Slot {
     }
 }
 
+/// What the registry holds under a key.
+enum Entry {
+    /// A session created here, live from the start: it needs no slot (most
+    /// sessions in memory mode), which saves a slot's allocation per session.
+    Live(Arc<SessionCell>),
+    /// A slot settled by an activation (live, or still unsettled).
+    Slot(Arc<Slot>),
+}
+
+impl Entry {
+    fn live_cell(&self) -> Option<&Arc<SessionCell>> {
+        match self {
+            Entry::Live(cell) => Some(cell),
+            Entry::Slot(slot) => slot.live_cell(),
+        }
+    }
+
+    /// The entry as a slot; a live entry as a slot settled with it.
+    fn slot(&self) -> Arc<Slot> {
+        match self {
+            Entry::Live(cell) => Arc::new(Slot::live(cell.clone())),
+            Entry::Slot(slot) => slot.clone(),
+        }
+    }
+}
+
 #[derive(Default)]
 pub(crate) struct Registry {
-    map: DashMap<SessionKey, Arc<Slot>>,
+    map: DashMap<SessionKey, Entry>,
     /// `map.len()` kept as a counter: DashMap's own `len` visits every shard.
     slots: AtomicUsize,
 }
 
 impl Registry {
-    /// The slot for `key`, if any.
+    /// The slot for `key`, if any (a live session's: a settled one made for
+    /// the call).
     pub fn slot(&self, key: &SessionKey) -> Option<Arc<Slot>> {
-        self.map.get(key).map(|s| s.value().clone())
+        self.map.get(key).map(|e| e.value().slot())
     }
 
     /// The slot for `key`, and whether this call inserted it (unsettled):
     /// the caller that inserted a slot must settle it.
     pub fn slot_or_insert(&self, key: SessionKey) -> (Arc<Slot>, bool) {
         match self.map.entry(key) {
-            dashmap::Entry::Occupied(o) => (o.get().clone(), false),
+            dashmap::Entry::Occupied(o) => (o.get().slot(), false),
             dashmap::Entry::Vacant(v) => {
                 let slot = Arc::new(Slot::default());
-                v.insert(slot.clone());
+                v.insert(Entry::Slot(slot.clone()));
                 self.counted(1);
                 (slot, true)
             }
@@ -122,7 +150,7 @@ impl Registry {
         match self.map.entry(live.key) {
             dashmap::Entry::Occupied(_) => false,
             dashmap::Entry::Vacant(v) => {
-                v.insert(Arc::new(Slot::live(live)));
+                v.insert(Entry::Live(live));
                 self.counted(1);
                 true
             }
@@ -131,8 +159,10 @@ impl Registry {
 
     /// Removes the slot of `cell`, if it still holds that very session.
     pub fn remove(&self, cell: &Arc<SessionCell>) {
-        let removed = self.map.remove_if(&cell.key, |_, slot| {
-            slot.live_cell().is_some_and(|live| Arc::ptr_eq(live, cell))
+        let removed = self.map.remove_if(&cell.key, |_, entry| {
+            entry
+                .live_cell()
+                .is_some_and(|live| Arc::ptr_eq(live, cell))
         });
         if removed.is_some() {
             self.counted(-1);
@@ -143,8 +173,9 @@ impl Registry {
     /// no live session. Called only by the task that settles the slot, just
     /// before it settles it empty or failed: nobody else can fill it.
     pub fn remove_unfilled(&self, key: &SessionKey, slot: &Arc<Slot>) {
-        let removed = self.map.remove_if(key, |_, s| {
-            Arc::ptr_eq(s, slot) && !matches!(s.get(), Some(Activation::Live(_)))
+        let removed = self.map.remove_if(key, |_, entry| match entry {
+            Entry::Slot(s) => Arc::ptr_eq(s, slot) && !matches!(s.get(), Some(Activation::Live(_))),
+            Entry::Live(_) => false,
         });
         if removed.is_some() {
             self.counted(-1);
