@@ -20,6 +20,17 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
+    if std::env::args().any(|a| a == "--help" || a == "-h") {
+        println!(
+            "rss-per-session [COUNT] [two-writes|one-write] [memory|durable]\n\n\
+             Creates COUNT sessions (default 100000), each holding `n` and a 32-char token,\n\
+             lets their owners hibernate, and prints the RSS growth per session.\n\
+             two-writes (default): two inserts per session; one-write: one insert of both.\n\
+             memory (default): no store; durable: sled with passivation after 1 s.\n\
+             README figure: cargo run --release -p livesession-benches --bin rss-per-session -- 1000000"
+        );
+        return;
+    }
     let n: usize = std::env::args()
         .nth(1)
         .and_then(|a| a.parse().ok())
