@@ -13,6 +13,27 @@ impl Session {
     /// The value under `key`, deserialized into `T`; `None` when absent.
     /// A value of another shape is [`SessionError::Decode`].
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use livesession::{RequestInfo, SessionConfig, SessionError, SessionManager};
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// # let manager = SessionManager::new(SessionConfig::builder().secret("a secret of at least thirty-two bytes!").build().unwrap());
+    /// # let session = manager.start(&RequestInfo { path: "/", ..Default::default() });
+    /// #[derive(serde::Serialize, serde::Deserialize, Debug, PartialEq)]
+    /// struct Cart {
+    ///     items: Vec<u32>,
+    /// }
+    ///
+    /// session.insert("cart", Cart { items: vec![7] }).await.unwrap();
+    /// let cart: Option<Cart> = session.get("cart").await.unwrap();
+    /// assert_eq!(cart, Some(Cart { items: vec![7] }));
+    /// assert_eq!(session.get::<Cart>("wishlist").await.unwrap(), None);
+    /// // Asking for another shape than the one stored is an error, not a panic.
+    /// assert!(matches!(session.get::<String>("cart").await, Err(SessionError::Decode { .. })));
+    /// # });
+    /// ```
+    ///
     /// # Errors
     ///
     /// [`SessionError::Decode`] when the stored value has another shape;
@@ -36,6 +57,22 @@ impl Session {
 
     /// All of the session's data as JSON values.
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use livesession::{RequestInfo, SessionConfig, SessionManager};
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// # let manager = SessionManager::new(SessionConfig::builder().secret("a secret of at least thirty-two bytes!").build().unwrap());
+    /// # let session = manager.start(&RequestInfo { path: "/", ..Default::default() });
+    /// session.insert("theme", "dark").await.unwrap();
+    /// session.insert("visits", 3).await.unwrap();
+    /// let data = session.data().await.unwrap();
+    /// assert_eq!(data.len(), 2);
+    /// assert_eq!(data["theme"], serde_json::json!("dark"));
+    /// assert_eq!(data["visits"], serde_json::json!(3));
+    /// # });
+    /// ```
+    ///
     /// # Errors
     ///
     /// [`SessionError::Store`] when the store fails or times out (nothing of
@@ -46,6 +83,22 @@ impl Session {
     }
 
     /// Stores `value` under `key` (any serde type).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use livesession::{RequestInfo, SessionConfig, SessionManager};
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// # let manager = SessionManager::new(SessionConfig::builder().secret("a secret of at least thirty-two bytes!").build().unwrap());
+    /// # let session = manager.start(&RequestInfo { path: "/", ..Default::default() });
+    /// session.insert("theme", "dark").await.unwrap();
+    /// session.insert("recent", vec![3, 1, 4]).await.unwrap();
+    /// assert_eq!(session.get::<Vec<u32>>("recent").await.unwrap(), Some(vec![3, 1, 4]));
+    /// // Inserting again replaces the value.
+    /// session.insert("theme", "light").await.unwrap();
+    /// assert_eq!(session.get::<String>("theme").await.unwrap().as_deref(), Some("light"));
+    /// # });
+    /// ```
     ///
     /// # Errors
     ///
@@ -68,6 +121,21 @@ impl Session {
 
     /// Removes `key`; returns its previous value.
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use livesession::{RequestInfo, SessionConfig, SessionManager};
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// # let manager = SessionManager::new(SessionConfig::builder().secret("a secret of at least thirty-two bytes!").build().unwrap());
+    /// # let session = manager.start(&RequestInfo { path: "/", ..Default::default() });
+    /// session.insert("flash", "Saved!").await.unwrap();
+    /// // Read once, then gone: a flash message.
+    /// let flash = session.remove("flash").await.unwrap();
+    /// assert_eq!(flash, Some(serde_json::json!("Saved!")));
+    /// assert_eq!(session.remove("flash").await.unwrap(), None);
+    /// # });
+    /// ```
+    ///
     /// # Errors
     ///
     /// [`SessionError::Store`] when the store fails or times out (nothing of
@@ -80,6 +148,22 @@ impl Session {
     }
 
     /// Removes every key (the session and its id stay).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use livesession::{RequestInfo, SessionConfig, SessionManager};
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// # let manager = SessionManager::new(SessionConfig::builder().secret("a secret of at least thirty-two bytes!").build().unwrap());
+    /// # let session = manager.start(&RequestInfo { path: "/", ..Default::default() });
+    /// session.insert("theme", "dark").await.unwrap();
+    /// session.save().await.unwrap();
+    /// let id = session.id().await.unwrap();
+    /// session.clear().await.unwrap();
+    /// assert!(session.data().await.unwrap().is_empty());
+    /// assert_eq!(session.id().await.unwrap(), id); // same session, no data
+    /// # });
+    /// ```
     ///
     /// # Errors
     ///
@@ -101,6 +185,8 @@ impl Session {
     /// of one key never lose an increment. A current value that does not
     /// deserialize into `T` fails with [`SessionError::Decode`] and changes
     /// nothing.
+    ///
+    /// # Examples
     ///
     /// ```
     /// # use livesession::{RequestInfo, SessionConfig, SessionManager};
@@ -156,6 +242,21 @@ impl Session {
     /// yet. A new session (including one just regenerated) is stored when
     /// the request finishes, or at once by [`save`](Self::save).
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use livesession::{RequestInfo, SessionConfig, SessionManager};
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// # let manager = SessionManager::new(SessionConfig::builder().secret("a secret of at least thirty-two bytes!").build().unwrap());
+    /// # let session = manager.start(&RequestInfo { path: "/", ..Default::default() });
+    /// assert_eq!(session.id().await.unwrap(), None); // new: not stored yet
+    /// session.insert("theme", "dark").await.unwrap();
+    /// session.save().await.unwrap();
+    /// let id = session.id().await.unwrap().expect("saved sessions have an id");
+    /// assert!(!id.is_empty());
+    /// # });
+    /// ```
+    ///
     /// # Errors
     ///
     /// [`SessionError::Store`] when the store fails or times out (nothing of
@@ -173,6 +274,23 @@ impl Session {
     /// [`SessionManager::revoke_user`](crate::SessionManager::revoke_user) can end it. Call it right after
     /// [`regenerate`](Self::regenerate) at login.
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use livesession::{RequestInfo, SessionConfig, SessionManager};
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// # let manager = SessionManager::new(SessionConfig::builder().secret("a secret of at least thirty-two bytes!").build().unwrap());
+    /// # let session = manager.start(&RequestInfo { path: "/login", ..Default::default() });
+    /// // At login, once the password checked out:
+    /// session.regenerate(&[]).await.unwrap();
+    /// session.bind_user("alice").await.unwrap();
+    /// session.finish().await.unwrap();
+    ///
+    /// // Later, "log me out everywhere" (or a password change):
+    /// assert_eq!(manager.revoke_user("alice").await.unwrap(), 1);
+    /// # });
+    /// ```
+    ///
     /// # Errors
     ///
     /// [`SessionError::Store`] when the store fails or times out (nothing of
@@ -189,6 +307,19 @@ impl Session {
     }
 
     /// The user bound with [`bind_user`](Self::bind_user), if any.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use livesession::{RequestInfo, SessionConfig, SessionManager};
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// # let manager = SessionManager::new(SessionConfig::builder().secret("a secret of at least thirty-two bytes!").build().unwrap());
+    /// # let session = manager.start(&RequestInfo { path: "/", ..Default::default() });
+    /// assert_eq!(session.user().await.unwrap(), None); // anonymous
+    /// session.bind_user("alice").await.unwrap();
+    /// assert_eq!(session.user().await.unwrap().as_deref(), Some("alice"));
+    /// # });
+    /// ```
     ///
     /// # Errors
     ///

@@ -18,6 +18,28 @@ impl Session {
     /// adds to it, is stored when the request finishes (one write) and its id
     /// starts a new absolute clock.
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use livesession::{RequestInfo, SessionConfig, SessionManager};
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// # let manager = SessionManager::new(SessionConfig::builder().secret("a secret of at least thirty-two bytes!").build().unwrap());
+    /// # let session = manager.start(&RequestInfo { path: "/", ..Default::default() });
+    /// session.insert("cart", vec![7]).await.unwrap();
+    /// session.insert("csrf", "token").await.unwrap();
+    /// session.save().await.unwrap();
+    /// let before = session.id().await.unwrap();
+    ///
+    /// // Login: a new id, keeping the cart but not the anonymous CSRF token.
+    /// session.regenerate(&["cart"]).await.unwrap();
+    /// session.bind_user("alice").await.unwrap();
+    /// session.save().await.unwrap();
+    /// assert_ne!(session.id().await.unwrap(), before);
+    /// assert_eq!(session.get::<Vec<u32>>("cart").await.unwrap(), Some(vec![7]));
+    /// assert_eq!(session.get::<String>("csrf").await.unwrap(), None);
+    /// # });
+    /// ```
+    ///
     /// # Errors
     ///
     /// [`SessionError::Store`] when the old session cannot be deleted (it stays
@@ -73,6 +95,29 @@ impl Session {
     /// again, and the response clears the cookie. Fails (changing nothing)
     /// only when the store cannot delete it.
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use livesession::{RequestInfo, SessionConfig, SessionManager};
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// # let manager = SessionManager::new(SessionConfig::builder().secret("a secret of at least thirty-two bytes!").build().unwrap());
+    /// let login = manager.start(&RequestInfo { path: "/", ..Default::default() });
+    /// login.insert("user", "alice").await.unwrap();
+    /// let cookie = login.finish().await.unwrap().remove(0);
+    /// let cookie = cookie.split(';').next().unwrap(); // "sessionId=..."
+    ///
+    /// // Logout:
+    /// let logout = manager.start(&RequestInfo { cookie_header: Some(cookie), path: "/", ..Default::default() });
+    /// logout.destroy().await.unwrap();
+    /// let set_cookie = logout.finish().await.unwrap();
+    /// assert!(set_cookie[0].starts_with("sessionId=; Max-Age=0")); // the browser drops it
+    ///
+    /// // The old cookie now starts a fresh, empty session.
+    /// let later = manager.start(&RequestInfo { cookie_header: Some(cookie), path: "/", ..Default::default() });
+    /// assert_eq!(later.get::<String>("user").await.unwrap(), None);
+    /// # });
+    /// ```
+    ///
     /// # Errors
     ///
     /// [`SessionError::Store`] when the store cannot delete it (it stays as it
@@ -106,6 +151,29 @@ impl Session {
     /// it extends the idle timeout. A session that has ended since becomes a
     /// fresh one; a new session not stored yet keeps its data.
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use livesession::{RequestInfo, SessionConfig, SessionManager};
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// # let manager = SessionManager::new(SessionConfig::builder().secret("a secret of at least thirty-two bytes!").build().unwrap());
+    /// let first = manager.start(&RequestInfo { path: "/", ..Default::default() });
+    /// first.insert("n", 1).await.unwrap();
+    /// let cookie = first.finish().await.unwrap().remove(0);
+    /// let cookie = cookie.split(';').next().unwrap();
+    /// let request = RequestInfo { cookie_header: Some(cookie), path: "/", ..Default::default() };
+    ///
+    /// // Two concurrent requests on the same session:
+    /// let a = manager.start(&request);
+    /// let b = manager.start(&request);
+    /// assert_eq!(a.get::<i64>("n").await.unwrap(), Some(1));
+    /// b.insert("n", 2).await.unwrap();
+    /// assert_eq!(a.get::<i64>("n").await.unwrap(), Some(1)); // a's view, as loaded
+    /// a.reload().await.unwrap();
+    /// assert_eq!(a.get::<i64>("n").await.unwrap(), Some(2)); // b's write
+    /// # });
+    /// ```
+    ///
     /// # Errors
     ///
     /// [`SessionError::Store`] when the store fails or times out (nothing of
@@ -132,6 +200,20 @@ impl Session {
     /// state is flushed before this returns. Changes are saved as they happen
     /// anyway; call this before a redirect or to force a cookie.
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use livesession::{RequestInfo, SessionConfig, SessionManager};
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// # let manager = SessionManager::new(SessionConfig::builder().secret("a secret of at least thirty-two bytes!").build().unwrap());
+    /// # let session = manager.start(&RequestInfo { path: "/", ..Default::default() });
+    /// session.insert("step", 2).await.unwrap();
+    /// session.save().await.unwrap(); // stored (and flushed with a sync store) before a redirect
+    /// assert!(session.is_saved());
+    /// assert!(session.id().await.unwrap().is_some());
+    /// # });
+    /// ```
+    ///
     /// # Errors
     ///
     /// [`SessionError::Store`] when the store fails or times out (nothing of
@@ -155,6 +237,20 @@ impl Session {
 
     /// Resets the idle timeout now (every load already does). A session that
     /// has reached its deadline is not revived.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use livesession::{RequestInfo, SessionConfig, SessionManager};
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// # let manager = SessionManager::new(SessionConfig::builder().secret("a secret of at least thirty-two bytes!").build().unwrap());
+    /// # let session = manager.start(&RequestInfo { path: "/", ..Default::default() });
+    /// # session.save().await.unwrap();
+    /// // A keep-alive endpoint: the user is still there, nothing changed.
+    /// session.touch().await.unwrap();
+    /// assert!(!session.is_modified());
+    /// # });
+    /// ```
     ///
     /// # Errors
     ///
@@ -183,6 +279,26 @@ impl Session {
     /// Overrides cookie attributes for this session (persisted with it).
     /// Not a modification of the data.
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use livesession::{RequestInfo, SessionConfig, SessionManager};
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// # let manager = SessionManager::new(SessionConfig::builder().secret("a secret of at least thirty-two bytes!").build().unwrap());
+    /// use livesession::CookieOptions;
+    /// use std::time::Duration;
+    ///
+    /// // "Remember me" at login: this session lives 30 days instead of the default.
+    /// let session = manager.start(&RequestInfo { path: "/login", ..Default::default() });
+    /// session.bind_user("alice").await.unwrap();
+    /// session.options(CookieOptions::default().max_age(Duration::from_secs(30 * 86400))).await.unwrap();
+    /// let set_cookie = session.finish().await.unwrap();
+    /// let expires = set_cookie[0].split("; ").find_map(|a| a.strip_prefix("Expires=")).unwrap();
+    /// let expires = httpdate::parse_http_date(expires).unwrap();
+    /// assert!(expires > std::time::SystemTime::now() + Duration::from_secs(29 * 86400));
+    /// # });
+    /// ```
+    ///
     /// # Errors
     ///
     /// [`SessionError::Store`] when the store fails or times out (nothing of
@@ -207,11 +323,40 @@ impl Session {
 
     /// Whether this request changed the session's data (since load or the
     /// last [`save`](Self::save)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use livesession::{RequestInfo, SessionConfig, SessionManager};
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// # let manager = SessionManager::new(SessionConfig::builder().secret("a secret of at least thirty-two bytes!").build().unwrap());
+    /// # let session = manager.start(&RequestInfo { path: "/", ..Default::default() });
+    /// assert!(!session.is_modified());
+    /// session.insert("theme", "dark").await.unwrap();
+    /// assert!(session.is_modified());
+    /// session.save().await.unwrap();
+    /// assert!(!session.is_modified()); // saved since
+    /// # });
+    /// ```
     pub fn is_modified(&self) -> bool {
         self.state().modified
     }
 
     /// Whether [`save`](Self::save) succeeded in this request.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use livesession::{RequestInfo, SessionConfig, SessionManager};
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// # let manager = SessionManager::new(SessionConfig::builder().secret("a secret of at least thirty-two bytes!").build().unwrap());
+    /// # let session = manager.start(&RequestInfo { path: "/", ..Default::default() });
+    /// session.insert("theme", "dark").await.unwrap();
+    /// assert!(!session.is_saved()); // changed, but not saved explicitly
+    /// session.save().await.unwrap();
+    /// assert!(session.is_saved());
+    /// # });
+    /// ```
     pub fn is_saved(&self) -> bool {
         self.state().saved
     }
