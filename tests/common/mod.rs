@@ -3,8 +3,12 @@
 //! Each suite's `main.rs` pulls this in with
 //! `#[path = "../common/mod.rs"] mod common;`.
 //!
-//! - `harness`: start a demo binary as a child process on a free loopback
-//!   port, wait for `/health`, send requests, stop or kill it.
+//! - `server`: start a demo binary as a child process on a free loopback
+//!   port, wait for `/health`, read its log, stop or kill it.
+//! - `cfg`: the flags, secrets and environment a server starts with.
+//! - `client`: send one request to a server; `/stats` and `/health`.
+//! - `resp`: a response, fully read, and its session cookies.
+//! - `agent`: a cookie jar for one session, and the demo routes as calls.
 //! - `cookie`: parse `Set-Cookie`, percent-decode/encode, split values.
 //! - `signer`: an independent HMAC-SHA256 signer (the @fastify/session
 //!   scheme) to forge and verify cookie values.
@@ -36,14 +40,22 @@ macro_rules! scenarios {
     };
 }
 
+pub mod agent;
+pub mod cfg;
+pub mod client;
 pub mod cookie;
-pub mod harness;
 pub mod httpdate;
 pub mod raw;
+pub mod resp;
+pub mod server;
 pub mod signer;
 
+pub use agent::*;
+pub use cfg::*;
+pub use client::*;
 pub use cookie::*;
-pub use harness::*;
+pub use resp::*;
+pub use server::*;
 pub use signer::*;
 
 /// The default secret the suites pass with `--secret` (32+ characters).
