@@ -14,6 +14,22 @@ use std::sync::Arc;
 use tracing::Instrument;
 
 /// What an adapter extracts from a request.
+///
+/// An adapter fills it from the framework's request; fields it does not know
+/// stay at their defaults:
+///
+/// ```
+/// use livesession::RequestInfo;
+/// // From a request such as `GET /cart?page=2` behind a TLS-terminating proxy:
+/// let info = RequestInfo {
+///     cookie_header: Some("sessionId=abc.def; theme=dark"),
+///     path: "/cart", // without "?page=2"
+///     tls: false,    // the proxy talks plain HTTP to us
+///     forwarded_proto: Some("https"),
+/// };
+/// assert_eq!(RequestInfo::default().path, "");
+/// # let _ = info;
+/// ```
 #[derive(Debug, Clone, Copy, Default)]
 pub struct RequestInfo<'a> {
     /// The `Cookie` header (several joined with `"; "`), if any.
@@ -27,6 +43,19 @@ pub struct RequestInfo<'a> {
 }
 
 /// Counts for monitoring (the demos' `GET /stats`).
+///
+/// ```
+/// # use livesession::{RequestInfo, SessionConfig, SessionManager, Stats};
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// # let manager = SessionManager::new(SessionConfig::builder().secret("a secret of at least thirty-two bytes!").build().unwrap());
+/// let session = manager.start(&RequestInfo { path: "/", ..Default::default() });
+/// session.insert("n", 1).await.unwrap();
+/// session.finish().await.unwrap();
+/// assert_eq!(manager.stats().await.unwrap(), Stats { live: 1, stored: 0 }); // no store
+/// // It serializes for a monitoring endpoint:
+/// assert_eq!(serde_json::to_string(&manager.stats().await.unwrap()).unwrap(), r#"{"live":1,"stored":0}"#);
+/// # });
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct Stats {
     /// Session actors alive now (plus any being activated).
@@ -71,6 +100,27 @@ impl std::fmt::Debug for SessionManager {
 
 impl SessionManager {
     /// A manager for `config`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use livesession::store::MemoryStore;
+    /// use livesession::{SessionConfig, SessionManager};
+    /// use std::sync::Arc;
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let manager = SessionManager::new(
+    ///     SessionConfig::builder()
+    ///         .secret(std::env::var("SESSION_SECRET").unwrap_or_else(|_| "a secret of at least thirty-two bytes!".into()))
+    ///         .store(Arc::new(MemoryStore::new())) // livesession-sled or livesession-redis in production
+    ///         .build()
+    ///         .unwrap(),
+    /// );
+    /// assert!(manager.config().is_durable());
+    /// // Clones share every session: give one to each server task.
+    /// let for_the_router = manager.clone();
+    /// # let _ = for_the_router;
+    /// # });
+    /// ```
     pub fn new(config: SessionConfig) -> Self {
         let rt = Core::new(config);
         rt.ensure_background();
@@ -78,6 +128,18 @@ impl SessionManager {
     }
 
     /// The configuration in use.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use livesession::{SessionConfig, SessionManager};
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let manager = SessionManager::new(
+    ///     SessionConfig::builder().secret("a secret of at least thirty-two bytes!").cookie_name("sid").build().unwrap(),
+    /// );
+    /// assert_eq!(manager.config().cookie_name(), "sid");
+    /// # });
+    /// ```
     pub fn config(&self) -> &SessionConfig {
         &self.rt.config
     }
@@ -85,6 +147,28 @@ impl SessionManager {
     /// The session of one request. Nothing is loaded until the handler
     /// first uses it; give the handler [`RequestSession::session`] and call
     /// [`RequestSession::finish`] after it to get the `Set-Cookie` values.
+    ///
+    /// # Examples
+    ///
+    /// What an adapter does around each handler:
+    ///
+    /// ```
+    /// use livesession::{RequestInfo, SessionConfig, SessionManager};
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let manager = SessionManager::new(
+    ///     SessionConfig::builder().secret("a secret of at least thirty-two bytes!").trust_proxy(true).build().unwrap(),
+    /// );
+    /// let request = manager.start(&RequestInfo {
+    ///     cookie_header: None,
+    ///     path: "/",
+    ///     tls: false,
+    ///     forwarded_proto: Some("https"), // trusted: the proxy terminated TLS
+    /// });
+    /// request.session().insert("theme", "dark").await.unwrap(); // the handler
+    /// let set_cookie = request.finish().await.unwrap();
+    /// assert!(set_cookie[0].contains("; Secure")); // the client used HTTPS
+    /// # });
+    /// ```
     pub fn start(&self, req: &RequestInfo<'_>) -> RequestSession {
         self.rt.ensure_background();
         let config = &self.rt.config;
@@ -127,6 +211,27 @@ impl SessionManager {
 
     /// Destroys every unexpired session bound to `user` (see
     /// [`Session::bind_user`]), live or only in the store. Returns how many.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use livesession::{RequestInfo, SessionConfig, SessionManager};
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// # let manager = SessionManager::new(SessionConfig::builder().secret("a secret of at least thirty-two bytes!").build().unwrap());
+    /// // alice is logged in on a laptop and a phone.
+    /// let mut cookies = Vec::new();
+    /// for _ in 0..2 {
+    ///     let login = manager.start(&RequestInfo { path: "/login", ..Default::default() });
+    ///     login.bind_user("alice").await.unwrap();
+    ///     cookies.push(login.finish().await.unwrap().remove(0));
+    /// }
+    /// // She changes her password: every session of hers ends.
+    /// assert_eq!(manager.revoke_user("alice").await.unwrap(), 2);
+    /// let cookie = cookies[0].split(';').next().unwrap();
+    /// let laptop = manager.start(&RequestInfo { cookie_header: Some(cookie), path: "/", ..Default::default() });
+    /// assert_eq!(laptop.user().await.unwrap(), None); // logged out
+    /// # });
+    /// ```
     ///
     /// # Errors
     ///
@@ -174,6 +279,23 @@ impl SessionManager {
     /// On a shared store the store's records are the truth, so every process
     /// sharing it lists the same sessions under the same handles.
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use livesession::{RequestInfo, SessionConfig, SessionManager};
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// # let manager = SessionManager::new(SessionConfig::builder().secret("a secret of at least thirty-two bytes!").build().unwrap());
+    /// let login = manager.start(&RequestInfo { path: "/login", ..Default::default() });
+    /// login.bind_user("alice").await.unwrap();
+    /// login.finish().await.unwrap();
+    ///
+    /// let devices = manager.sessions_of_user("alice").await.unwrap();
+    /// assert_eq!(devices.len(), 1);
+    /// assert_eq!(devices[0].handle.len(), 22); // safe to show: not a cookie
+    /// assert!(manager.sessions_of_user("bob").await.unwrap().is_empty());
+    /// # });
+    /// ```
+    ///
     /// # Errors
     ///
     /// [`SessionError::Store`] when the store fails.
@@ -188,6 +310,23 @@ impl SessionManager {
     /// `false` when `user` has no such unexpired session (an unknown handle,
     /// or another user's session: that one is left alone).
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use livesession::{RequestInfo, SessionConfig, SessionManager};
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// # let manager = SessionManager::new(SessionConfig::builder().secret("a secret of at least thirty-two bytes!").build().unwrap());
+    /// # let login = manager.start(&RequestInfo { path: "/login", ..Default::default() });
+    /// # login.bind_user("alice").await.unwrap();
+    /// # login.finish().await.unwrap();
+    /// let handle = manager.sessions_of_user("alice").await.unwrap()[0].handle.clone();
+    /// // A handle is only good for its own user:
+    /// assert!(!manager.end_session_of_user("mallory", &handle).await.unwrap());
+    /// assert!(manager.end_session_of_user("alice", &handle).await.unwrap());
+    /// assert!(!manager.end_session_of_user("alice", &handle).await.unwrap()); // already gone
+    /// # });
+    /// ```
+    ///
     /// # Errors
     ///
     /// [`SessionError::Store`] when the store fails; the session then stays
@@ -201,6 +340,28 @@ impl SessionManager {
     }
 
     /// Live actors and stored records right now.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use livesession::store::MemoryStore;
+    /// use livesession::{RequestInfo, SessionConfig, SessionManager};
+    /// use std::sync::Arc;
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let manager = SessionManager::new(
+    ///     SessionConfig::builder()
+    ///         .secret("a secret of at least thirty-two bytes!")
+    ///         .store(Arc::new(MemoryStore::new()))
+    ///         .build()
+    ///         .unwrap(),
+    /// );
+    /// let session = manager.start(&RequestInfo { path: "/", ..Default::default() });
+    /// session.insert("n", 1).await.unwrap();
+    /// session.finish().await.unwrap();
+    /// let stats = manager.stats().await.unwrap();
+    /// assert_eq!((stats.live, stats.stored), (1, 1));
+    /// # });
+    /// ```
     ///
     /// # Errors
     ///
@@ -218,12 +379,46 @@ impl SessionManager {
 
     /// Deadlines parked by hibernating sessions (one per live session at
     /// most); for monitoring and tests.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use livesession::{SessionConfig, SessionManager};
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// # let manager = SessionManager::new(SessionConfig::builder().secret("a secret of at least thirty-two bytes!").build().unwrap());
+    /// // A health check: never more alarms than live sessions.
+    /// let stats = manager.stats().await.unwrap();
+    /// assert!(manager.pending_alarms() as u64 <= stats.live);
+    /// # });
+    /// ```
     pub fn pending_alarms(&self) -> usize {
         self.rt.alarms.len()
     }
 
     /// Removes expired records from the store now (the background sweeper
     /// does this every sweep interval).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use livesession::store::{MemoryStore, SessionKey, SessionRecord, SessionStore};
+    /// use livesession::{SessionConfig, SessionManager};
+    /// use std::sync::Arc;
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let store = Arc::new(MemoryStore::new());
+    /// let expired = SessionRecord { expires_at_ms: Some(1), ..SessionRecord::default() }; // in 1970
+    /// store.save(&SessionKey::of_id("old"), &expired).await.unwrap();
+    /// let manager = SessionManager::new(
+    ///     SessionConfig::builder()
+    ///         .secret("a secret of at least thirty-two bytes!")
+    ///         .store(store.clone())
+    ///         .build()
+    ///         .unwrap(),
+    /// );
+    /// manager.sweep_expired().await;
+    /// assert_eq!(store.count().await.unwrap(), 0);
+    /// # });
+    /// ```
     pub async fn sweep_expired(&self) {
         self.rt.sweep_once().await;
     }
@@ -231,6 +426,35 @@ impl SessionManager {
     /// Graceful shutdown: refuses new sessions, writes every live session to
     /// the store, stops the actors and flushes. Without a store, live sessions
     /// are simply dropped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use livesession::store::{MemoryStore, SessionStore};
+    /// use livesession::{RequestInfo, SessionConfig, SessionError, SessionManager};
+    /// use std::sync::Arc;
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let store = Arc::new(MemoryStore::new());
+    /// let manager = SessionManager::new(
+    ///     SessionConfig::builder()
+    ///         .secret("a secret of at least thirty-two bytes!")
+    ///         .store(store.clone())
+    ///         .build()
+    ///         .unwrap(),
+    /// );
+    /// let session = manager.start(&RequestInfo { path: "/", ..Default::default() });
+    /// session.insert("n", 1).await.unwrap();
+    /// session.finish().await.unwrap();
+    ///
+    /// // On SIGTERM, after the server stopped accepting requests:
+    /// manager.shutdown().await.unwrap();
+    /// assert_eq!(store.count().await.unwrap(), 1); // the session survives a restart
+    /// // A request that slipped in afterwards gets no new session.
+    /// let late = manager.start(&RequestInfo { path: "/", ..Default::default() });
+    /// late.insert("n", 2).await.unwrap();
+    /// assert!(matches!(late.finish().await, Err(SessionError::Unavailable(_))));
+    /// # });
+    /// ```
     ///
     /// # Errors
     ///
