@@ -9,6 +9,22 @@ pub const BACKEND_FAILURE_BODY: &str = "internal server error";
 /// A failed session operation. [`SessionError::is_backend_failure`] separates
 /// server-side failures (answer 5xx) from data that does not fit the request
 /// (answer 4xx).
+///
+/// # Examples
+///
+/// ```
+/// use livesession::{RequestInfo, SessionConfig, SessionError, SessionManager};
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// # let manager = SessionManager::new(SessionConfig::builder().secret("a secret of at least thirty-two bytes!").build().unwrap());
+/// let session = manager.start(&RequestInfo { path: "/", ..Default::default() });
+/// session.insert("age", "forty-two").await.unwrap();
+/// let err = session.get::<u32>("age").await.unwrap_err();
+/// assert!(matches!(&err, SessionError::Decode { key, .. } if key == "age"));
+/// // The client's data, not the server, is at fault:
+/// assert!(!err.is_backend_failure());
+/// assert_eq!(err.http_status(), 409);
+/// # });
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum SessionError {
@@ -56,6 +72,8 @@ impl SessionError {
     /// bound is reached, 500 for other backend failures, 409 for a stored
     /// value of another type, 413 for a session over its limits.
     ///
+    /// # Examples
+    ///
     /// ```
     /// use livesession::{SessionError, StoreError};
     /// assert_eq!(SessionError::Store(StoreError::backend("disk")).http_status(), 500);
@@ -76,6 +94,8 @@ impl SessionError {
     /// not fit (4xx), and the fixed [`BACKEND_FAILURE_BODY`] for a backend
     /// failure, whose text (store paths, OS errors, ...) belongs in the log.
     ///
+    /// # Examples
+    ///
     /// ```
     /// use livesession::{SessionError, StoreError};
     /// let disk = SessionError::Store(StoreError::backend("/data: No space left on device"));
@@ -94,6 +114,15 @@ impl SessionError {
     }
 
     /// True when the server side failed (store, runtime): a 5xx.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use livesession::{SessionError, StoreError};
+    /// assert!(SessionError::Store(StoreError::backend("connection refused")).is_backend_failure());
+    /// assert!(SessionError::Finished.is_backend_failure()); // a handler bug
+    /// assert!(!SessionError::LimitExceeded("over 4 KiB".into()).is_backend_failure());
+    /// ```
     pub fn is_backend_failure(&self) -> bool {
         matches!(
             self,
