@@ -46,6 +46,29 @@ const MAX_DECODE_DEPTH: usize = MAX_DATA_DEPTH + 32;
 /// Fails with [`StoreError::Backend`] (nothing is stored) when a data value
 /// nests deeper than [`MAX_DATA_DEPTH`]: such a record could be written but
 /// not read back.
+///
+/// # Examples
+///
+/// ```
+/// use livesession::store::{codec, SessionRecord};
+/// let mut record = SessionRecord::default();
+/// record.data.insert("n".into(), serde_json::json!(1));
+/// let bytes = codec::encode(&record).unwrap();
+/// assert_eq!(bytes[0], codec::FORMAT_VERSION);
+///
+/// // Nesting deeper than MAX_DATA_DEPTH is refused before anything is stored:
+/// let mut deep = serde_json::json!(0);
+/// for _ in 0..=codec::MAX_DATA_DEPTH {
+///     deep = serde_json::json!([deep]);
+/// }
+/// record.data.insert("deep".into(), deep);
+/// assert!(codec::encode(&record).is_err());
+/// ```
+///
+/// # Errors
+///
+/// [`StoreError::Backend`] when a data value nests deeper than
+/// [`MAX_DATA_DEPTH`].
 pub fn encode(record: &SessionRecord) -> Result<Vec<u8>, StoreError> {
     if data_too_deep(record) {
         return Err(StoreError::backend(format!(
@@ -64,6 +87,23 @@ pub fn encode(record: &SessionRecord) -> Result<Vec<u8>, StoreError> {
 ///
 /// Empty input, an unknown version byte, invalid MessagePack, a wrong shape
 /// or trailing bytes all give [`StoreError::Corrupt`]; this never panics.
+///
+/// # Examples
+///
+/// ```
+/// use livesession::store::{codec, SessionRecord, StoreError};
+/// let bytes = codec::encode(&SessionRecord::default()).unwrap();
+/// assert_eq!(codec::decode(&bytes).unwrap(), SessionRecord::default());
+/// // A truncated record is corrupt, never a panic:
+/// let cut = codec::decode(&bytes[..bytes.len() - 1]);
+/// assert!(matches!(cut, Err(StoreError::Corrupt(_))));
+/// ```
+///
+/// # Errors
+///
+/// [`StoreError::Corrupt`] for empty input, an unknown version byte,
+/// invalid MessagePack, a wrong shape, trailing bytes, or data nested deeper
+/// than [`MAX_DATA_DEPTH`].
 pub fn decode(bytes: &[u8]) -> Result<SessionRecord, StoreError> {
     let record: SessionRecord = decode_as(bytes)?;
     // What decodes must also encode again (the fuzzer found records 129-157
@@ -79,6 +119,22 @@ pub fn decode(bytes: &[u8]) -> Result<SessionRecord, StoreError> {
 /// Decodes bytes produced by [`encode`] as any type whose fields are a
 /// subset of the record's (a backend reading only its index fields, say),
 /// with the same checks as [`decode`] except the data depth.
+///
+/// # Examples
+///
+/// ```
+/// use livesession::store::{codec, SessionRecord};
+/// #[derive(serde::Deserialize)]
+/// struct Indexed {
+///     user: Option<String>,
+///     expires_at_ms: Option<u64>,
+/// }
+/// let record = SessionRecord { user: Some("alice".into()), ..SessionRecord::default() };
+/// let bytes = codec::encode(&record).unwrap();
+/// let indexed: Indexed = codec::decode_as(&bytes).unwrap(); // skips the data
+/// assert_eq!(indexed.user.as_deref(), Some("alice"));
+/// assert_eq!(indexed.expires_at_ms, None);
+/// ```
 ///
 /// # Errors
 ///

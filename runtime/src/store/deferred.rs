@@ -26,6 +26,29 @@ pub struct DeferredStore {
 
 impl DeferredStore {
     /// Starts `open` on a new thread and returns at once.
+    ///
+    /// # Examples
+    ///
+    /// A server that serves at once while its store opens:
+    ///
+    /// ```
+    /// use livesession::store::{DeferredStore, MemoryStore};
+    /// use livesession::{SessionConfig, SessionManager};
+    /// use std::sync::Arc;
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// // With livesession-sled: `DeferredStore::open(move || SledStore::open(dir, SledConfig::new()))`.
+    /// let store = DeferredStore::open(|| Ok(MemoryStore::new()));
+    /// let manager = SessionManager::new(
+    ///     SessionConfig::builder()
+    ///         .secret("a secret of at least thirty-two bytes!")
+    ///         .store(Arc::new(store.clone()))
+    ///         .build()
+    ///         .unwrap(),
+    /// );
+    /// store.ready().await.unwrap(); // optional: a readiness probe
+    /// # let _ = manager;
+    /// # });
+    /// ```
     pub fn open<S, F>(open: F) -> Self
     where
         S: SessionStore,
@@ -51,6 +74,22 @@ impl DeferredStore {
     }
 
     /// Waits until the store is open; fails if opening failed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use livesession::store::{DeferredStore, MemoryStore, StoreError};
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let broken = DeferredStore::open(|| -> Result<MemoryStore, _> { Err(StoreError::backend("no such directory")) });
+    /// let err = broken.ready().await.unwrap_err();
+    /// assert!(err.to_string().contains("no such directory"));
+    /// # });
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Backend`] when opening failed (with its message), or the
+    /// opening thread died.
     pub async fn ready(&self) -> Result<(), StoreError> {
         self.store().await.map(drop)
     }

@@ -60,6 +60,25 @@ impl Inner {
 
 impl MemoryStore {
     /// An empty store.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use livesession::store::MemoryStore;
+    /// use livesession::{SessionConfig, SessionManager};
+    /// use std::sync::Arc;
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// // Passivation needs a store; this one keeps idle sessions in memory, serialized.
+    /// let manager = SessionManager::new(
+    ///     SessionConfig::builder()
+    ///         .secret("a secret of at least thirty-two bytes!")
+    ///         .store(Arc::new(MemoryStore::new()))
+    ///         .build()
+    ///         .unwrap(),
+    /// );
+    /// assert!(manager.config().is_durable());
+    /// # });
+    /// ```
     pub fn new() -> Self {
         Self::default()
     }

@@ -4,6 +4,22 @@ use serde::{Deserialize, Serialize};
 
 /// Per-session cookie attribute overrides set with `Session::options`.
 /// `None` means "use the configured default".
+///
+/// # Examples
+///
+/// ```
+/// use livesession::store::{CookieOverrides, SessionRecord};
+/// use livesession::SameSite;
+/// let mut record = SessionRecord::default();
+/// assert_eq!(record.cookie_overrides(), &CookieOverrides::default()); // none set
+/// record.cookie = Some(Box::new(CookieOverrides {
+///     max_age_ms: Some(30 * 86_400_000),
+///     same_site: Some(SameSite::Strict),
+///     ..CookieOverrides::default()
+/// }));
+/// assert_eq!(record.cookie_overrides().same_site, Some(SameSite::Strict));
+/// assert_eq!(record.cookie_overrides().domain, None); // the configured domain
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CookieOverrides {
     /// Idle timeout in milliseconds for this session.
@@ -31,6 +47,22 @@ pub struct CookieOverrides {
 }
 
 /// Everything durable about one session. It never contains the raw id.
+///
+/// What a [`SessionStore`](super::SessionStore) stores under a
+/// [`SessionKey`](super::SessionKey), usually through the shared
+/// [`codec`](super::codec).
+///
+/// # Examples
+///
+/// ```
+/// use livesession::store::SessionRecord;
+/// let mut record = SessionRecord::default();
+/// record.data.insert("theme".into(), serde_json::json!("dark"));
+/// record.user = Some("alice".into());
+/// record.expires_at_ms = Some(1_700_000_000_000);
+/// assert_eq!(record.data.get("theme"), Some(&serde_json::json!("dark")));
+/// assert!(record.is_expired(1_700_000_000_000));
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct SessionRecord {
     /// The session's data: key -> JSON value.
@@ -70,6 +102,14 @@ static NO_OVERRIDES: CookieOverrides = CookieOverrides {
 
 impl CookieOverrides {
     /// The overrides in `cookie` (a [`SessionRecord::cookie`]), none when `None`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use livesession::store::{CookieOverrides, SessionRecord};
+    /// let record = SessionRecord::default();
+    /// assert_eq!(CookieOverrides::of(&record.cookie).http_only, None);
+    /// ```
     pub fn of(cookie: &Option<Box<CookieOverrides>>) -> &CookieOverrides {
         cookie.as_deref().unwrap_or(&NO_OVERRIDES)
     }
@@ -91,11 +131,33 @@ fn overrides<'de, D: serde::Deserializer<'de>>(
 
 impl SessionRecord {
     /// The cookie overrides of this session (none set when `cookie` is `None`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use livesession::store::{CookieOverrides, SessionRecord};
+    /// let record = SessionRecord {
+    ///     cookie: Some(Box::new(CookieOverrides { http_only: Some(false), ..CookieOverrides::default() })),
+    ///     ..SessionRecord::default()
+    /// };
+    /// assert_eq!(record.cookie_overrides().http_only, Some(false));
+    /// assert_eq!(SessionRecord::default().cookie_overrides().http_only, None);
+    /// ```
     pub fn cookie_overrides(&self) -> &CookieOverrides {
         CookieOverrides::of(&self.cookie)
     }
 
     /// Whether the record must no longer be served at `now_ms`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use livesession::store::SessionRecord;
+    /// let record = SessionRecord { expires_at_ms: Some(5_000), ..SessionRecord::default() };
+    /// assert!(!record.is_expired(4_999));
+    /// assert!(record.is_expired(5_000));
+    /// assert!(!SessionRecord::default().is_expired(u64::MAX)); // no expiry: never
+    /// ```
     pub fn is_expired(&self, now_ms: u64) -> bool {
         self.expires_at_ms.is_some_and(|t| t <= now_ms)
     }

@@ -76,11 +76,63 @@ impl Default for SharedMemoryStore {
 
 impl SharedMemoryStore {
     /// An empty store on the system clock.
+    ///
+    /// # Examples
+    ///
+    /// Two managers sharing one store, as two app servers share a Redis:
+    ///
+    /// ```
+    /// use livesession::store::SharedMemoryStore;
+    /// use livesession::{RequestInfo, SessionConfig, SessionManager};
+    /// use std::sync::Arc;
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let store = Arc::new(SharedMemoryStore::new());
+    /// let server = || {
+    ///     SessionManager::new(
+    ///         SessionConfig::builder()
+    ///             .secret("a secret of at least thirty-two bytes!")
+    ///             .store(store.clone())
+    ///             .build()
+    ///             .unwrap(),
+    ///     )
+    /// };
+    /// let (a, b) = (server(), server());
+    /// let first = a.start(&RequestInfo { path: "/", ..Default::default() });
+    /// first.insert("user", "alice").await.unwrap();
+    /// let cookie = first.finish().await.unwrap().remove(0);
+    /// let cookie = cookie.split(';').next().unwrap();
+    /// let next = b.start(&RequestInfo { cookie_header: Some(cookie), path: "/", ..Default::default() });
+    /// assert_eq!(next.get::<String>("user").await.unwrap().as_deref(), Some("alice"));
+    /// # });
+    /// ```
     pub fn new() -> Self {
         Self::default()
     }
 
     /// An empty store whose expiries follow `clock`.
+    ///
+    /// # Examples
+    ///
+    /// Expiry by the store's clock, without sleeping:
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// use livesession::clock::ManualClock;
+    /// use livesession::store::{Lifetime, SessionKey, SessionRecord, SessionStore, SharedMemoryStore, Touched};
+    /// use std::sync::Arc;
+    /// use std::time::Duration;
+    ///
+    /// let clock = Arc::new(ManualClock::new(0));
+    /// let store = SharedMemoryStore::with_clock(clock.clone());
+    /// let key = SessionKey::of_id("some-id");
+    /// let idle = Lifetime { idle_ms: Some(1_000), absolute_ms: None };
+    /// let v = store.create_shared(&key, &SessionRecord::default(), idle).await.unwrap();
+    /// clock.advance(Duration::from_millis(999));
+    /// assert_eq!(store.touch(&key, Some(v)).await.unwrap(), Touched::Unchanged); // extends it
+    /// clock.advance(Duration::from_millis(1_000));
+    /// assert_eq!(store.touch(&key, Some(v)).await.unwrap(), Touched::Gone);
+    /// # });
+    /// ```
     pub fn with_clock(clock: Arc<dyn Clock>) -> Self {
         SharedMemoryStore {
             clock,
