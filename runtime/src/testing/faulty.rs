@@ -8,6 +8,18 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// A [`SessionStore`] operation, for [`FaultyStore`].
+///
+/// # Examples
+///
+/// ```
+/// use livesession::store::MemoryStore;
+/// use livesession::testing::{FaultyStore, Op};
+/// let store = FaultyStore::new(MemoryStore::new());
+/// for op in Op::ALL {
+///     store.fail(op, true); // a store that is down
+/// }
+/// # store.heal();
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Op {
@@ -125,6 +137,31 @@ impl<S> Clone for FaultyStore<S> {
 
 impl<S: SessionStore> FaultyStore<S> {
     /// Wraps `inner`; no faults are active.
+    ///
+    /// # Examples
+    ///
+    /// Fault injection through a manager: keep a clone to steer the store.
+    ///
+    /// ```
+    /// use livesession::store::MemoryStore;
+    /// use livesession::testing::{FaultyStore, Op};
+    /// use livesession::{RequestInfo, SessionConfig, SessionError, SessionManager};
+    /// use std::sync::Arc;
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let store = FaultyStore::new(MemoryStore::new());
+    /// let manager = SessionManager::new(
+    ///     SessionConfig::builder()
+    ///         .secret("a secret of at least thirty-two bytes!")
+    ///         .store(Arc::new(store.clone()))
+    ///         .build()
+    ///         .unwrap(),
+    /// );
+    /// store.fail(Op::Create, true);
+    /// let request = manager.start(&RequestInfo { path: "/", ..Default::default() });
+    /// request.insert("n", 1).await.unwrap();
+    /// assert!(matches!(request.finish().await, Err(SessionError::Store(_))));
+    /// # });
+    /// ```
     pub fn new(inner: S) -> Self {
         FaultyStore {
             inner: Arc::new(inner),
@@ -134,6 +171,19 @@ impl<S: SessionStore> FaultyStore<S> {
     }
 
     /// The wrapped store (calls on it bypass the faults).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+    /// use livesession::store::{MemoryStore, SessionStore};
+    /// use livesession::testing::{FaultyStore, Op};
+    /// let store = FaultyStore::new(MemoryStore::new());
+    /// store.fail(Op::Count, true);
+    /// assert!(store.count().await.is_err());
+    /// assert_eq!(store.inner().count().await.unwrap(), 0); // what is really there
+    /// # });
+    /// ```
     pub fn inner(&self) -> &S {
         &self.inner
     }
@@ -144,32 +194,141 @@ impl<S: SessionStore> FaultyStore<S> {
     }
 
     /// Makes every call of `op` fail (`true`) or stops doing so (`false`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+    /// use livesession::store::{MemoryStore, SessionStore, StoreError};
+    /// use livesession::testing::{FaultyStore, Op};
+    /// let store = FaultyStore::new(MemoryStore::new());
+    /// store.fail(Op::Flush, true);
+    /// assert!(matches!(store.flush().await, Err(StoreError::Backend(_))));
+    /// store.fail(Op::Flush, false);
+    /// store.flush().await.unwrap();
+    /// # });
+    /// ```
     pub fn fail(&self, op: Op, on: bool) {
         self.with_fault(op, |f| f.fail = on);
     }
 
     /// Makes the next `n` calls of `op` fail, then behave again.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+    /// use livesession::store::{MemoryStore, SessionKey, SessionStore};
+    /// use livesession::testing::{FaultyStore, Op};
+    /// let store = FaultyStore::new(MemoryStore::new());
+    /// let key = SessionKey::of_id("id");
+    /// store.fail_next(Op::Load, 2); // a blip
+    /// assert!(store.load(&key).await.is_err());
+    /// assert!(store.load(&key).await.is_err());
+    /// assert!(store.load(&key).await.is_ok());
+    /// # });
+    /// ```
     pub fn fail_next(&self, op: Op, n: u32) {
         self.with_fault(op, |f| f.fail_next = n);
     }
 
     /// Delays every call of `op` by `delay` (`Duration::ZERO`: no delay).
+    ///
+    /// # Examples
+    ///
+    /// A slow disk against the runtime's store timeout:
+    ///
+    /// ```
+    /// use livesession::store::MemoryStore;
+    /// use livesession::testing::{FaultyStore, Op};
+    /// use livesession::{RequestInfo, SessionConfig, SessionError, SessionManager};
+    /// use std::sync::Arc;
+    /// use std::time::Duration;
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let store = FaultyStore::new(MemoryStore::new());
+    /// let manager = SessionManager::new(
+    ///     SessionConfig::builder()
+    ///         .secret("a secret of at least thirty-two bytes!")
+    ///         .store(Arc::new(store.clone()))
+    ///         .store_timeout(Duration::from_millis(20))
+    ///         .build()
+    ///         .unwrap(),
+    /// );
+    /// store.delay(Op::Create, Duration::from_millis(200));
+    /// let request = manager.start(&RequestInfo { path: "/", ..Default::default() });
+    /// request.insert("n", 1).await.unwrap();
+    /// assert!(matches!(request.finish().await, Err(SessionError::Store(_)))); // after 20 ms, not 200
+    /// # });
+    /// ```
     pub fn delay(&self, op: Op, delay: Duration) {
         self.with_fault(op, |f| f.delay = delay);
     }
 
     /// Makes every call of `op` hang forever (`true`) or stops doing so.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+    /// use livesession::store::{MemoryStore, SessionStore};
+    /// use livesession::testing::{FaultyStore, Op};
+    /// use std::time::Duration;
+    /// let store = FaultyStore::new(MemoryStore::new());
+    /// store.hang(Op::Flush, true);
+    /// assert!(tokio::time::timeout(Duration::from_millis(10), store.flush()).await.is_err());
+    /// store.hang(Op::Flush, false);
+    /// store.flush().await.unwrap();
+    /// # });
+    /// ```
     pub fn hang(&self, op: Op, on: bool) {
         self.with_fault(op, |f| f.hang = on);
     }
 
     /// Clears every fault of every operation (calls already hanging stay hung).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+    /// use livesession::store::{MemoryStore, SessionStore};
+    /// use livesession::testing::{FaultyStore, Op};
+    /// let store = FaultyStore::new(MemoryStore::new());
+    /// store.fail(Op::Count, true);
+    /// store.fail_next(Op::Flush, 5);
+    /// store.heal(); // the outage is over
+    /// assert!(store.count().await.is_ok());
+    /// assert!(store.flush().await.is_ok());
+    /// # });
+    /// ```
     pub fn heal(&self) {
         let mut faults = self.faults.lock().unwrap_or_else(|e| e.into_inner());
         *faults = [Fault::default(); OPS];
     }
 
     /// How many times `op` was called on this store (and its clones).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use livesession::store::MemoryStore;
+    /// use livesession::testing::{FaultyStore, Op};
+    /// use livesession::{RequestInfo, SessionConfig, SessionManager};
+    /// use std::sync::Arc;
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let store = FaultyStore::new(MemoryStore::new());
+    /// let manager = SessionManager::new(
+    ///     SessionConfig::builder()
+    ///         .secret("a secret of at least thirty-two bytes!")
+    ///         .store(Arc::new(store.clone()))
+    ///         .build()
+    ///         .unwrap(),
+    /// );
+    /// // A request that never touches its session costs no store call.
+    /// let request = manager.start(&RequestInfo { path: "/health", ..Default::default() });
+    /// request.finish().await.unwrap();
+    /// assert!(Op::ALL.iter().all(|&op| store.calls(op) == 0));
+    /// # });
+    /// ```
     pub fn calls(&self, op: Op) -> u64 {
         self.calls[op.index()].load(Ordering::SeqCst)
     }

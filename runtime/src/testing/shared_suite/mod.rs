@@ -51,6 +51,8 @@ use versions::{commit_never_creates, versions_and_compare_and_set};
 /// counter through `touch` + `commit` retry loops without losing an update.
 /// It takes about four seconds, most of it sleeping.
 ///
+/// # Examples
+///
 /// ```
 /// use livesession::store::SessionStore;
 ///

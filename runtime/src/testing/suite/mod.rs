@@ -43,6 +43,20 @@ use users::keys_for_user_follows_records;
 /// ([`SessionStore::is_shared`]) expires records by its own clock and keeps
 /// tombstones; it passes [`shared_store_suite`](super::shared_store_suite)
 /// instead.
+///
+/// # Examples
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+/// use livesession::store::MemoryStore;
+/// // In a backend's tests, a new empty store per call:
+/// livesession::testing::store_suite(MemoryStore::new).await;
+/// # });
+/// ```
+///
+/// A store on disk opens each one in a fresh directory that outlives it:
+/// livesession-sled's tests keep every `tempfile::TempDir` in a list until
+/// the suite returns.
 pub async fn store_suite<S: SessionStore>(make: impl Fn() -> S) {
     absent_keys(&make()).await;
     round_trip(&make()).await;
