@@ -13,6 +13,8 @@
 //!      [--passivate-after-ms 2000] [--keep-dir]
 //! ```
 //!
+//! (`soak --help` says what each flag means; the flags are in `options.rs`.)
+//!
 //! Checks (any failure makes the exit code 1; bad flags give 2):
 //! 1. no acknowledged write lost: a `/counter` value acknowledged with 200,
 //!    a `PUT`/`DELETE` acknowledged with 204, a login binding, is there when
@@ -63,10 +65,11 @@ mod server;
 mod stats;
 mod verify;
 
+use clap::Parser;
 use clock::START;
 use ctl::Ctl;
 use finale::Finale;
-use options::{parse_opts, usage};
+use options::Opts;
 use rng::Rng;
 use sampling::sampler;
 use server::{start_incarnation, Server};
@@ -78,11 +81,8 @@ use tokio::sync::watch;
 
 #[tokio::main]
 async fn main() {
-    let o = parse_opts();
+    let o = Opts::parse();
     START.get_or_init(Instant::now);
-    if !o.bin.is_file() {
-        usage(&format!("no such binary: {}", o.bin.display()));
-    }
     let work = tempfile::Builder::new()
         .prefix("livesession-soak-")
         .tempdir()
