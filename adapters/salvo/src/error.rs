@@ -10,6 +10,8 @@ use salvo::{async_trait, Depot, Request, Response, Writer};
 /// with the fixed body [`BACKEND_FAILURE_BODY`](livesession::error::BACKEND_FAILURE_BODY),
 /// logging the detail instead.
 ///
+/// # Examples
+///
 /// ```no_run
 /// use livesession_salvo::{Error, SessionDepotExt};
 /// use salvo::prelude::*;
@@ -34,6 +36,17 @@ pub enum Error {
 
 impl Error {
     /// The status this error answers with.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use livesession::SessionError;
+    /// use livesession_salvo::Error;
+    /// use salvo::http::StatusCode;
+    /// let too_big = Error::from(SessionError::LimitExceeded("over 4 KiB".into()));
+    /// assert_eq!(too_big.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    /// assert_eq!(Error::NoSessionHoop.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    /// ```
     pub fn status(&self) -> StatusCode {
         match self {
             Error::Session(e) => {

@@ -45,6 +45,18 @@ use salvo::http::StatusCode;
 /// Only the status: do not render a backend failure's text into the body,
 /// it carries store internals (paths, OS errors, ...) that belong in the
 /// log, where this function already puts them.
+///
+/// # Examples
+///
+/// ```
+/// use livesession::{SessionError, StoreError};
+/// use livesession_salvo::status_for;
+/// use salvo::http::StatusCode;
+/// let disk = SessionError::Store(StoreError::backend("No space left on device"));
+/// assert_eq!(status_for(&disk), StatusCode::INTERNAL_SERVER_ERROR); // and logged
+/// let shape = SessionError::LimitExceeded("too many keys".into());
+/// assert_eq!(status_for(&shape), StatusCode::PAYLOAD_TOO_LARGE);
+/// ```
 pub fn status_for(err: &SessionError) -> StatusCode {
     if err.is_backend_failure() {
         tracing::error!(error = %err, "session backend failure");
