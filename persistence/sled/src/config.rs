@@ -1,6 +1,18 @@
 use std::time::Duration;
 
 /// When a write handed to [`SledStore`](crate::SledStore) becomes durable.
+///
+/// # Examples
+///
+/// ```
+/// use livesession_sled::{Durability, SledConfig};
+/// use std::time::Duration;
+/// // Every acknowledged session write survives a process crash (the default):
+/// let safe = SledConfig::new().durability(Durability::Sync);
+/// // Faster writes; a crash may lose the last 100 ms of them:
+/// let fast = SledConfig::new().durability(Durability::Periodic(Duration::from_millis(100)));
+/// assert_ne!(safe, fast);
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Durability {
@@ -60,11 +72,31 @@ impl Default for SledConfig {
 
 impl SledConfig {
     /// The defaults: [`Durability::Sync`], a 64 MiB cache, 1 s lock wait.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use livesession_sled::{Durability, SledConfig};
+    /// use std::time::Duration;
+    /// let config = SledConfig::new();
+    /// assert_eq!(config, SledConfig::default());
+    /// assert_eq!(config.get_durability(), Durability::Sync);
+    /// assert_eq!(config.get_lock_wait(), Duration::from_secs(1));
+    /// ```
     pub fn new() -> Self {
         Self::default()
     }
 
     /// Sets when writes become durable (default [`Durability::Sync`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use livesession_sled::{Durability, SledConfig};
+    /// use std::time::Duration;
+    /// let every_second = Durability::Periodic(Duration::from_secs(1));
+    /// assert_eq!(SledConfig::new().durability(every_second).get_durability(), every_second);
+    /// ```
     pub fn durability(mut self, durability: Durability) -> Self {
         self.durability = durability;
         self
@@ -74,6 +106,15 @@ impl SledConfig {
     ///
     /// sled counts on-disk bytes here, not memory: expect the process RSS to
     /// grow to several times (up to ~10x) this value.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use livesession_sled::SledConfig;
+    /// // A small container: 16 MiB of cache, expect well over that in RSS.
+    /// let config = SledConfig::new().cache_capacity_bytes(16 << 20);
+    /// assert_eq!(config.get_cache_capacity_bytes(), 16 << 20);
+    /// ```
     pub fn cache_capacity_bytes(mut self, bytes: u64) -> Self {
         self.cache_capacity_bytes = bytes;
         self
@@ -86,22 +127,53 @@ impl SledConfig {
     /// which hold the lock for a few milliseconds after the last handle is
     /// gone; an immediate reopen in the same process would otherwise fail.
     /// A database held by another live process still fails, after this wait.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use livesession_sled::SledConfig;
+    /// use std::time::Duration;
+    /// // Fail fast when another process holds the directory:
+    /// let config = SledConfig::new().lock_wait(Duration::from_millis(100));
+    /// assert_eq!(config.get_lock_wait(), Duration::from_millis(100));
+    /// ```
     pub fn lock_wait(mut self, wait: Duration) -> Self {
         self.lock_wait = wait;
         self
     }
 
     /// The configured lock wait.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use livesession_sled::SledConfig;
+    /// assert_eq!(SledConfig::new().get_lock_wait().as_secs(), 1);
+    /// ```
     pub fn get_lock_wait(&self) -> Duration {
         self.lock_wait
     }
 
     /// The configured durability.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use livesession_sled::{Durability, SledConfig};
+    /// assert_eq!(SledConfig::default().get_durability(), Durability::Sync);
+    /// ```
     pub fn get_durability(&self) -> Durability {
         self.durability
     }
 
     /// The configured cache capacity in bytes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use livesession_sled::SledConfig;
+    /// assert_eq!(SledConfig::default().get_cache_capacity_bytes(), 64 * 1024 * 1024);
+    /// ```
     pub fn get_cache_capacity_bytes(&self) -> u64 {
         self.cache_capacity_bytes
     }

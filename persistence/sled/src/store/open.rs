@@ -21,9 +21,43 @@ impl SledStore {
     /// Opening does not scan the sessions: after a clean shutdown the
     /// persisted count is used as is; otherwise the count is recounted in a
     /// background thread (see [`count_is_exact`](Self::count_is_exact)).
-    /// Fails with [`StoreError::Backend`] if sled cannot open the directory
-    /// (for instance because another process holds it, after waiting up to
-    /// [`SledConfig::lock_wait`]) or if it holds an unknown layout version.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use livesession::{SessionConfig, SessionManager};
+    /// use livesession_sled::{SledConfig, SledStore};
+    /// use std::sync::Arc;
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let dir = tempfile::tempdir().unwrap(); // e.g. /var/lib/myapp/sessions
+    /// let store = SledStore::open(dir.path(), SledConfig::new()).unwrap();
+    /// let manager = SessionManager::new(
+    ///     SessionConfig::builder()
+    ///         .secret("a secret of at least thirty-two bytes!")
+    ///         .store(Arc::new(store))
+    ///         .build()
+    ///         .unwrap(),
+    /// );
+    /// // ... serve; then write every live session out before exiting:
+    /// manager.shutdown().await.unwrap();
+    /// # });
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Backend`] when sled cannot open the directory, when
+    /// another process (or another open store in this one) still holds it after
+    /// [`SledConfig::lock_wait`], or when it holds an unknown layout version:
+    ///
+    /// ```
+    /// use livesession_sled::{SledConfig, SledStore};
+    /// use std::time::Duration;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let config = SledConfig::new().lock_wait(Duration::from_millis(50));
+    /// let first = SledStore::open(dir.path(), config.clone()).unwrap();
+    /// assert!(SledStore::open(dir.path(), config).is_err()); // locked by `first`
+    /// # drop(first);
+    /// ```
     pub fn open(path: impl AsRef<Path>, config: SledConfig) -> Result<SledStore, StoreError> {
         let path = path.as_ref().to_path_buf();
         let db = Db::open(&path, &config)?;
@@ -56,6 +90,15 @@ impl SledStore {
     /// without blocking other operations), after which the count is exact
     /// again, including every change made in the meantime. Reopening after an
     /// I/O error counts as such an open.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use livesession_sled::{SledConfig, SledStore};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let store = SledStore::open(dir.path(), SledConfig::new()).unwrap();
+    /// assert!(store.count_is_exact()); // a new store has nothing to recount
+    /// ```
     pub fn count_is_exact(&self) -> bool {
         match self.shared.try_read().as_deref() {
             Some(State::Open(db)) => db.count_is_exact(),
@@ -64,11 +107,35 @@ impl SledStore {
     }
 
     /// The configured durability.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use livesession_sled::{Durability, SledConfig, SledStore};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let store = SledStore::open(dir.path(), SledConfig::new()).unwrap();
+    /// assert_eq!(store.durability(), Durability::Sync);
+    /// ```
     pub fn durability(&self) -> Durability {
         self.shared.config.get_durability()
     }
 
     /// Bytes the database occupies on disk.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use livesession_sled::{SledConfig, SledStore};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let store = SledStore::open(dir.path(), SledConfig::new()).unwrap();
+    /// let bytes = store.size_on_disk().unwrap(); // for a disk-usage gauge
+    /// # let _ = bytes;
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Backend`] when sled cannot tell, or while the database is
+    /// closed or being reopened after an I/O error (see [`failure`](Self::failure)).
     pub fn size_on_disk(&self) -> Result<u64, StoreError> {
         match self.shared.try_read().as_deref() {
             Some(State::Open(db)) => db.size_on_disk(),
@@ -84,6 +151,17 @@ impl SledStore {
     /// database is reopened, writes fail and so do some reads; a store call
     /// made once there is room again reopens it (see
     /// [the crate docs](crate#disk-full-and-other-io-errors)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use livesession_sled::{SledConfig, SledStore};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let store = SledStore::open(dir.path(), SledConfig::new()).unwrap();
+    /// // A health check:
+    /// let healthy = store.failure().is_none();
+    /// assert!(healthy);
+    /// ```
     pub fn failure(&self) -> Option<String> {
         match self.shared.try_read().as_deref() {
             Some(State::Open(db)) => db.failure().map(str::to_owned),
