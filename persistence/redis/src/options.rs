@@ -47,29 +47,80 @@ impl Default for RedisOptions {
 
 impl RedisOptions {
     /// The defaults.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use livesession_redis::RedisOptions;
+    /// use std::time::Duration;
+    /// let options = RedisOptions::new();
+    /// assert_eq!(options.prefix, "livesession:");
+    /// assert_eq!(options.wait_replicas, None);
+    /// assert_eq!(options.connect_timeout, Duration::from_secs(2));
+    /// assert_eq!(options.response_timeout, Duration::from_secs(5));
+    /// ```
     pub fn new() -> Self {
         Self::default()
     }
 
     /// Sets [`prefix`](Self::prefix).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use livesession_redis::RedisOptions;
+    /// // Two apps on one Redis keep apart by prefix:
+    /// let shop = RedisOptions::new().prefix("shop:sessions:");
+    /// let blog = RedisOptions::new().prefix("blog:sessions:");
+    /// assert_ne!(shop.prefix, blog.prefix);
+    /// ```
     pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
         self.prefix = prefix.into();
         self
     }
 
     /// Sets [`wait_replicas`](Self::wait_replicas) to `replicas` within `timeout`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use livesession_redis::RedisOptions;
+    /// use std::time::Duration;
+    /// // A logout survives a failover once one replica has it (waiting 100 ms at most):
+    /// let options = RedisOptions::new().wait_replicas(1, Duration::from_millis(100));
+    /// assert_eq!(options.wait_replicas, Some((1, Duration::from_millis(100))));
+    /// ```
     pub fn wait_replicas(mut self, replicas: usize, timeout: Duration) -> Self {
         self.wait_replicas = Some((replicas, timeout));
         self
     }
 
     /// Sets [`connect_timeout`](Self::connect_timeout).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use livesession_redis::RedisOptions;
+    /// use std::time::Duration;
+    /// let options = RedisOptions::new().connect_timeout(Duration::from_millis(500));
+    /// assert_eq!(options.connect_timeout, Duration::from_millis(500));
+    /// ```
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
         self
     }
 
     /// Sets [`response_timeout`](Self::response_timeout).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use livesession_redis::RedisOptions;
+    /// use std::time::Duration;
+    /// // Give up on a reply after 1 s instead of 5 s:
+    /// let options = RedisOptions::new().response_timeout(Duration::from_secs(1));
+    /// assert_eq!(options.response_timeout, Duration::from_secs(1));
+    /// ```
     pub fn response_timeout(mut self, timeout: Duration) -> Self {
         self.response_timeout = timeout;
         self

@@ -23,6 +23,37 @@ const RECONNECT_RETRIES: usize = 2;
 /// server that connects to it (see the [crate docs](crate)).
 ///
 /// Clones share the connection.
+///
+/// # Examples
+///
+/// Two app servers (here two managers) on one Redis: a login on one is
+/// seen by the other, a logout on either is final on both.
+///
+/// ```no_run
+/// use livesession::{RequestInfo, SessionConfig, SessionManager};
+/// use livesession_redis::{RedisOptions, RedisStore};
+/// use std::sync::Arc;
+///
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let store = Arc::new(RedisStore::connect("redis://127.0.0.1:6379/", RedisOptions::new()).await?);
+/// let server = || -> Result<SessionManager, livesession::ConfigError> {
+///     Ok(SessionManager::new(
+///         SessionConfig::builder()
+///             .secret("a secret of at least thirty-two bytes!")
+///             .store(store.clone())
+///             .build()?,
+///     ))
+/// };
+/// let (a, b) = (server()?, server()?);
+/// let login = a.start(&RequestInfo { path: "/login", ..Default::default() });
+/// login.bind_user("alice").await?;
+/// let cookie = login.finish().await?.remove(0);
+/// let cookie = cookie.split(';').next().unwrap_or_default();
+/// let next = b.start(&RequestInfo { cookie_header: Some(cookie), path: "/", ..Default::default() });
+/// assert_eq!(next.user().await?.as_deref(), Some("alice"));
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone)]
 pub struct RedisStore {
     inner: Arc<Inner>,
@@ -85,11 +116,32 @@ pub(crate) fn backend(e: RedisError) -> StoreError {
 impl RedisStore {
     /// Connects to a standalone Redis server (`redis://[user:password@]host:port/[db]`,
     /// or `rediss://` for TLS if the `redis` crate's TLS support is enabled).
+    /// Once connected the store reconnects by itself.
     ///
-    /// Fails with [`StoreError::Backend`] when the URL is invalid, the prefix
-    /// has braces, or Redis cannot be reached within
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use livesession_redis::{RedisOptions, RedisStore};
+    /// use std::time::Duration;
+    ///
+    /// # async fn run() -> Result<(), livesession::StoreError> {
+    /// let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/0".into());
+    /// let store = RedisStore::connect(
+    ///     &url,
+    ///     RedisOptions::new().prefix("shop:sessions:").connect_timeout(Duration::from_secs(1)),
+    /// )
+    /// .await?; // fails at startup if Redis is unreachable
+    /// assert_eq!(store.prefix(), "shop:sessions:");
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Backend`] when the URL is invalid, the prefix has
+    /// braces, or Redis cannot be reached within
     /// [`RedisOptions::connect_timeout`] (tried three times), or is older
-    /// than 7.0. Once connected the store reconnects by itself.
+    /// than 7.0.
     pub async fn connect(url: &str, options: RedisOptions) -> Result<RedisStore, StoreError> {
         check_prefix(&options.prefix)?;
         let target = redact(url);
@@ -112,7 +164,29 @@ impl RedisStore {
     }
 
     /// Connects to a Redis Cluster through some of its nodes' URLs (it
-    /// discovers the rest). Fails as [`connect`](Self::connect) does.
+    /// discovers the rest).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use livesession_redis::{RedisOptions, RedisStore};
+    ///
+    /// # async fn run() -> Result<(), livesession::StoreError> {
+    /// let nodes = vec![
+    ///     "redis://10.0.0.1:6379/".to_string(),
+    ///     "redis://10.0.0.2:6379/".to_string(),
+    /// ];
+    /// let store = RedisStore::connect_cluster(&nodes, RedisOptions::new()).await?;
+    /// # let _ = store;
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`connect`](Self::connect): [`StoreError::Backend`] when a URL is
+    /// invalid, the prefix has braces, or the Cluster cannot be reached or
+    /// runs a Redis older than 7.0.
     pub async fn connect_cluster(
         urls: &[String],
         options: RedisOptions,
@@ -164,6 +238,18 @@ impl RedisStore {
     }
 
     /// The prefix of every key this store writes.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use livesession_redis::{RedisOptions, RedisStore};
+    ///
+    /// # async fn run() -> Result<(), livesession::StoreError> {
+    /// let store = RedisStore::connect("redis://127.0.0.1:6379/", RedisOptions::default()).await?;
+    /// assert_eq!(store.prefix(), "livesession:");
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn prefix(&self) -> &str {
         self.inner.keys.prefix()
     }
