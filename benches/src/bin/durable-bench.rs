@@ -11,27 +11,12 @@ use livesession::id::random_id;
 use livesession::signing::{HmacSigner, Signer};
 use livesession::store::{SessionData, SessionKey, SessionRecord, SessionStore};
 use livesession::{SessionConfig, SessionManager};
-use livesession_benches::rss_bytes;
+use livesession_benches::{dir_size, rss_bytes};
 use livesession_sled::{SledConfig, SledStore};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const SECRET: &str = "0123456789abcdef0123456789abcdef";
-
-fn dir_size(path: &std::path::Path) -> u64 {
-    std::fs::read_dir(path)
-        .map(|entries| {
-            entries
-                .flatten()
-                .map(|e| match e.metadata() {
-                    Ok(m) if m.is_dir() => dir_size(&e.path()),
-                    Ok(m) => m.len(),
-                    Err(_) => 0,
-                })
-                .sum()
-        })
-        .unwrap_or(0)
-}
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]

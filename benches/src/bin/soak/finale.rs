@@ -7,7 +7,7 @@ use crate::clock::secs;
 use crate::ctl::{record_stats, Ctl};
 use crate::http::{new_client, Ck};
 use crate::rng::Rng;
-use crate::sampling::{dir_size, proc_fds, proc_rss_kb, sample_now};
+use crate::sampling::{dir_size, proc_fds, rss_kb_of, sample_now};
 use crate::server::{kill_and_restart, Server};
 use futures::stream::{self, StreamExt};
 use reqwest::Method;
@@ -119,7 +119,7 @@ async fn drain(ctl: &Ctl, fin: &mut Finale) {
     *ctl.client.write().unwrap() = new_client();
     tokio::time::sleep(Duration::from_secs(1)).await;
     let pid = ctl.pid.load(SeqCst) as u32;
-    fin.after_drain = proc_rss_kb(pid).zip(proc_fds(pid));
+    fin.after_drain = rss_kb_of(pid).zip(proc_fds(pid));
     fin.drain = match last {
         Some((0, 0)) => format!(
             "live 0, stored 0 after {:.1}s idle",

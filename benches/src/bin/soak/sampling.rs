@@ -2,39 +2,15 @@
 //! data dir.
 
 use crate::ctl::Ctl;
-use std::path::Path;
+// Shared with durable-bench (dir_size) and the memory benchmarks (VmRSS).
+pub use livesession_benches::{dir_size, rss_kb_of};
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// VmRSS of a process, in kB.
-pub fn proc_rss_kb(pid: u32) -> Option<u64> {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    s.lines()
-        .find(|l| l.starts_with("VmRSS:"))?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()
-}
-
 /// Open fds of a process.
 pub fn proc_fds(pid: u32) -> Option<u64> {
     Some(std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?.count() as u64)
-}
-
-/// Bytes in the files under `p`.
-pub fn dir_size(p: &Path) -> u64 {
-    let Ok(rd) = std::fs::read_dir(p) else {
-        return 0;
-    };
-    rd.flatten()
-        .map(|e| match e.metadata() {
-            Ok(m) if m.is_dir() => dir_size(&e.path()),
-            Ok(m) => m.len(),
-            Err(_) => 0,
-        })
-        .sum()
 }
 
 /// Samples RSS and fds of the running server every 2 s.
@@ -56,7 +32,7 @@ pub fn sample_now(ctl: &Ctl) {
     if pid == 0 {
         return;
     }
-    if let (Some(rss), Some(fds)) = (proc_rss_kb(pid), proc_fds(pid)) {
+    if let (Some(rss), Some(fds)) = (rss_kb_of(pid), proc_fds(pid)) {
         let mut inc = ctl.incarnations.lock().unwrap();
         if let Some(i) = inc.last_mut() {
             if i.pid == pid && i.ended.is_none() {
