@@ -35,6 +35,62 @@
 //! assert_eq!(second.get::<String>("user").await.unwrap().as_deref(), Some("alice"));
 //! # });
 //! ```
+//!
+//! # Login and logout
+//!
+//! ```
+//! use livesession::{RequestInfo, SessionConfig, SessionManager};
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! # let manager = SessionManager::new(SessionConfig::builder().secret("a secret of at least thirty-two bytes!").build().unwrap());
+//! // POST /login, once the password checked out:
+//! let login = manager.start(&RequestInfo { path: "/login", ..Default::default() });
+//! login.insert("cart", vec![7]).await.unwrap(); // shopping before logging in
+//! login.regenerate(&["cart"]).await.unwrap(); // a new id, against session fixation
+//! login.bind_user("alice").await.unwrap(); // so that revoke_user finds it
+//! let set_cookie = login.finish().await.unwrap().remove(0);
+//!
+//! // POST /logout:
+//! let cookie = set_cookie.split(';').next().unwrap();
+//! let logout = manager.start(&RequestInfo { cookie_header: Some(cookie), path: "/logout", ..Default::default() });
+//! logout.destroy().await.unwrap();
+//! assert!(logout.finish().await.unwrap()[0].contains("Max-Age=0")); // clears the cookie
+//!
+//! // A password change ends every session of the user, on every device:
+//! manager.revoke_user("alice").await.unwrap();
+//! # });
+//! ```
+//!
+//! # Storage
+//!
+//! Without a store, sessions live in memory only and end with the process.
+//! With one ([`SessionConfigBuilder::store`]), every change is written
+//! through, idle sessions are passivated out of memory and come back on
+//! their next request, and [`SessionManager::shutdown`] writes out the rest:
+//!
+//! * [`store::MemoryStore`]: in process memory (tests, passivation without
+//!   durability);
+//! * `livesession-sled`: durable on disk, for one server;
+//! * `livesession-redis`: Redis or a Redis Cluster shared by several app
+//!   servers ([`store::SharedMemoryStore`] has the same semantics in memory,
+//!   for tests);
+//! * your own: see [`store`] for the trait and a complete example.
+//!
+//! # Errors
+//!
+//! Every session call returns [`SessionError`];
+//! [`http_status`](SessionError::http_status) and
+//! [`client_message`](SessionError::client_message) say what to answer, so
+//! a backend failure's text never reaches a client. The adapters map it
+//! for you.
+//!
+//! # Features
+//!
+//! * `http`: `livesession::http`, starting and finishing sessions from the
+//!   `http` crate's requests and responses (the adapters use it).
+//! * `testing`: `livesession::testing`, the behaviour suites every store
+//!   must pass and a fault-injecting store wrapper.
+//!
+//! Metrics are reported through the `metrics` facade: see [`metrics`].
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
