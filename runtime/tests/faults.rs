@@ -8,7 +8,6 @@ use common::*;
 use livesession::store::MemoryStore;
 use livesession::testing::{FaultyStore, Op};
 use livesession::SessionManager;
-use std::sync::Arc;
 use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -107,13 +106,7 @@ async fn a_change_is_shown_only_once_it_is_durable() {
     store.delay(Op::Flush, Duration::from_millis(300));
     let writer = {
         let (m, cookie) = (m.clone(), cookie.clone());
-        tokio::spawn(async move {
-            let s = request(&m, Some(&cookie));
-            s.update("n", |n: Option<i64>| n.unwrap_or(0) + 1)
-                .await
-                .unwrap();
-            s.finish().await.unwrap();
-        })
+        tokio::spawn(async move { increment(&m, &cookie).await })
     };
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(
@@ -133,21 +126,7 @@ async fn concurrent_changes_share_one_write_and_one_flush() {
     let cookie = new_session(&m).await;
     store.delay(Op::Flush, Duration::from_millis(50));
     let (saves, flushes) = (store.calls(Op::Save), store.calls(Op::Flush));
-    let tasks: Vec<_> = (0..64)
-        .map(|_| {
-            let (m, cookie) = (m.clone(), cookie.clone());
-            tokio::spawn(async move {
-                let s = request(&m, Some(&cookie));
-                s.update("n", |n: Option<i64>| n.unwrap_or(0) + 1)
-                    .await
-                    .unwrap();
-                s.finish().await.unwrap();
-            })
-        })
-        .collect();
-    for t in tasks {
-        t.await.unwrap();
-    }
+    increment_concurrently(std::slice::from_ref(&m), &cookie, 64).await;
     store.delay(Op::Flush, Duration::ZERO);
     assert_eq!(read_n(&m, &cookie).await, Some(65), "no update lost");
     let (saves, flushes) = (
@@ -181,13 +160,7 @@ async fn cookie_options_are_flushed_before_they_are_acknowledged() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_passivation_backs_off() {
     let store = FaultyStore::new(MemoryStore::new());
-    let m = SessionManager::new(
-        config()
-            .store(Arc::new(store.clone()))
-            .passivate_after(Duration::from_millis(20))
-            .build()
-            .unwrap(),
-    );
+    let m = durable_after(&store, Duration::from_millis(20));
     let cookie = new_session(&m).await;
     // A read moves the idle clock, so passivation has an expiry to write.
     tokio::time::sleep(Duration::from_millis(5)).await;

@@ -41,13 +41,7 @@ async fn bind_user_after_the_session_ended_elsewhere_is_still_revocable() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_user_bound_just_before_a_regenerate_is_still_revocable() {
     let store = FaultyStore::new(MemoryStore::new());
-    let m = SessionManager::new(
-        config()
-            .store(Arc::new(store.clone()))
-            .passivate_after(Duration::from_secs(30))
-            .build()
-            .unwrap(),
-    );
+    let m = durable_after(&store, Duration::from_secs(30));
     let cookie = new_session(&m).await;
     store.delay(Op::Flush, Duration::from_millis(150));
     let a = {
@@ -232,13 +226,7 @@ async fn a_timed_out_save_landing_late_never_overwrites_a_later_one() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_change_in_flight_across_finish_is_refused() {
     let store = FaultyStore::new(MemoryStore::new());
-    let m = SessionManager::new(
-        config()
-            .store(Arc::new(store.clone()))
-            .passivate_after(Duration::from_secs(30))
-            .build()
-            .unwrap(),
-    );
+    let m = durable_after(&store, Duration::from_secs(30));
     let cookie = new_session(&m).await;
     let s = request(&m, Some(&cookie));
     assert_eq!(s.get::<i64>("n").await.unwrap(), Some(1));

@@ -7,10 +7,11 @@
 //! (`codec::encode` at commit d1c5981, before the change) and must never be
 //! regenerated: they are what the sled and Redis stores hold on disk.
 
+mod common;
+
+use common::Captured;
 use livesession::store::{codec, CookieOverrides, SessionRecord, StoreError};
 use livesession::{SameSite, Secure};
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 
 /// Every override set, as `Session::options` wrote them: secure "auto",
 /// same_site "strict".
@@ -109,20 +110,6 @@ fn old_strings_in_another_case_decode_as_the_old_parse_read_them() {
     // Written back in the canonical spelling, which decodes the same.
     let again = codec::encode(&record).expect("encode");
     assert_eq!(again, bytes(V1_TRUE_LAX));
-}
-
-/// Everything the subscriber writes, kept for the assertions.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
 
 #[test]

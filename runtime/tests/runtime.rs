@@ -52,11 +52,7 @@ async fn updates_spread_over_hibernations_lose_nothing() {
                 for i in 0..25u64 {
                     // 0..7 ms apart: owners keep hibernating between changes.
                     tokio::time::sleep(Duration::from_millis((i * 7 + t) % 8)).await;
-                    let s = request(&m, Some(&cookie));
-                    s.update("n", |n: Option<i64>| n.unwrap_or(0) + 1)
-                        .await
-                        .unwrap();
-                    s.finish().await.unwrap();
+                    increment(&m, &cookie).await;
                 }
             })
         })

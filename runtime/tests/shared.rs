@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{config, new_session, pair, read_n, request};
+use common::{config, increment_concurrently, new_session, pair, read_n, request};
 use livesession::clock::{Clock, ManualClock};
 use livesession::store::{SessionStore, SharedMemoryStore};
 use livesession::SessionManager;
@@ -27,23 +27,9 @@ fn node(
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_increments_through_three_nodes_lose_none() {
     let store = Arc::new(SharedMemoryStore::new());
-    let nodes = Arc::new(nodes(&store, 3));
+    let nodes = nodes(&store, 3);
     let cookie = new_session(&nodes[0]).await; // n = 1
-    let tasks: Vec<_> = (0..60)
-        .map(|i| {
-            let (nodes, cookie) = (nodes.clone(), cookie.clone());
-            tokio::spawn(async move {
-                let s = request(&nodes[i % 3], Some(&cookie));
-                s.update("n", |n: Option<i64>| n.unwrap_or(0) + 1)
-                    .await
-                    .unwrap();
-                s.finish().await.unwrap();
-            })
-        })
-        .collect();
-    for t in tasks {
-        t.await.unwrap();
-    }
+    increment_concurrently(&nodes, &cookie, 60).await;
     for node in nodes.iter() {
         assert_eq!(read_n(node, &cookie).await, Some(61), "every node reads 61");
     }

@@ -6,24 +6,9 @@ mod common;
 use common::*;
 use livesession::store::MemoryStore;
 use livesession::SessionManager;
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 use tracing_subscriber::fmt::format::FmtSpan;
-
-/// Everything the subscriber writes, kept for the assertions.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 #[test]
 fn spans_name_the_key_hash_never_the_id() {

@@ -6,33 +6,11 @@ mod common;
 
 use common::{random, store};
 use livesession::clock::{Clock, SystemClock};
-use livesession::{
-    RequestInfo, RequestSession, SessionConfig, SessionConfigBuilder, SessionManager,
-};
+use livesession::{SessionConfig, SessionConfigBuilder, SessionManager};
 use livesession_redis_harness::RedisServer;
+use livesession_test_support::manager::{increment_concurrently, new_session, read_n, SECRET};
 use std::sync::Arc;
 use std::time::Duration;
-
-const SECRET: &str = "0123456789abcdef0123456789abcdef";
-
-fn request(m: &SessionManager, cookie: Option<&str>) -> RequestSession {
-    m.start(&RequestInfo {
-        cookie_header: cookie,
-        path: "/",
-        ..Default::default()
-    })
-}
-
-fn pair(set_cookie: &str) -> String {
-    set_cookie.split(';').next().unwrap().to_string()
-}
-
-async fn read_n(m: &SessionManager, cookie: &str) -> Option<i64> {
-    let s = request(m, Some(cookie));
-    let n = s.get::<i64>("n").await.unwrap();
-    s.finish().await.unwrap();
-    n
-}
 
 async fn node(redis: &RedisServer, prefix: &str, config: SessionConfigBuilder) -> SessionManager {
     let store = store(redis, prefix).await;
@@ -64,27 +42,10 @@ async fn increments_through_three_servers_lose_none() {
     for _ in 0..3 {
         nodes.push(node(&redis, &prefix, SessionConfig::builder()).await);
     }
-    let nodes = Arc::new(nodes);
-    let s = request(&nodes[0], None);
-    s.insert("n", 0).await.unwrap();
-    let cookie = pair(&s.finish().await.unwrap()[0]);
-    let tasks: Vec<_> = (0..60)
-        .map(|i| {
-            let (nodes, cookie) = (nodes.clone(), cookie.clone());
-            tokio::spawn(async move {
-                let s = request(&nodes[i % 3], Some(&cookie));
-                s.update("n", |n: Option<i64>| n.unwrap_or(0) + 1)
-                    .await
-                    .unwrap();
-                s.finish().await.unwrap();
-            })
-        })
-        .collect();
-    for t in tasks {
-        t.await.unwrap();
-    }
+    let cookie = new_session(&nodes[0]).await; // n = 1
+    increment_concurrently(&nodes, &cookie, 60).await;
     for node in nodes.iter() {
-        assert_eq!(read_n(node, &cookie).await, Some(60));
+        assert_eq!(read_n(node, &cookie).await, Some(61));
     }
 }
 
@@ -110,9 +71,7 @@ async fn expiry_follows_redis_time_not_a_skewed_server() {
             .clock(Ahead(3_600_000)),
     )
     .await;
-    let s = request(&on_time, None);
-    s.insert("n", 1).await.unwrap();
-    let cookie = pair(&s.finish().await.unwrap()[0]);
+    let cookie = new_session(&on_time).await; // n = 1
     for _ in 0..4 {
         // Each read, on either server, extends the session in Redis.
         tokio::time::sleep(Duration::from_millis(500)).await;

@@ -1,15 +1,18 @@
-//! Helpers shared by the runtime's integration tests.
-#![allow(dead_code)]
+//! Helpers shared by the runtime's integration tests: the ones that drive a
+//! manager come from `livesession_test_support::manager`; here the
+//! configuration these tests run with, and a writer that captures logs.
+#![allow(dead_code, unused_imports)]
 
 use livesession::store::MemoryStore;
 use livesession::testing::FaultyStore;
-use livesession::{
-    RequestInfo, RequestSession, SessionConfig, SessionConfigBuilder, SessionManager,
-};
-use std::sync::Arc;
+use livesession::{SessionConfig, SessionConfigBuilder, SessionManager};
+use std::io::Write;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-pub const SECRET: &str = "0123456789abcdef0123456789abcdef";
+pub use livesession_test_support::manager::{
+    increment, increment_concurrently, new_session, pair, read_n, request, wait_until, SECRET,
+};
 
 /// Owners hibernate after 5 ms here, so nearly every change in these tests
 /// races an owner going to sleep and a new one being spawned.
@@ -19,49 +22,17 @@ pub fn config() -> SessionConfigBuilder {
         .hibernate_after(Duration::from_millis(5))
 }
 
-pub fn request(m: &SessionManager, cookie: Option<&str>) -> RequestSession {
-    m.start(&RequestInfo {
-        cookie_header: cookie,
-        path: "/",
-        ..Default::default()
-    })
-}
-
-/// `name=value` from a `Set-Cookie` value.
-pub fn pair(set_cookie: &str) -> String {
-    set_cookie.split(';').next().unwrap().to_string()
-}
-
-/// Creates a session holding `n = 1` and returns its cookie pair.
-pub async fn new_session(m: &SessionManager) -> String {
-    let s = request(m, None);
-    s.insert("n", 1).await.unwrap();
-    pair(&s.finish().await.unwrap()[0])
-}
-
-pub async fn read_n(m: &SessionManager, cookie: &str) -> Option<i64> {
-    let s = request(m, Some(cookie));
-    let n = s.get::<i64>("n").await.unwrap();
-    s.finish().await.unwrap();
-    n
-}
-
-pub async fn wait_until(mut f: impl AsyncFnMut() -> bool, what: &str) {
-    for _ in 0..400 {
-        if f().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("timed out waiting until {what}");
-}
-
 /// A manager over a `FaultyStore` that passivates after 50 ms.
 pub fn durable(store: &FaultyStore<MemoryStore>) -> SessionManager {
+    durable_after(store, Duration::from_millis(50))
+}
+
+/// A manager over a `FaultyStore` that passivates after `idle`.
+pub fn durable_after(store: &FaultyStore<MemoryStore>, idle: Duration) -> SessionManager {
     SessionManager::new(
         config()
             .store(Arc::new(store.clone()))
-            .passivate_after(Duration::from_millis(50))
+            .passivate_after(idle)
             .build()
             .unwrap(),
     )
@@ -73,4 +44,18 @@ pub async fn passivated(m: &SessionManager) {
         "every session is passivated",
     )
     .await;
+}
+
+/// Everything a `tracing` subscriber writes, kept for the assertions.
+#[derive(Clone, Default)]
+pub struct Captured(pub Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }

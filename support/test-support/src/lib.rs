@@ -1,5 +1,10 @@
 //! Test code shared by several livesession crates (dev-dependency only).
 //!
+//! [`manager`]: requests through a [`SessionManager`](livesession::SessionManager)
+//! with the cookie carried by hand (`request`, `pair`, `new_session`,
+//! `read_n`, `increment`, ...), for the runtime's integration tests and the
+//! Redis store's multi-manager tests.
+//!
 //! [`model`]: the model-based property harness. Random sequences of
 //! requests, clock moves, passivations, restarts, store faults and cancelled
 //! requests run against a [`SessionManager`](livesession::SessionManager)
@@ -30,4 +35,5 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod manager;
 pub mod model;
