@@ -40,13 +40,17 @@ impl<'a> Agent<'a> {
         )
     }
 
-    /// Send without updating the jar.
-    pub async fn peek(&self, method: Method, path: impl AsRef<str>, body: Option<Body>) -> Resp {
-        let hs: Vec<(&str, &str)> = self
-            .headers
+    /// `headers` as the pairs `Server::send` takes.
+    fn extra_headers(&self) -> Vec<(&str, &str)> {
+        self.headers
             .iter()
             .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
+            .collect()
+    }
+
+    /// Send without updating the jar.
+    pub async fn peek(&self, method: Method, path: impl AsRef<str>, body: Option<Body>) -> Resp {
+        let hs = self.extra_headers();
         self.srv
             .send(method, path, self.cookie_header().as_deref(), body, &hs)
             .await
@@ -58,11 +62,7 @@ impl<'a> Agent<'a> {
         path: impl AsRef<str>,
         body: Option<Body>,
     ) -> Result<Resp, String> {
-        let hs: Vec<(&str, &str)> = self
-            .headers
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
+        let hs = self.extra_headers();
         self.srv
             .try_send(method, path, self.cookie_header().as_deref(), body, &hs)
             .await
