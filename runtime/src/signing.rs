@@ -11,6 +11,17 @@ type HmacSha256 = Hmac<Sha256>;
 type HmacSha512 = Hmac<Sha512>;
 
 /// The HMAC hash (fastify's `algorithm` option).
+///
+/// # Examples
+///
+/// ```
+/// use livesession::signing::{Algorithm, HmacSigner, Signer};
+/// assert_eq!(Algorithm::default(), Algorithm::Sha256);
+/// let sha512 = HmacSigner::with_algorithm(["a secret"], Algorithm::Sha512).unwrap();
+/// let value = sha512.sign("some-id");
+/// let (_, signature) = value.rsplit_once('.').unwrap();
+/// assert_eq!(signature.len(), 86);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum Algorithm {
@@ -22,6 +33,18 @@ pub enum Algorithm {
 }
 
 /// The outcome of checking a signed cookie value.
+///
+/// # Examples
+///
+/// ```
+/// use livesession::signing::{HmacSigner, Signer, Unsigned};
+/// let signer = HmacSigner::new(["a secret of at least thirty-two bytes!"]).unwrap();
+/// match signer.unsign(&signer.sign("some-id")) {
+///     Unsigned::Valid { id, renew } => assert_eq!((id.as_str(), renew), ("some-id", false)),
+///     Unsigned::Invalid => unreachable!(),
+/// }
+/// assert_eq!(signer.unsign("some-id.forged"), Unsigned::Invalid);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Unsigned {
     /// The signature is valid. `renew` is true when a non-first secret matched,
@@ -37,11 +60,81 @@ pub enum Unsigned {
 }
 
 /// Signs session ids and checks signed values. Bring your own for custom
-/// schemes (fastify's signer object with `sign` / `unsign`).
+/// schemes (fastify's signer object with `sign` / `unsign`) and hand it to
+/// [`SessionConfigBuilder::signer`](crate::SessionConfigBuilder::signer);
+/// the default is an [`HmacSigner`] over the configured secrets.
+///
+/// The runtime calls [`sign`](Self::sign) once per session id it issues,
+/// puts the configured cookie prefix (empty by default) in front and sends
+/// the result as is, so it must consist of cookie-value characters (no
+/// white space, `;`, `,`, `"` or control characters). It calls
+/// [`unsign`](Self::unsign) with the value of each incoming session cookie,
+/// prefix stripped and percent-decoded; an id it returns that the runtime
+/// could not have issued (ASCII letters, digits, `-` and `_`) is ignored.
+///
+/// # Examples
+///
+/// A signer that wraps [`HmacSigner`] and also accepts the cookies of a
+/// legacy scheme, asking for them to be re-signed:
+///
+/// ```
+/// use livesession::signing::{HmacSigner, Signer, Unsigned};
+/// use livesession::SessionConfig;
+///
+/// struct Migrating {
+///     hmac: HmacSigner,
+/// }
+///
+/// impl Signer for Migrating {
+///     fn sign(&self, id: &str) -> String {
+///         self.hmac.sign(id)
+///     }
+///
+///     fn unsign(&self, value: &str) -> Unsigned {
+///         match value.strip_prefix("legacy:") {
+///             // `renew: true`: the response carries the id signed by `sign`.
+///             Some(id) if is_known_legacy_id(id) => Unsigned::Valid { id: id.to_owned(), renew: true },
+///             Some(_) => Unsigned::Invalid,
+///             None => self.hmac.unsign(value),
+///         }
+///     }
+/// }
+/// # fn is_known_legacy_id(id: &str) -> bool { id.len() == 32 }
+///
+/// let signer = Migrating { hmac: HmacSigner::new(["a secret of at least thirty-two bytes!"]).unwrap() };
+/// let id = "Qk_XT2K7-clT-x1tVvoY6tIQ83iP72KN";
+/// assert_eq!(signer.unsign(&signer.sign(id)), Unsigned::Valid { id: id.into(), renew: false });
+/// assert_eq!(signer.unsign(&format!("legacy:{id}")), Unsigned::Valid { id: id.into(), renew: true });
+/// let config = SessionConfig::builder().signer(signer).build();
+/// assert!(config.is_ok());
+/// ```
 pub trait Signer: Send + Sync + 'static {
     /// Returns the signed value for `id` (without any cookie prefix).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use livesession::signing::{HmacSigner, Signer};
+    /// let signer = HmacSigner::new(["a secret of at least thirty-two bytes!"]).unwrap();
+    /// let value = signer.sign("some-id");
+    /// assert!(value.starts_with("some-id."));
+    /// ```
     fn sign(&self, id: &str) -> String;
+
     /// Checks a signed value (prefix already stripped, percent-decoding done).
+    ///
+    /// # Examples
+    ///
+    /// A value signed by an older secret is valid, and asks for renewal:
+    ///
+    /// ```
+    /// use livesession::signing::{HmacSigner, Signer, Unsigned};
+    /// let old = HmacSigner::new(["the secret used until last week...."]).unwrap();
+    /// let rotated = HmacSigner::new(["the secret used from now on........", "the secret used until last week...."]).unwrap();
+    /// let value = old.sign("some-id");
+    /// assert_eq!(rotated.unsign(&value), Unsigned::Valid { id: "some-id".into(), renew: true });
+    /// assert_eq!(rotated.unsign("some-id.AAAA"), Unsigned::Invalid);
+    /// ```
     fn unsign(&self, value: &str) -> Unsigned;
 }
 
@@ -77,9 +170,28 @@ impl std::fmt::Debug for HmacSigner {
 }
 
 impl HmacSigner {
-    /// An HMAC-SHA256 signer over `secrets`, first one signing. Fails when
-    /// the list is empty or a secret is empty. (Length rules live in the
-    /// config builder.)
+    /// An HMAC-SHA256 signer over `secrets`, first one signing; the others
+    /// only verify (secret rotation). Length rules live in the config
+    /// builder ([`MIN_SECRET_LEN`](crate::config::MIN_SECRET_LEN)), not here.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use livesession::signing::{HmacSigner, Signer, Unsigned};
+    /// let signer = HmacSigner::new(["new secret", "previous secret"]).unwrap();
+    /// let value = signer.sign("some-id");
+    /// assert_eq!(signer.unsign(&value), Unsigned::Valid { id: "some-id".into(), renew: false });
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// A message when `secrets` is empty or one of them is empty:
+    ///
+    /// ```
+    /// use livesession::signing::HmacSigner;
+    /// assert!(HmacSigner::new(Vec::<String>::new()).is_err());
+    /// assert!(HmacSigner::new(["a secret", ""]).is_err());
+    /// ```
     pub fn new<I, S>(secrets: I) -> Result<Self, String>
     where
         I: IntoIterator<Item = S>,
@@ -88,7 +200,27 @@ impl HmacSigner {
         Self::with_algorithm(secrets, Algorithm::Sha256)
     }
 
-    /// A signer with the given HMAC hash.
+    /// A signer over `secrets` (first one signing) with the given HMAC hash.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use livesession::signing::{Algorithm, HmacSigner, Signer, Unsigned};
+    /// let signer = HmacSigner::with_algorithm(["a secret"], Algorithm::Sha512).unwrap();
+    /// let value = signer.sign("some-id");
+    /// assert_eq!(value.len(), "some-id.".len() + 86); // 64 bytes, base64 without padding
+    /// assert!(matches!(signer.unsign(&value), Unsigned::Valid { renew: false, .. }));
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`new`](Self::new): a message when `secrets` is empty or one of
+    /// them is empty.
+    ///
+    /// ```
+    /// use livesession::signing::{Algorithm, HmacSigner};
+    /// assert!(HmacSigner::with_algorithm([""], Algorithm::Sha512).is_err());
+    /// ```
     pub fn with_algorithm<I, S>(secrets: I, algorithm: Algorithm) -> Result<Self, String>
     where
         I: IntoIterator<Item = S>,
