@@ -11,6 +11,16 @@ use std::time::Duration;
 /// Per-session cookie overrides for [`Session::options`](crate::Session::options)
 /// (fastify's `session.options()`); `None` fields keep the configured value.
 ///
+/// Start from `CookieOptions::default()` (nothing overridden) and set what
+/// this session needs; each setter overrides one attribute of the session's
+/// `Set-Cookie`, for this and every later response of the session (the
+/// overrides are stored with it). The cookie's name and `Path` are not
+/// among them: they are the configuration's
+/// ([`SessionConfigBuilder::cookie_path`](crate::SessionConfigBuilder::cookie_path)),
+/// the same for every session.
+///
+/// # Examples
+///
 /// ```
 /// use livesession::{CookieOptions, Secure};
 /// use std::time::Duration;
@@ -37,37 +47,135 @@ pub struct CookieOptions {
 }
 
 impl CookieOptions {
-    /// Sets the idle timeout (and cookie lifetime) for this session.
+    /// Sets the idle timeout (and cookie lifetime) for this session: its
+    /// cookie's `Expires` is now + `max_age` (capped by the absolute
+    /// timeout), and it ends after `max_age` without a request.
+    ///
+    /// # Examples
+    ///
+    /// "Remember me" for 30 days:
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// # let manager = livesession::SessionManager::new(livesession::SessionConfig::builder().secret("a secret of at least thirty-two bytes!").build().unwrap());
+    /// # let session = manager.start(&livesession::RequestInfo { path: "/", ..Default::default() });
+    /// use livesession::CookieOptions;
+    /// use std::time::{Duration, SystemTime};
+    ///
+    /// session.options(CookieOptions::default().max_age(Duration::from_secs(30 * 86400))).await.unwrap();
+    /// session.insert("user", "alice").await.unwrap();
+    /// let set_cookie = session.finish().await.unwrap().remove(0);
+    /// let expires = set_cookie.split("; ").find_map(|a| a.strip_prefix("Expires=")).unwrap();
+    /// let expires = httpdate::parse_http_date(expires).unwrap();
+    /// assert!(expires > SystemTime::now() + Duration::from_secs(29 * 86400));
+    /// # });
+    /// ```
     pub fn max_age(mut self, max_age: Duration) -> Self {
         self.max_age = Some(max_age);
         self
     }
 
-    /// Sets `HttpOnly`.
+    /// Sets whether the cookie is `HttpOnly` (hidden from scripts in the page).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// # let manager = livesession::SessionManager::new(livesession::SessionConfig::builder().secret("a secret of at least thirty-two bytes!").build().unwrap());
+    /// # let session = manager.start(&livesession::RequestInfo { path: "/", ..Default::default() });
+    /// use livesession::CookieOptions;
+    /// session.options(CookieOptions::default().http_only(false)).await.unwrap();
+    /// session.insert("user", "alice").await.unwrap();
+    /// let set_cookie = session.finish().await.unwrap().remove(0);
+    /// assert!(!set_cookie.contains("HttpOnly"));
+    /// # });
+    /// ```
     pub fn http_only(mut self, on: bool) -> Self {
         self.http_only = Some(on);
         self
     }
 
-    /// Sets `Secure`.
+    /// Sets when the cookie carries `Secure` (sent back over https only).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// # let manager = livesession::SessionManager::new(livesession::SessionConfig::builder().secret("a secret of at least thirty-two bytes!").build().unwrap());
+    /// # let session = manager.start(&livesession::RequestInfo { path: "/", ..Default::default() });
+    /// use livesession::{CookieOptions, Secure};
+    /// session.options(CookieOptions::default().secure(Secure::Always)).await.unwrap();
+    /// session.insert("user", "alice").await.unwrap();
+    /// let set_cookie = session.finish().await.unwrap().remove(0);
+    /// assert!(set_cookie.contains("; Secure")); // even though this request was plain http
+    /// # });
+    /// ```
     pub fn secure(mut self, secure: Secure) -> Self {
         self.secure = Some(secure);
         self
     }
 
-    /// Sets `SameSite`.
+    /// Sets the cookie's `SameSite` attribute (which cross-site requests
+    /// carry it). Over plain http with [`Secure::Auto`], `SameSite=None` is
+    /// sent as `Lax`: browsers reject `None` without `Secure`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// # let manager = livesession::SessionManager::new(livesession::SessionConfig::builder().secret("a secret of at least thirty-two bytes!").build().unwrap());
+    /// # let session = manager.start(&livesession::RequestInfo { path: "/", ..Default::default() });
+    /// use livesession::{CookieOptions, SameSite};
+    /// session.options(CookieOptions::default().same_site(SameSite::Strict)).await.unwrap();
+    /// session.insert("user", "alice").await.unwrap();
+    /// let set_cookie = session.finish().await.unwrap().remove(0);
+    /// assert!(set_cookie.ends_with("; SameSite=Strict"));
+    /// # });
+    /// ```
     pub fn same_site(mut self, same_site: SameSite) -> Self {
         self.same_site = Some(same_site);
         self
     }
 
-    /// Sets `Domain`.
+    /// Sets the cookie's `Domain` (the cookie is then sent to its
+    /// subdomains too). Pass a domain of your own, never one taken from the
+    /// request: it is written into the `Set-Cookie` as given.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// # let manager = livesession::SessionManager::new(livesession::SessionConfig::builder().secret("a secret of at least thirty-two bytes!").build().unwrap());
+    /// # let session = manager.start(&livesession::RequestInfo { path: "/", ..Default::default() });
+    /// use livesession::CookieOptions;
+    /// session.options(CookieOptions::default().domain("example.com")).await.unwrap();
+    /// session.insert("user", "alice").await.unwrap();
+    /// let set_cookie = session.finish().await.unwrap().remove(0);
+    /// assert!(set_cookie.contains("; Domain=example.com;"));
+    /// # });
+    /// ```
     pub fn domain(mut self, domain: impl Into<String>) -> Self {
         self.domain = Some(domain.into());
         self
     }
 
-    /// Sets `Partitioned`.
+    /// Sets whether the cookie is `Partitioned` (CHIPS: kept per top-level
+    /// site when the app is embedded in another site; browsers want
+    /// `Secure` with it).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// # let manager = livesession::SessionManager::new(livesession::SessionConfig::builder().secret("a secret of at least thirty-two bytes!").build().unwrap());
+    /// # let session = manager.start(&livesession::RequestInfo { path: "/", ..Default::default() });
+    /// use livesession::{CookieOptions, Secure};
+    /// session.options(CookieOptions::default().partitioned(true).secure(Secure::Always)).await.unwrap();
+    /// session.insert("user", "alice").await.unwrap();
+    /// let set_cookie = session.finish().await.unwrap().remove(0);
+    /// assert!(set_cookie.contains("; Secure; Partitioned"));
+    /// # });
+    /// ```
     pub fn partitioned(mut self, on: bool) -> Self {
         self.partitioned = Some(on);
         self
