@@ -12,6 +12,8 @@ use std::ops::Deref;
 /// adapter calls [`finish`](Self::finish) once the handler is done, and
 /// sends the `Set-Cookie` values it returns.
 ///
+/// # Examples
+///
 /// ```
 /// use livesession::{RequestInfo, SessionConfig, SessionManager};
 /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
@@ -36,6 +38,20 @@ impl RequestSession {
     }
 
     /// The handle to give the handler (a clone: the same request's session).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use livesession::{RequestInfo, SessionConfig, SessionManager};
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// # let manager = SessionManager::new(SessionConfig::builder().secret("a secret of at least thirty-two bytes!").build().unwrap());
+    /// let request = manager.start(&RequestInfo { path: "/", ..Default::default() });
+    /// let handle = request.session();
+    /// handle.insert("theme", "dark").await.unwrap();
+    /// // The same session, seen through the adapter's hold on it:
+    /// assert_eq!(request.get::<String>("theme").await.unwrap().as_deref(), Some("dark"));
+    /// # });
+    /// ```
     pub fn session(&self) -> Session {
         self.session.clone()
     }
@@ -46,11 +62,60 @@ impl RequestSession {
     /// the request's `Session` afterwards fails with
     /// [`SessionError::Finished`].
     ///
+    /// The values are complete `Set-Cookie` header values: none when the
+    /// cookie needs no change, the session's cookie, or a clearing cookie
+    /// (after a logout, or for a cookie naming no session).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use livesession::{RequestInfo, SessionConfig, SessionError, SessionManager};
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// # let manager = SessionManager::new(SessionConfig::builder().secret("a secret of at least thirty-two bytes!").build().unwrap());
+    /// let request = manager.start(&RequestInfo { path: "/", ..Default::default() });
+    /// request.insert("n", 1).await.unwrap();
+    /// let set_cookie = request.finish().await.unwrap();
+    /// assert_eq!(set_cookie.len(), 1); // a new session: its cookie
+    /// assert!(matches!(request.finish().await, Err(SessionError::Finished)));
+    ///
+    /// let read_only = manager.start(&RequestInfo { path: "/", ..Default::default() });
+    /// assert_eq!(read_only.get::<i32>("n").await.unwrap(), None);
+    /// assert!(read_only.finish().await.unwrap().is_empty()); // nothing to send
+    /// # });
+    /// ```
+    ///
     /// # Errors
     ///
-    /// [`SessionError::Store`] when a new session cannot be created (no cookie
-    /// is sent for it), [`SessionError::Overloaded`] when the live-session
-    /// bound refuses it, [`SessionError::Finished`] when called twice.
+    /// When the request created a session (or must send one) and that fails,
+    /// no cookie is sent for it and the adapter answers with the error's
+    /// [`http_status`](SessionError::http_status):
+    ///
+    /// * [`SessionError::Unavailable`] after [`SessionManager::shutdown`]
+    ///   (or while it runs) for a session this request would create; rarely,
+    ///   when a session kept moving between memory and the store, or stayed
+    ///   in passivation too long;
+    /// * [`SessionError::Store`] when the store fails to create the new
+    ///   session, or to load back a session passivated while the handler ran;
+    /// * [`SessionError::Overloaded`] when the live-session bound
+    ///   ([`max_live_sessions`](crate::SessionConfigBuilder::max_live_sessions))
+    ///   refuses a new session;
+    /// * [`SessionError::Invalid`] when a custom
+    ///   [`id_generator`](crate::SessionConfigBuilder::id_generator) returns
+    ///   an invalid id, or only ids in use;
+    /// * [`SessionError::Finished`] when called a second time.
+    ///
+    /// ```
+    /// # use livesession::{RequestInfo, SessionConfig, SessionError, SessionManager};
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// # let manager = SessionManager::new(SessionConfig::builder().secret("a secret of at least thirty-two bytes!").build().unwrap());
+    /// manager.shutdown().await.unwrap();
+    /// let late = manager.start(&RequestInfo { path: "/", ..Default::default() });
+    /// late.insert("n", 1).await.unwrap();
+    /// assert!(matches!(late.finish().await, Err(SessionError::Unavailable(_))));
+    /// # });
+    /// ```
+    ///
+    /// [`SessionManager::shutdown`]: crate::SessionManager::shutdown
     pub async fn finish(&self) -> Result<Vec<String>, SessionError> {
         self.session.finish_response().await
     }
