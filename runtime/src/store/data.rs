@@ -18,6 +18,16 @@ use std::fmt;
 /// adding or removing a key moves the entries after it, as sessions hold
 /// few keys ([`Limits::max_keys`](crate::Limits)).
 ///
+/// It is the type of [`SessionRecord::data`](super::SessionRecord::data):
+/// what a [`SessionStore`](super::SessionStore) persists and loads back.
+/// Handlers do not see it; they read and write typed values through
+/// [`Session`](crate::Session). It serializes as a map in key order, so a
+/// store that encodes records with serde (or uses the runtime's
+/// [`codec`](super::codec)) needs nothing special for it; it converts from
+/// and into a `BTreeMap<String, serde_json::Value>`.
+///
+/// # Examples
+///
 /// ```
 /// use livesession::store::SessionData;
 /// use serde_json::json;
@@ -36,17 +46,46 @@ pub struct SessionData {
 }
 
 impl SessionData {
-    /// No keys.
+    /// No keys (and no allocation).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use livesession::store::SessionData;
+    /// let data = SessionData::new();
+    /// assert!(data.is_empty());
+    /// assert_eq!(data, SessionData::default());
+    /// ```
     pub fn new() -> Self {
         SessionData::default()
     }
 
     /// Number of keys.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use livesession::store::SessionData;
+    /// use serde_json::json;
+    /// let data = SessionData::from([("a".to_owned(), json!(1)), ("b".to_owned(), json!(2))]);
+    /// assert_eq!(data.len(), 2);
+    /// ```
     pub fn len(&self) -> usize {
         self.entries.len()
     }
 
     /// Whether there are no keys.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use livesession::store::SessionData;
+    /// use serde_json::json;
+    /// let mut data = SessionData::new();
+    /// assert!(data.is_empty());
+    /// data.insert("a".to_owned(), json!(null)); // a null value is still a key
+    /// assert!(!data.is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
@@ -56,21 +95,62 @@ impl SessionData {
     }
 
     /// The value under `key`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use livesession::store::SessionData;
+    /// use serde_json::json;
+    /// let data = SessionData::from([("user".to_owned(), json!("alice"))]);
+    /// assert_eq!(data.get("user"), Some(&json!("alice")));
+    /// assert_eq!(data.get("cart"), None);
+    /// ```
     pub fn get(&self, key: &str) -> Option<&Value> {
         self.position(key).ok().map(|i| &self.entries[i].1)
     }
 
     /// The value under `key`, to change in place.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use livesession::store::SessionData;
+    /// use serde_json::json;
+    /// let mut data = SessionData::from([("n".to_owned(), json!(1))]);
+    /// *data.get_mut("n").unwrap() = json!(2);
+    /// assert_eq!(data["n"], json!(2));
+    /// ```
     pub fn get_mut(&mut self, key: &str) -> Option<&mut Value> {
         self.position(key).ok().map(|i| &mut self.entries[i].1)
     }
 
     /// Whether `key` has a value.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use livesession::store::SessionData;
+    /// use serde_json::json;
+    /// let data = SessionData::from([("user".to_owned(), json!("alice"))]);
+    /// assert!(data.contains_key("user"));
+    /// assert!(!data.contains_key("cart"));
+    /// ```
     pub fn contains_key(&self, key: &str) -> bool {
         self.position(key).is_ok()
     }
 
     /// Sets `key` to `value`; returns the value it replaces.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use livesession::store::SessionData;
+    /// use serde_json::json;
+    /// let mut data = SessionData::new();
+    /// assert_eq!(data.insert("n".to_owned(), json!(1)), None);
+    /// assert_eq!(data.insert("n".to_owned(), json!(2)), Some(json!(1)));
+    /// assert_eq!(data.len(), 1);
+    /// ```
     pub fn insert(&mut self, key: String, value: Value) -> Option<Value> {
         match self.position(&key) {
             Ok(i) => Some(std::mem::replace(&mut self.entries[i].1, value)),
@@ -88,6 +168,16 @@ impl SessionData {
     }
 
     /// Removes `key`; returns its value.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use livesession::store::SessionData;
+    /// use serde_json::json;
+    /// let mut data = SessionData::from([("n".to_owned(), json!(1))]);
+    /// assert_eq!(data.remove("n"), Some(json!(1)));
+    /// assert_eq!(data.remove("n"), None);
+    /// ```
     pub fn remove(&mut self, key: &str) -> Option<Value> {
         let i = self.position(key).ok()?;
         let mut entries = std::mem::take(&mut self.entries).into_vec();
@@ -97,11 +187,32 @@ impl SessionData {
     }
 
     /// Removes every key.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use livesession::store::SessionData;
+    /// use serde_json::json;
+    /// let mut data = SessionData::from([("a".to_owned(), json!(1)), ("b".to_owned(), json!(2))]);
+    /// data.clear();
+    /// assert!(data.is_empty());
+    /// ```
     pub fn clear(&mut self) {
         self.entries = Box::default();
     }
 
-    /// Keeps only the entries for which `keep` returns true.
+    /// Keeps only the entries for which `keep` returns true; it may change
+    /// the values it keeps.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use livesession::store::SessionData;
+    /// use serde_json::json;
+    /// let mut data = SessionData::from([("flash".to_owned(), json!("saved")), ("n".to_owned(), json!(1))]);
+    /// data.retain(|key, _| key != "flash");
+    /// assert_eq!(data.keys().collect::<Vec<_>>(), ["n"]);
+    /// ```
     pub fn retain(&mut self, mut keep: impl FnMut(&String, &mut Value) -> bool) {
         let mut entries = std::mem::take(&mut self.entries).into_vec();
         entries.retain_mut(|(k, v)| keep(k, v));
@@ -109,21 +220,61 @@ impl SessionData {
     }
 
     /// The entries in key order.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use livesession::store::SessionData;
+    /// use serde_json::json;
+    /// let data = SessionData::from([("b".to_owned(), json!(2)), ("a".to_owned(), json!(1))]);
+    /// let entries: Vec<_> = data.iter().collect();
+    /// assert_eq!(entries, [(&"a".to_owned(), &json!(1)), (&"b".to_owned(), &json!(2))]);
+    /// ```
     pub fn iter(&self) -> Iter<'_> {
         Iter(self.entries.iter())
     }
 
     /// The keys in order.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use livesession::store::SessionData;
+    /// use serde_json::json;
+    /// let data = SessionData::from([("b".to_owned(), json!(2)), ("a".to_owned(), json!(1))]);
+    /// assert_eq!(data.keys().collect::<Vec<_>>(), ["a", "b"]);
+    /// ```
     pub fn keys(&self) -> impl DoubleEndedIterator<Item = &String> + ExactSizeIterator {
         self.entries.iter().map(|(k, _)| k)
     }
 
     /// The values in key order.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use livesession::store::SessionData;
+    /// use serde_json::json;
+    /// let data = SessionData::from([("b".to_owned(), json!(2)), ("a".to_owned(), json!(1))]);
+    /// assert_eq!(data.values().collect::<Vec<_>>(), [&json!(1), &json!(2)]);
+    /// ```
     pub fn values(&self) -> impl DoubleEndedIterator<Item = &Value> + ExactSizeIterator {
         self.entries.iter().map(|(_, v)| v)
     }
 
     /// The values in key order, to change in place.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use livesession::store::SessionData;
+    /// use serde_json::json;
+    /// let mut data = SessionData::from([("a".to_owned(), json!(1)), ("b".to_owned(), json!(2))]);
+    /// for value in data.values_mut() {
+    ///     *value = json!(0);
+    /// }
+    /// assert_eq!(data["a"], json!(0));
+    /// ```
     pub fn values_mut(
         &mut self,
     ) -> impl DoubleEndedIterator<Item = &mut Value> + ExactSizeIterator {

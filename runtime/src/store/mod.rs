@@ -121,7 +121,6 @@ mod shared;
 mod shared_memory;
 mod timeout;
 
-#[doc(hidden)]
 pub use data::SessionData;
 pub use deferred::DeferredStore;
 pub use key::SessionKey;

@@ -65,7 +65,7 @@ pub struct CookieOverrides {
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct SessionRecord {
-    /// The session's data: key -> JSON value.
+    /// The session's data: key -> JSON value ([`SessionData`]).
     pub data: SessionData,
     /// The user this session is bound to (login), if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
