@@ -82,12 +82,68 @@ pub(crate) fn store_conflict() {
 
 /// Describes every metric to the installed recorder and registers the
 /// counters and gauges at zero, so that an exporter lists them before the
-/// first event. Call it once, after installing a recorder.
+/// first event. Call it once, after installing a recorder: with
+/// `metrics-exporter-prometheus`, after
+/// `PrometheusBuilder::new().install_recorder()`. Without a recorder it does
+/// nothing.
+///
+/// # Examples
+///
+/// A recorder that lists what it is told (a real app installs an
+/// exporter's recorder instead), in scope for one call:
 ///
 /// ```
-/// // With metrics-exporter-prometheus, for example:
-/// // let handle = PrometheusBuilder::new().install_recorder()?;
-/// livesession::metrics::describe();
+/// use metrics::{Counter, Gauge, Histogram, Key, KeyName, Metadata, Recorder, SharedString, Unit};
+/// use std::sync::Mutex;
+///
+/// #[derive(Default)]
+/// struct Listing {
+///     described: Mutex<Vec<String>>,
+///     registered: Mutex<Vec<String>>,
+/// }
+///
+/// impl Listing {
+///     fn describe(&self, name: KeyName) {
+///         self.described.lock().unwrap().push(name.as_str().to_owned());
+///     }
+///     fn register(&self, key: &Key) {
+///         self.registered.lock().unwrap().push(key.name().to_owned());
+///     }
+/// }
+///
+/// impl Recorder for Listing {
+///     fn describe_counter(&self, name: KeyName, _: Option<Unit>, _: SharedString) {
+///         self.describe(name)
+///     }
+///     fn describe_gauge(&self, name: KeyName, _: Option<Unit>, _: SharedString) {
+///         self.describe(name)
+///     }
+///     fn describe_histogram(&self, name: KeyName, _: Option<Unit>, _: SharedString) {
+///         self.describe(name)
+///     }
+///     fn register_counter(&self, key: &Key, _: &Metadata<'_>) -> Counter {
+///         self.register(key);
+///         Counter::noop()
+///     }
+///     fn register_gauge(&self, key: &Key, _: &Metadata<'_>) -> Gauge {
+///         self.register(key);
+///         Gauge::noop()
+///     }
+///     fn register_histogram(&self, key: &Key, _: &Metadata<'_>) -> Histogram {
+///         self.register(key);
+///         Histogram::noop()
+///     }
+/// }
+///
+/// let recorder = Listing::default();
+/// metrics::with_local_recorder(&recorder, livesession::metrics::describe);
+/// let described = recorder.described.lock().unwrap();
+/// assert_eq!(described.len(), 10); // every metric in this module's table
+/// assert!(described.iter().any(|n| n == "livesession_store_op_seconds"));
+/// // Counters and gauges are registered at zero, histograms are not.
+/// let registered = recorder.registered.lock().unwrap();
+/// assert!(registered.iter().any(|n| n == "livesession_sessions_ended_total"));
+/// assert!(!registered.iter().any(|n| n == "livesession_store_op_seconds"));
 /// ```
 pub fn describe() {
     use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
