@@ -7,7 +7,7 @@
 #
 # What it does, from the repository root:
 #   1. builds the demo (target/release/<demo>-demo) and the driver
-#      (target/release/soak, from benches/src/bin/soak.rs) in release;
+#      (target/release/soak, from benches/src/bin/soak/) in release;
 #   2. runs the driver, which starts the demo on 127.0.0.1 (a free port) with
 #      a temp --data-dir, an explicit --secret, --passivate-after-ms 2000 and
 #      --max-age-ms 20000 (default --durability sync), so passivation and
@@ -40,7 +40,8 @@
 #   SOAK_THINK_MS=MS      mean think time between a client's requests (default 10)
 #   SOAK_SEED=N           workload seed (default: from the clock; printed)
 #   SOAK_KEEP_DIR=1       keep the work dir even when every check passed
-#   SOAK_ARGS="..."       further driver flags (see benches/src/bin/soak.rs)
+#   SOAK_ARGS="..."       further driver flags (target/release/soak --help, or
+#                         benches/src/bin/soak/options.rs)
 set -euo pipefail
 
 seconds="${1:-300}"
