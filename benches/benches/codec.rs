@@ -1,5 +1,6 @@
-//! The durable store's record encoding (`livesession_sled::codec`): what each
-//! durable write and each activation from disk pays on top of sled.
+//! The durable store's record encoding (`livesession::store::codec`, the
+//! format the sled store writes): what each durable write and each
+//! activation from disk pays on top of sled.
 //!
 //! The record is a typical logged-in session: 5 keys (a counter, a CSRF
 //! token, a user id, a flash message and a nested cart object), a bound user,
@@ -8,8 +9,8 @@
 //! `cargo bench -p livesession-benches --bench codec`
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use livesession::store::codec::{decode, encode};
 use livesession::store::SessionRecord;
-use livesession_sled::codec::{decode, encode};
 use serde_json::json;
 use std::hint::black_box;
 use std::time::Duration;

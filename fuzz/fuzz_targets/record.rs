@@ -1,8 +1,9 @@
 //! `record`: arbitrary bytes as a stored session record.
 //!
-//! `livesession_sled::codec::decode` must never panic (nor overflow the stack)
-//! on any input, whatever its format-version byte. Whatever it accepts must
-//! re-encode, and `encode` then `decode` must give back an equal record.
+//! `livesession::store::codec::decode` (the sled store's record format) must
+//! never panic (nor overflow the stack) on any input, whatever its
+//! format-version byte. Whatever it accepts must re-encode, and `encode`
+//! then `decode` must give back an equal record.
 //!
 //! Found and fixed (seed `seeds/record/decodes-but-not-encodes`): decode
 //! used to accept session data nested a little deeper than `MAX_DATA_DEPTH`,
@@ -11,8 +12,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use livesession::store::codec::{decode, encode, FORMAT_VERSION, MAX_DATA_DEPTH};
 use livesession::store::SessionRecord;
-use livesession_sled::codec::{decode, encode, FORMAT_VERSION, MAX_DATA_DEPTH};
 use serde_json::Value;
 use std::sync::OnceLock;
 

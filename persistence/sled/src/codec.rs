@@ -3,7 +3,7 @@
 //! store reads without decoding the session data.
 
 use livesession::store::codec::decode_as;
-pub use livesession::store::codec::{decode, encode, FORMAT_VERSION, MAX_DATA_DEPTH};
+pub(crate) use livesession::store::codec::{decode, encode};
 use livesession::store::{SessionRecord, StoreError};
 use serde::Deserialize;
 

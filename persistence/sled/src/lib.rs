@@ -5,7 +5,7 @@
 //!
 //! | tree        | key                                              | value          |
 //! |-------------|--------------------------------------------------|----------------|
-//! | `records`   | 32-byte [`SessionKey`](livesession::store::SessionKey) | [`codec`]-encoded record |
+//! | `records`   | 32-byte [`SessionKey`](livesession::store::SessionKey) | [`codec`](livesession::store::codec)-encoded record |
 //! | `by_expiry` | `expires_at_ms` (u64 BE) ++ key                  | empty          |
 //! | `by_user`   | user length (u32 BE) ++ user bytes ++ key        | empty          |
 //! | `meta`      | layout version, persisted record count           | small values   |
@@ -102,7 +102,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-pub mod codec;
+mod codec;
 mod config;
 mod counter;
 mod db;

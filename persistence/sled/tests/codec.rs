@@ -1,8 +1,8 @@
 //! The record codec: round-trips of arbitrary JSON-shaped user data, and
 //! garbage that must decode to `Corrupt` without panicking.
 
+use livesession::store::codec::{decode, encode, FORMAT_VERSION, MAX_DATA_DEPTH};
 use livesession::store::{CookieOverrides, SessionRecord, StoreError};
-use livesession_sled::codec::{decode, encode, FORMAT_VERSION, MAX_DATA_DEPTH};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;

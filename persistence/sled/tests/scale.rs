@@ -206,7 +206,7 @@ async fn startup_with_many_sessions() {
 #[test]
 #[ignore = "measurement; run with --release --ignored"]
 fn codec_speed() {
-    use livesession_sled::codec::{decode, encode};
+    use livesession::store::codec::{decode, encode};
     let record = record(42);
     let bytes = encode(&record).expect("encode");
     let n = 200_000u32;

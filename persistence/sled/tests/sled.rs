@@ -1,8 +1,8 @@
 //! SledStore specifics: persistence across reopen, corrupt data, crash
 //! recovery of the count, group commit.
 
-use livesession::store::{SessionKey, SessionRecord, SessionStore, StoreError};
-use livesession_sled::{codec, Durability, SledConfig, SledStore};
+use livesession::store::{codec, SessionKey, SessionRecord, SessionStore, StoreError};
+use livesession_sled::{Durability, SledConfig, SledStore};
 use serde_json::json;
 use std::path::Path;
 use std::sync::Arc;
