@@ -100,17 +100,26 @@ impl SessionActor {
     }
 
     /// Sets the timer to the next instant something may be due.
+    ///
+    /// Activity only moves deadlines later, so a timer set for an earlier
+    /// instant is left alone: it fires early, [`Self::on_timer`] finds
+    /// nothing due and re-arms it then. Under steady traffic that is one
+    /// wake-up per deadline instead of a timer reset on every message.
     fn rearm(&mut self) {
         let Some(rt) = self.rt() else { return };
+        let now = Instant::now();
         let hibernate = self.last_message + Duration::from_millis(rt.hibernate_after_ms());
         let due = match rt.next_deadline(&self.cell) {
             Some(d) => {
                 let wait = Duration::from_millis(d.saturating_sub(rt.now_ms()));
-                hibernate.min(Instant::now() + wait)
+                hibernate.min(now + wait)
             }
             None => hibernate,
         };
-        self.timer.as_mut().reset(due);
+        let set = self.timer.deadline();
+        if due < set || set <= now {
+            self.timer.as_mut().reset(due);
+        }
     }
 
     /// Handles a timer wake-up.

@@ -52,11 +52,22 @@ pub(super) fn apply_all(
     base: &Snapshot,
     changes: &mut [MutateFn],
 ) -> (SessionRecord, Vec<Applied>, bool) {
-    let mut record = base.record.clone();
+    // Each change works on a copy of the record before it (so a failed one
+    // leaves it as it was); the first copies `base`'s record itself: one
+    // copy per change, none more for the batch.
+    let mut record: Option<SessionRecord> = None;
     let applied: Vec<Applied> = changes
         .iter_mut()
-        .map(|change| apply_one(rt, &mut record, change))
+        .map(|change| {
+            let before = record.as_ref().unwrap_or(&base.record);
+            let (next, result) = apply_one(rt, before, change);
+            if next.is_some() {
+                record = next;
+            }
+            result
+        })
         .collect();
+    let mut record = record.unwrap_or_else(|| base.record.clone());
     let changed = record.data != base.record.data
         || record.user != base.record.user
         || record.cookie != base.record.cookie;
@@ -98,23 +109,26 @@ fn publish_in_memory(
     (snapshot, applied)
 }
 
-/// Applies one change to the batch's working record; on error (or panic)
-/// the record is left as it was. Returns the change's value and whether it
-/// changed the data or user binding.
+/// Applies one change to a copy of `record`. Returns the changed copy
+/// (`None` on error or panic: the record stays as it was), and the change's
+/// value and whether it changed the data or user binding.
 fn apply_one(
     rt: &Core,
-    record: &mut SessionRecord,
+    record: &SessionRecord,
     change: &mut MutateFn,
-) -> Result<(Option<serde_json::Value>, bool), SessionError> {
+) -> (Option<SessionRecord>, Applied) {
     let mut next = record.clone();
     let value = match catch_unwind(AssertUnwindSafe(|| change(&mut next))) {
-        Ok(r) => r?,
-        Err(_) => return Err(SessionError::UpdatePanicked),
+        Ok(Ok(value)) => value,
+        Ok(Err(e)) => return (None, Err(e)),
+        Err(_) => return (None, Err(SessionError::UpdatePanicked)),
     };
-    if next.data != record.data {
-        rt.config().limits.check(&next.data)?;
+    let data_changed = next.data != record.data;
+    if data_changed {
+        if let Err(e) = rt.config().limits.check(&next.data) {
+            return (None, Err(e));
+        }
     }
-    let data_changed = next.data != record.data || next.user != record.user;
-    *record = next;
-    Ok((value, data_changed))
+    let changed = data_changed || next.user != record.user;
+    (Some(next), Ok((value, changed)))
 }
