@@ -516,3 +516,40 @@ async fn ended_sessions_leave_no_alarm_behind() {
         "destroyed sessions left alarms queued"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cookie_domain_that_would_add_attributes_is_refused() {
+    use livesession::{CookieOptions, SessionError};
+    let m = SessionManager::new(config().build().unwrap());
+    let cookie = new_session(&m).await;
+    for bad in [
+        "example.com; SameSite=None",
+        "example.com\r\nX-Injected: 1",
+        "exa mple.com",
+        "",
+    ] {
+        // On a live session and on one this request is creating.
+        for incoming in [Some(cookie.as_str()), None] {
+            let s = request(&m, incoming);
+            let refused = s.options(CookieOptions::default().domain(bad)).await;
+            assert!(
+                matches!(refused, Err(SessionError::Invalid(_))),
+                "domain {bad:?} was accepted: {refused:?}"
+            );
+            s.insert("k", 1).await.unwrap();
+            let set = s.finish().await.unwrap();
+            assert!(
+                set.iter()
+                    .all(|c| !c.contains("Domain=") && !c.contains("SameSite=None")),
+                "domain {bad:?} reached the cookie: {set:?}"
+            );
+        }
+    }
+    // A well-formed domain is still set.
+    let s = request(&m, Some(&cookie));
+    s.options(CookieOptions::default().domain("example.com"))
+        .await
+        .unwrap();
+    let set = s.finish().await.unwrap();
+    assert!(set[0].contains("; Domain=example.com"), "{set:?}");
+}

@@ -303,8 +303,12 @@ impl Session {
     ///
     /// [`SessionError::Store`] when the store fails or times out (nothing of
     /// the call is applied), [`SessionError::Unavailable`] while the manager
-    /// shuts down, and [`SessionError::Finished`] after the response was sent.
+    /// shuts down, [`SessionError::Finished`] after the response was sent,
+    /// and [`SessionError::Invalid`] for a `domain` that is not a plain
+    /// attribute value (`;`, white space or control characters would add
+    /// attributes of their own to the `Set-Cookie`; nothing is applied).
     pub async fn options(&self, options: CookieOptions) -> Result<(), SessionError> {
+        options.check()?;
         self.load().await?;
         {
             let mut st = self.state();

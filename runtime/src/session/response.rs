@@ -181,6 +181,18 @@ impl CookieOptions {
         self
     }
 
+    /// Refuses options that cannot be written into a `Set-Cookie` as they
+    /// are: a `Domain` with `;`, white space or control characters would
+    /// add attributes (or headers) of its own.
+    pub(crate) fn check(&self) -> Result<(), crate::SessionError> {
+        match &self.domain {
+            Some(d) if !crate::cookie::is_attribute_value(d) || d.contains(' ') => Err(
+                crate::SessionError::Invalid(format!("invalid cookie domain {d:?}")),
+            ),
+            _ => Ok(()),
+        }
+    }
+
     pub(crate) fn apply(&self, overrides: &mut Option<Box<CookieOverrides>>) {
         if *self == CookieOptions::default() {
             return; // nothing to set: no overrides are made for it
@@ -248,7 +260,13 @@ fn attributes<'a>(rt: &'a Core, o: &'a CookieOverrides, https: bool) -> CookieAt
         same_site = Some(SameSite::Lax);
     }
     CookieAttributes {
-        domain: o.domain.as_deref().or(c.domain.as_deref()),
+        // `Session::options` refuses a bad domain; one read back from a
+        // store is checked again before it goes into a header.
+        domain: o
+            .domain
+            .as_deref()
+            .filter(|d| crate::cookie::is_attribute_value(d) && !d.contains(' '))
+            .or(c.domain.as_deref()),
         path: &c.path,
         expires: None,
         http_only: o.http_only.unwrap_or(c.http_only),
