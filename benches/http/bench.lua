@@ -11,6 +11,15 @@
 --     defines request(), which rotates through them request by request
 --     (round-robin over the thread's connections, so every cookie sees about
 --     requests / COOKIES of the load, concurrently).
+--   COOKIES = @FILE (run.sh's POPULATION cells): the cookies are read from
+--     FILE, one "name=value" per line (written by make-sessions: sessions made
+--     before the run, which this script does not make), and rotated request by
+--     request like COOKIES > 1; each wrk thread walks the whole list, from a
+--     point of its own. No request is pre-formatted: request() concatenates
+--     the request's fixed head, the cookie and its fixed tail (one Lua string
+--     per request), so 1 000 000 cookies cost only their strings in memory
+--     and the reading of the file at start. No COOKIE lines are printed
+--     (run.sh checks the counters with make-sessions --read-back).
 -- MODE "none": no cookie at all (/plain, /health, and the new-session runs).
 --
 -- init() prints one "COOKIE <name=value>" line per cookie for session runs
@@ -32,11 +41,59 @@ local function fetch_cookie(base)
    return nil
 end
 
+-- setup() runs once per thread, in wrk's main Lua state, before init():
+-- numbers the threads, so that each starts at its own point of a cookie file
+local threads = 0
+function setup(thread)
+   threads = threads + 1
+   thread:set("thread_id", threads)
+end
+
+-- cookie_file(path, headers): the cookies of FILE and request(), rotating them
+local function cookie_file(path, file)
+   local f, err = io.open(file, "r")
+   if not f then
+      io.stderr:write("bench.lua: cannot open cookie file " .. tostring(err) .. "\n")
+      os.exit(3)
+   end
+   local cookies, n = {}, 0
+   for line in f:lines() do
+      if line ~= "" then
+         n = n + 1
+         cookies[n] = line
+      end
+   end
+   f:close()
+   if n == 0 then
+      io.stderr:write("bench.lua: no cookies in " .. file .. "\n")
+      os.exit(3)
+   end
+   -- the request with a marker for the cookie, split around it
+   local marker = "@@BENCH-COOKIE@@"
+   local headers = {}
+   for k, v in pairs(wrk.headers) do headers[k] = v end
+   headers["Cookie"] = marker
+   local req = wrk.format("GET", path, headers)
+   local at = req:find(marker, 1, true)
+   local head, tail = req:sub(1, at - 1), req:sub(at + #marker)
+   -- each thread from its own point of the list (thread_id is set by setup)
+   local i = ((tonumber(thread_id) or 1) - 1) * 7919 % n
+   function request()
+      i = i % n + 1
+      return head .. cookies[i] .. tail
+   end
+   io.stderr:write(string.format("bench.lua: %d cookies from %s\n", n, file))
+end
+
 function init(args)
    local path, mode = args[1] or "/", args[2] or "none"
-   local n = tonumber(args[3] or "1") or 1
    wrk.path = path
    wrk.method = "GET"
+   if mode == "session" and (args[3] or ""):sub(1, 1) == "@" then
+      cookie_file(path, args[3]:sub(2))
+      return
+   end
+   local n = tonumber(args[3] or "1") or 1
    if mode == "session" then
       local base = wrk.scheme .. "://" .. wrk.host .. ":" .. wrk.port
       local cookies, seen = {}, {}
