@@ -155,6 +155,8 @@ def main(argv):
     for r in csv.DictReader(open(raw), delimiter="\t"):
         if int(r["requests"] or 0) <= 0:
             continue
+        if r.get("sessions"):   # POPULATION cells: in run.sh's table only
+            continue
         k = int(r.get("cookies") or 1)
         rows.setdefault((r["server"], r["route"], k), []).append(r)
     if not rows:

@@ -10,7 +10,7 @@
 #      --bins` in the main workspace, i.e. the working tree as it is: its HEAD
 #      and the files with uncommitted changes are recorded in OUT/build.txt and
 #      under the table) and this folder's own crate (`peer-servers`: one binary
-#      per peer plus `lost-updates`), which is NOT a workspace member and has
+#      per peer plus `lost-updates` and `make-sessions`), which is NOT a workspace member and has
 #      its own target dir, benches/http/target;
 #      a commit named by BASELINE=<rev> (or CURRENT=<rev>) is built apart:
 #      `git worktree add --detach /tmp/livesession-bench-<short sha> <sha>`
@@ -53,6 +53,15 @@
 #                 new     (/new; the demos' /counter) with NO cookie: every
 #                          request makes and stores a brand-new session;
 #        with several COOKIES values, counter and read get one cell per value;
+#        with POPULATION, counter and read also get one cell per population
+#        size N ("/counter, N sessions"): right after its server starts,
+#        `make-sessions` (this crate, pinned to CLIENT_CPU, boosted) makes N
+#        live sessions with N GET /counter without cookie (MAKE_CONC at a
+#        time over keep-alive connections) and writes their cookies to a
+#        file; the warm-up and every repetition then run wrk with
+#        COOKIES=@<that file>: the load is spread over the N sessions, one
+#        cookie after another (the same server process and sessions across
+#        the repetitions);
 #   4. the concurrency check: `lost-updates` fires LOST_N concurrent
 #      GET /counter on one cookie against every server, LOST_ROUNDS times, in
 #      two settings: pinned to one core (as the benchmark) and on both cores
@@ -91,6 +100,23 @@
 #                 cell in the same loop. The check after each counter
 #                 repetition reads every cookie's n back: their sum must be
 #                 >= completed requests + the cookies' own first GETs
+#   POPULATION    off when empty [empty]; a space-separated list of session
+#                 counts (e.g. "1000 100000 1000000"): counter and read get one
+#                 cell per value, the load spread over that many live sessions
+#                 made before the run (see 3.), their ratio taken against the
+#                 smallest population of the same server and route ("vs 1000
+#                 sessions"); OUT/population.tsv and a table under the main one
+#                 give the time to make them and the server's RSS before and
+#                 after (a rough bytes per session). The counter check reads
+#                 every session's n back once, after the last repetition
+#                 (make-sessions --read-back): the sum must be >= N + all the
+#                 requests of the warm-up and the repetitions, and every n >= 1.
+#                 Not for Redis servers (FLUSHALL before each run would wipe
+#                 the sessions): they get no population cells. Memory: the
+#                 memory-store servers hold ~1-2 GB per 1 000 000 sessions, per
+#                 cell (all cells' servers are up at once); the cookie files
+#                 (~60 MB per 1 000 000) live in a tmp dir removed on exit
+#   MAKE_CONC [64]  concurrent requests (connections) of make-sessions
 #   BASELINE      git rev (commit, tag, branch) whose demos run as NAME@base;
 #                 unset: no baseline
 #   CURRENT       git rev to build the (non-@base) demos from instead of the
@@ -104,13 +130,18 @@
 #                 CHART_OUT=benches/http/cpu-per-request.svg (the committed one)
 # Outputs: OUT/raw.tsv (one line per repetition), OUT/lost.tsv, OUT/table.md,
 # OUT/cpu-per-request.svg (chart.py: CPU µs/request per server and route,
-# grouped bars), OUT/build.txt (commits built), OUT/knobs.txt (the settings
-# above, for the chart's title), OUT/logs/<server>-<route>[-c<N>].{stderr,wrk}
-# (server stderr and wrk output; -c<N> for N cookies), OUT/logs/redis-server.log.
+# grouped bars; the POPULATION cells are in the table only), OUT/build.txt (commits built), OUT/knobs.txt (the settings
+# above, for the chart's title), OUT/logs/<server>-<route>[-c<N>|-s<N>].{stderr,wrk}
+# (server stderr and wrk output; -c<N> for N cookies, -s<N> for a population
+# of N sessions, whose make-sessions output is in .sessions),
+# OUT/population.tsv (POPULATION only), OUT/logs/redis-server.log.
 #
 # Example: sync durability vs memory, before and after a commit, 1 and 64 cookies:
 #   BASELINE=65e56c7 COOKIES="1 64" ROUTES=counter SERVERS="poem-demo \
 #     poem-demo-sync poem-demo@base poem-demo-sync@base" bash benches/http/run.sh
+# Example: is CPU per request flat from 1 000 to 1 000 000 live sessions?
+#   POPULATION="1000 100000 1000000" ROUTES="counter read" SERVERS="poem-demo \
+#     poem-server-session salvo-demo salvo-session" bash benches/http/run.sh
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -127,6 +158,7 @@ NICE="${NICE:--10}"
 PORT_BASE="${PORT_BASE:-18400}"
 ROUTES="${ROUTES:-plain counter read new}"
 COOKIES="${COOKIES:-1}"
+POPULATION="${POPULATION:-}"
 BASELINE="${BASELINE:-}"
 CURRENT="${CURRENT:-}"
 REDIS="${REDIS:-0}"
@@ -152,9 +184,9 @@ mkdir -p "$OUT/logs"
 RAW="$OUT/raw.tsv"
 LOST="$OUT/lost.tsv"
 if [ -z "${REPORT_ONLY:-}" ]; then
-printf 'server\troute\tcookies\trep\trequests\tduration_us\tp50_us\tp99_us\tcpu_ticks\tstatus_errors\tsocket_errors\talive\tcheck\tredis_cmds\tredis_cpu_ticks\tredis_mix\n' >"$RAW"
+printf 'server\troute\tcookies\trep\trequests\tduration_us\tp50_us\tp99_us\tcpu_ticks\tstatus_errors\tsocket_errors\talive\tcheck\tredis_cmds\tredis_cpu_ticks\tredis_mix\tsessions\n' >"$RAW"
 printf 'server\tsetting\tround\tn\tfinal\tlost\tnon_200\terrors\treads\n' >"$LOST"
-for knob in DURATION REPS CONNS THREADS COOKIES NICE SERVER_CPU CLIENT_CPU REDIS_CPU; do
+for knob in DURATION REPS CONNS THREADS COOKIES POPULATION NICE SERVER_CPU CLIENT_CPU REDIS_CPU; do
     printf '%s=%s\n' "$knob" "${!knob}"
 done >"$OUT/knobs.txt"
 fi
@@ -190,8 +222,12 @@ if os.path.exists(os.path.join(out, "redis-probe.tsv")):
                 "sent": int(r["sent"]) / n, "in_scripts": int(r["in_scripts"]) / n,
                 "mix": ", ".join(f"{c} {v / n:.2f}" if v / n >= 0.005 else f"{c} <0.01" for c, v in mix)}
 rows = {}
+pop_rows = {}   # POPULATION cells: (server, route, sessions) -> rows
 for r in csv.DictReader(open(raw), delimiter="\t"):
     r["cookies"] = r.get("cookies") or "1"   # results dirs from before COOKIES
+    if r.get("sessions"):
+        pop_rows.setdefault((r["server"], r["route"], int(r["sessions"])), []).append(r)
+        continue
     rows.setdefault((r["server"], r["route"], int(r["cookies"])), []).append(r)
 
 LABEL = {
@@ -249,8 +285,9 @@ def med(xs):
     xs = [x for x in xs if x is not None]
     return statistics.median(xs) if xs else None
 
-def summary(key):
-    rs = [r for r in rows.get(key, []) if int(r["requests"]) > 0]
+def summary(key, src=None):
+    src = rows if src is None else src
+    rs = [r for r in src.get(key, []) if int(r["requests"]) > 0]
     if not rs:
         return None
     rps = [int(r["requests"]) / (int(r["duration_us"]) / 1e6) for r in rs]
@@ -271,8 +308,8 @@ def summary(key):
         "rps": med(rps), "p50": med([int(r["p50_us"]) for r in rs]),
         "p99": med([int(r["p99_us"]) for r in rs]), "cpu": med(cpu),
         "errors": sum(int(r["status_errors"]) + int(r["socket_errors"]) for r in rs),
-        "dead": any(r["alive"] == "0" for r in rows[key]),
-        "low": [r["check"] for r in rows[key] if r["check"].startswith("LOW")],
+        "dead": any(r["alive"] == "0" for r in src[key]),
+        "low": [r["check"] for r in src[key] if r["check"].startswith("LOW")],
         "reps": len(rs),
         "util": med([int(r["cpu_ticks"]) / clk / (int(r["duration_us"]) / 1e6) for r in rs]),
     }
@@ -286,7 +323,7 @@ def ratio(a, b):
 def both(m, o):
     return f"{ratio(m['rps'], o['rps'])} / {ratio(m['cpu'], o['cpu'])}"
 
-present = {k[0] for k in rows}
+present = {k[0] for k in rows} | {k[0] for k in pop_rows}
 redis_run = any(r.get("redis_cmds") for rs in rows.values() for r in rs)
 if redis_run:
     print(f"| server | route | req/s | p50 | p99 | CPU µs/req | redis cmds/req | sent/req | Redis CPU µs/req | vs own plain | vs peer / mode / build (req/s; CPU/req) |")
@@ -308,48 +345,62 @@ for s in list(LABEL) + sorted(present):
         if name in present and name not in order:
             order.append(name)
 cookie_counts = sorted({k[2] for k in rows})
+populations = sorted({k[2] for k in pop_rows})
+# a cell variant: ("c", N cookies) or ("p", N sessions of a POPULATION cell)
+variants = [("c", k) for k in cookie_counts] + [("p", n) for n in populations]
+def vsrc(v):
+    return rows if v[0] == "c" else pop_rows
+def S(server, route, v):
+    return summary((server, route, v[1]), vsrc(v))
+def vlabel(route, v):
+    return route_label(route, v[1]) if v[0] == "c" else f"{route_label(route, 1)}, {v[1]} sessions"
 notes = []
 for s in order:
     core, suffix = split(s)
     demo, mode = mode_of(core)
     for route in ["plain", "counter", "read", "new"]:
-        for k in cookie_counts:
+        for v in variants:
+            k = v[1]
             key = (s, route, k)
-            m = summary(key)
+            m = S(s, route, v)
             if m is None:
-                if key in rows:
-                    print(f"| {label(s)} | {route_label(route, k)} | no result | | | |{' | | |' if redis_run else ''} | |")
+                if key in vsrc(v):
+                    print(f"| {label(s)} | {vlabel(route, v)} | no result | | | |{' | | |' if redis_run else ''} | |")
                 continue
             plain = summary((s, "plain", 1))
             own = ratio(m["rps"], plain["rps"]) if plain and route != "plain" else ("1.00×" if route == "plain" else "–")
             cmp = []
             for peer, name in PEERS.get(s, []):
-                p = summary((peer, route, k))
+                p = S(peer, route, v)
                 if p:
                     cmp.append(f"{both(m, p)} vs {name}")
             if mode != "memory":
-                mem = summary((demo + suffix, route, k))
+                mem = S(demo + suffix, route, v)
                 if mem:
                     cmp.append(f"{both(m, mem)} vs memory mode")
                 if mode == "redis":
-                    sled = summary((demo + "-sync" + suffix, route, k))
+                    sled = S(demo + "-sync" + suffix, route, v)
                     if sled:
                         cmp.append(f"{both(m, sled)} vs sled sync")
                 if mode == "sync":
-                    per = summary((demo + "-periodic" + suffix, route, k))
+                    per = S(demo + "-periodic" + suffix, route, v)
                     if per:
                         cmp.append(f"{both(m, per)} vs periodic")
-            if k > 1:
+            if v[0] == "c" and k > 1:
                 one = summary((s, route, 1))
                 if one:
                     cmp.append(f"{both(m, one)} vs 1 cookie")
+            if v[0] == "p":   # vs the smallest population of this server and route
+                smallest = min((n for (s2, r2, n) in pop_rows if s2 == s and r2 == route and summary((s2, r2, n), pop_rows)), default=None)
+                if smallest is not None and smallest < k:
+                    cmp.append(f"{both(m, summary((s, route, smallest), pop_rows))} vs {smallest} sessions")
             if not suffix:
-                base = summary((s + BASE_TAG, route, k))
+                base = S(s + BASE_TAG, route, v)
                 if base:
                     cmp.append(f"{both(m, base)} vs @base")
-            tag = f"{s} {route_label(route, k)}"
+            tag = f"{s} {vlabel(route, v)}"
             if m["mix"]:
-                line = f"{label(s)}, {route_label(route, k)}: run {m['mix']}"
+                line = f"{label(s)}, {vlabel(route, v)}: run {m['mix']}"
                 if key in probe:
                     line += f"; sent {probe[key]['mix']}"
                 mixes.append(line)
@@ -365,8 +416,8 @@ for s in order:
                 notes.append(f"{tag}: updates lost under load (expected of a load-then-save session store): {', '.join(m['low'])}")
             elif m["low"]:
                 notes.append(f"{tag}: counter below completed requests: {', '.join(m['low'])}")
-            print(f"| {label(s)} | {route_label(route, k)} | {m['rps']:,.0f} | {lat(m['p50'])} | {lat(m['p99'])} | {m['cpu']:.1f} |{redis_cols(m, key)} {own} | {'; '.join(cmp)} |")
-all_rows = [r for rs in rows.values() for r in rs if int(r["requests"]) > 0]
+            print(f"| {label(s)} | {vlabel(route, v)} | {m['rps']:,.0f} | {lat(m['p50'])} | {lat(m['p99'])} | {m['cpu']:.1f} |{redis_cols(m, key)} {own} | {'; '.join(cmp)} |")
+all_rows = [r for rs in list(rows.values()) + list(pop_rows.values()) for r in rs if int(r["requests"]) > 0]
 if all_rows:  # what the data says, so that REPORT_ONLY prints the run's own settings
     reps = max(int(r["rep"]) for r in all_rows)
     duration = round(statistics.median(int(r["duration_us"]) for r in all_rows) / 1e6)
@@ -376,6 +427,23 @@ print(f"wrk: {threads} thread, {conns} connections, {reps} × {duration} s per c
       f"plain = /plain (peers) or /health (demos); new session = /new (peers) or /counter without a cookie (demos); "
       f"/counter and /read send one session cookie on every request, or with \"N cookies\" rotate N session cookies request by request. "
       f"Ratios read left/right: req/s ratio (higher is better) / CPU-per-request ratio (lower is better).")
+if pop_rows:
+    print()
+    print("\"N sessions\" (POPULATION): before the cell's first run, make-sessions made N live sessions on that server "
+          "(N GET /counter without a cookie, MAKE_CONC (64) at a time over keep-alive connections); wrk then rotates their N cookies "
+          "(read from a file) request by request, so each session gets about 1/N of the load; the same server process "
+          "and the same sessions across the repetitions. \"vs M sessions\" compares with the smallest population of the "
+          "same server and route.")
+    pt = os.path.join(out, "population.tsv")
+    if os.path.exists(pt):
+        print()
+        print("| server | route | sessions | made in | sessions/s | server RSS before → after | per session |")
+        print("|---|---|--:|--:|--:|--:|--:|")
+        for r in csv.DictReader(open(pt), delimiter="\t"):
+            n, t = int(r["sessions"]), float(r["make_s"])
+            b, a = int(r["rss_kb_before"] or 0), int(r["rss_kb_after"] or 0)
+            print(f"| {label(r['server'])} | {route_label(r['route'], 1)} | {n} | {t:.1f} s | {n / t:,.0f} | "
+                  f"{b / 1024:,.0f} → {a / 1024:,.0f} MiB | {(a - b) * 1024 / n:,.0f} B |")
 if redis_run:
     print()
     print(f"Redis servers: one redis-server ({build.get('redis', '?')}) for the run, pinned to core REDIS_CPU "
@@ -401,7 +469,7 @@ if build:
         cur += f"; @base = {build['baseline']}"
     print(cur + ".")
 all_util = [int(r["cpu_ticks"]) / clk / (int(r["duration_us"]) / 1e6)
-            for rs in rows.values() for r in rs if int(r["requests"]) > 0 and not r["server"].endswith("-redis")]
+            for rs in list(rows.values()) + list(pop_rows.values()) for r in rs if int(r["requests"]) > 0 and not r["server"].endswith("-redis")]
 if all_util:
     print()
     print(f"Server core use during the runs (its utime+stime / wall time): median {statistics.median(all_util)*100:.0f}%, "
@@ -549,6 +617,9 @@ done
 
 for k in $COOKIES; do
     case "$k" in '' | *[!0-9]* | 0) log "COOKIES must be positive integers, got '$k'"; exit 1 ;; esac
+done
+for k in $POPULATION; do
+    case "$k" in '' | *[!0-9]* | 0*) log "POPULATION must be positive integers, got '$k'"; exit 1 ;; esac
 done
 for server in $SERVERS; do
     case "$server" in
@@ -786,19 +857,69 @@ cookies_for() { # session routes: one cell per COOKIES value
     case "$1" in counter | read) echo "$COOKIES" ;; *) echo 1 ;; esac
 }
 
+# CELL_POP: "" for a COOKIES cell, N for a POPULATION cell (N sessions made
+# by make-sessions into the cookie file CELL_FILE; CELL_WARM: requests of the
+# warm-up, CELL_SENT: requests of the repetitions so far, for the check)
 CELL_SERVER=(); CELL_ROUTE=(); CELL_COOKIES=(); CELL_PID=(); CELL_PORT=(); CELL_DIR=(); CELL_DEAD=()
+CELL_POP=(); CELL_FILE=(); CELL_WARM=(); CELL_SENT=()
+cell_tag() { # cell_tag I: the cell's name in OUT/logs
+    local t="${CELL_SERVER[$1]}-${CELL_ROUTE[$1]}"
+    if [ -n "${CELL_POP[$1]}" ]; then t="$t-s${CELL_POP[$1]}"; elif [ "${CELL_COOKIES[$1]}" != 1 ]; then t="$t-c${CELL_COOKIES[$1]}"; fi
+    echo "$t"
+}
+cell_cookies() { # cell_cookies I: bench.lua's COOKIES argument (N, or @FILE)
+    if [ -n "${CELL_POP[$1]}" ]; then echo "@${CELL_FILE[$1]}"; else echo "${CELL_COOKIES[$1]}"; fi
+}
+POP_DIR=""
+if [ -n "$POPULATION" ]; then   # the cookie files (1 000 000 cookies: ~60 MB), removed on exit
+    POP_DIR="$(mktemp -d /tmp/livesession-bench-cookies.XXXXXX)"
+    TMPDIRS+=("$POP_DIR")
+fi
 for server in $SERVERS; do
     for route in $(routes_for "$server"); do
         has_route "$route" || continue
-        for k in $(cookies_for "$route"); do
-            tag="$server-$route"; [ "$k" = 1 ] || tag="$tag-c$k"
+        pops=""
+        case "$route" in counter | read) pops="$POPULATION" ;; esac
+        if [ -n "$pops" ] && is_redis "$server"; then
+            log "POPULATION: no population cells for $server (a Redis server: the FLUSHALL before each run would wipe them)"
+            pops=""
+        fi
+        for k in $(cookies_for "$route") ${pops:+$(printf 'pop:%s ' $pops)}; do
+            pop=""; case "$k" in pop:*) pop=${k#pop:}; k=$pop ;; esac
+            tag="$server-$route"
+            if [ -n "$pop" ]; then tag="$tag-s$pop"; elif [ "$k" != 1 ]; then tag="$tag-c$k"; fi
             start_server "$server" 1 1 "$OUT/logs/$tag.stderr"
             CELL_SERVER+=("$server"); CELL_ROUTE+=("$route"); CELL_COOKIES+=("$k"); CELL_PID+=("$SERVER_PID")
             CELL_PORT+=("$SERVER_PORT"); CELL_DIR+=("$SERVER_DIR"); CELL_DEAD+=(0)
+            CELL_POP+=("$pop"); CELL_FILE+=("${pop:+$POP_DIR/$tag.cookies}"); CELL_WARM+=(0); CELL_SENT+=(0)
         done
     done
 done
-log "${#CELL_PID[@]} servers up; warming up"
+log "${#CELL_PID[@]} servers up"
+# POPULATION cells: make the sessions (make-sessions, pinned to CLIENT_CPU and
+# boosted like wrk: GET /counter without a cookie, MAKE_CONC at a time); one
+# line per cell in OUT/population.tsv (time taken, server RSS before and after)
+MAKE_CONC="${MAKE_CONC:-64}"
+rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+if [ -n "$POPULATION" ]; then
+    printf 'server\troute\tsessions\tmake_s\trss_kb_before\trss_kb_after\n' >"$OUT/population.tsv"
+fi
+for i in "${!CELL_PID[@]}"; do
+    [ -n "${CELL_POP[$i]}" ] || continue
+    tag="$(cell_tag "$i")"; pid=${CELL_PID[$i]}
+    rss_before=$(rss_kb "$pid")
+    t0=$(date +%s.%N)
+    if ! boosted taskset -c "$CLIENT_CPU" "$PEER_BIN/make-sessions" --base "http://$HOST:${CELL_PORT[$i]}" \
+        --n "${CELL_POP[$i]}" --concurrency "$MAKE_CONC" --out "${CELL_FILE[$i]}" >"$OUT/logs/$tag.sessions" 2>&1; then
+        log "make-sessions failed for $tag:"; cat "$OUT/logs/$tag.sessions" >&2
+        exit 1
+    fi
+    t1=$(date +%s.%N)
+    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "${CELL_SERVER[$i]}" "${CELL_ROUTE[$i]}" "${CELL_POP[$i]}" \
+        "$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.2f", b - a}')" "$rss_before" "$(rss_kb "$pid")" >>"$OUT/population.tsv"
+    log "$tag: $(cat "$OUT/logs/$tag.sessions"); server RSS ${rss_before} kB -> $(rss_kb "$pid") kB"
+done
+log "warming up"
 # Redis cells: the warm-up runs under MONITOR (slower, not measured), which
 # tells the commands the server SENT from those run inside Lua scripts; one
 # line per cell in OUT/redis-probe.tsv
@@ -807,7 +928,7 @@ if [ "$USE_REDIS" = 1 ]; then printf 'server\troute\tcookies\trequests\tsent\tin
 for i in "${!CELL_PID[@]}"; do
     server=${CELL_SERVER[$i]}; route=${CELL_ROUTE[$i]}; k=${CELL_COOKIES[$i]}
     read -r path mode <<<"$(route_args "$server" "$route")"
-    tag="$server-$route"; [ "$k" = 1 ] || tag="$tag-c$k"
+    tag="$(cell_tag "$i")"
     mon=""
     if is_redis "$server"; then
         redis_flush
@@ -818,7 +939,11 @@ for i in "${!CELL_PID[@]}"; do
         sleep 0.3
     fi
     boosted taskset -c "$CLIENT_CPU" wrk -t"$THREADS" -c"$CONNS" -d1s -s "$HERE/bench.lua" \
-        "http://$HOST:${CELL_PORT[$i]}" -- "$path" "$mode" "$k" >"$OUT/logs/$tag.warmup" 2>&1 || true
+        "http://$HOST:${CELL_PORT[$i]}" -- "$path" "$mode" "$(cell_cookies "$i")" >"$OUT/logs/$tag.warmup" 2>&1 || true
+    if [ -n "${CELL_POP[$i]}" ]; then   # the warm-up's increments count in the check
+        w="$(sed -n 's/^BENCH requests=\([0-9]*\) .*/\1/p' "$OUT/logs/$tag.warmup")"
+        CELL_WARM[$i]=${w:-0}
+    fi
     if [ -n "$mon" ]; then
         sleep 0.5   # let MONITOR drain
         kill "$mon" 2>/dev/null || true
@@ -843,7 +968,8 @@ for rep in $(seq 1 "$REPS"); do
     for i in "${!CELL_PID[@]}"; do
         [ "${CELL_DEAD[$i]}" = 0 ] || continue
         server=${CELL_SERVER[$i]}; route=${CELL_ROUTE[$i]}; k=${CELL_COOKIES[$i]}; pid=${CELL_PID[$i]}
-        tag="$server-$route"; [ "$k" = 1 ] || tag="$tag-c$k"
+        pop=${CELL_POP[$i]}
+        tag="$(cell_tag "$i")"
         url="http://$HOST:${CELL_PORT[$i]}"; wrk_out="$OUT/logs/$tag.wrk"
         read -r path mode <<<"$(route_args "$server" "$route")"
         redis_before=""; redis_cpu_before=0
@@ -854,7 +980,7 @@ for rep in $(seq 1 "$REPS"); do
         fi
         before=$(cpu_ticks "$pid")
         boosted taskset -c "$CLIENT_CPU" wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency \
-            -s "$HERE/bench.lua" "$url" -- "$path" "$mode" "$k" >"$wrk_out.$rep" 2>&1 || true
+            -s "$HERE/bench.lua" "$url" -- "$path" "$mode" "$(cell_cookies "$i")" >"$wrk_out.$rep" 2>&1 || true
         after=$(cpu_ticks "$pid")
         redis_cmds=""; redis_cpu=""; redis_mix=""
         if is_redis "$server"; then
@@ -865,7 +991,7 @@ for rep in $(seq 1 "$REPS"); do
         line="$(grep '^BENCH ' "$wrk_out.$rep" || true)"
         if [ -z "$line" ]; then
             log "WARNING: wrk gave no result for $tag rep $rep:"; cat "$wrk_out.$rep" >&2
-            printf '%s\t%s\t%s\t%s\t0\t0\t0\t0\t0\t0\t0\t%s\tno-result\t\t\t\n' "$server" "$route" "$k" "$rep" "$alive" >>"$RAW"
+            printf '%s\t%s\t%s\t%s\t0\t0\t0\t0\t0\t0\t0\t%s\tno-result\t\t\t\t%s\n' "$server" "$route" "$k" "$rep" "$alive" "$pop" >>"$RAW"
             if [ "$alive" = 0 ]; then CELL_DEAD[$i]=1; log "WARNING: $server ($route) is dead"; fi
             continue
         fi
@@ -875,7 +1001,20 @@ for rep in $(seq 1 "$REPS"); do
         # run's cookies (+1 per cookie for bench.lua's own GET that made it);
         # and no cookie's counter may read below 1 (a lost session)
         check="-"
-        if [ "$route" = counter ] && [ "$server" != poem-cookie-session ] && [ "$alive" = 1 ]; then
+        CELL_SENT[$i]=$(( ${CELL_SENT[$i]} + requests ))
+        if [ -n "$pop" ]; then
+            # POPULATION cell: the cookies are the same file on every
+            # repetition, so the check is cumulative, after the last one:
+            # sum of n >= the sessions' own first GETs + the warm-up's
+            # requests + every repetition's; every n >= 1 (none lost)
+            if [ "$route" = counter ] && [ "$server" != poem-cookie-session ] && [ "$alive" = 1 ] && [ "$rep" = "$REPS" ]; then
+                rb="$("$PEER_BIN/make-sessions" --base "$url" --read-back "${CELL_FILE[$i]}" --concurrency "$MAKE_CONC" 2>>"$OUT/logs/$tag.sessions" || true)"
+                n=""; nmin=""; eval "$(echo "$rb" | sed -n 's/^sessions=[0-9]* sum=\([0-9-]*\) min=\([0-9-]*\)$/n=\1 nmin=\2/p')"
+                want=$(( pop + ${CELL_WARM[$i]} + ${CELL_SENT[$i]} ))
+                what="sum n=${n:-?} over $pop sessions, min ${nmin:-?}, want >= $want"
+                if [ -n "$n" ] && [ "$n" -ge "$want" ] && [ "$nmin" -ge 1 ]; then check="ok($what)"; else check="LOW($what)"; fi
+            fi
+        elif [ "$route" = counter ] && [ "$server" != poem-cookie-session ] && [ "$alive" = 1 ]; then
             n=0; ncookies=0; nmin=""
             while read -r cookie; do
                 c="$(curl -s --max-time 5 -H "Cookie: $cookie" "$url/read" || true)"
@@ -891,9 +1030,9 @@ for rep in $(seq 1 "$REPS"); do
                 check="LOW($what,req=$requests)"
             fi
         fi
-        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$server" "$route" "$k" "$rep" \
+        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$server" "$route" "$k" "$rep" \
             "$requests" "$duration_us" "$p50_us" "$p99_us" "$((after - before))" \
-            "$status_errors" "$socket_errors" "$alive" "$check" "$redis_cmds" "$redis_cpu" "$redis_mix" >>"$RAW"
+            "$status_errors" "$socket_errors" "$alive" "$check" "$redis_cmds" "$redis_cpu" "$redis_mix" "$pop" >>"$RAW"
         log "$tag rep $rep: $(awk -v r="$requests" -v d="$duration_us" 'BEGIN{printf "%.0f req/s", r/(d/1e6)}') p50=${p50_us}us p99=${p99_us}us cpu=$((after - before)) ticks status_err=$status_errors sock_err=$socket_errors $check${redis_cmds:+ redis: $redis_cmds cmds ($redis_mix), $redis_cpu ticks}"
         if [ "$alive" = 0 ]; then CELL_DEAD[$i]=1; log "WARNING: $server crashed during $route"; fi
     done
