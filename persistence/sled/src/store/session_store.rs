@@ -20,6 +20,8 @@ impl SessionStore for SledStore {
 
     fn create<'a>(&'a self, key: &'a SessionKey, record: &'a SessionRecord) -> StoreFuture<'a, ()> {
         Box::pin(async move {
+            // Its writer asks for a flush as soon as it returns.
+            let _in_flight = self.shared.group.write_started();
             // Encoding is cheap and needs the borrowed record: done here.
             let k = *key.as_bytes();
             let bytes = IVec::from(codec::encode(record)?);
@@ -33,6 +35,7 @@ impl SessionStore for SledStore {
 
     fn save<'a>(&'a self, key: &'a SessionKey, record: &'a SessionRecord) -> StoreFuture<'a, ()> {
         Box::pin(async move {
+            let _in_flight = self.shared.group.write_started();
             let k = *key.as_bytes();
             let bytes = IVec::from(codec::encode(record)?);
             let index = IndexFields::of(record);
@@ -45,7 +48,11 @@ impl SessionStore for SledStore {
 
     fn delete<'a>(&'a self, key: &'a SessionKey) -> StoreFuture<'a, bool> {
         let k = *key.as_bytes();
-        Box::pin(self.blocking(move |s| s.write_record(k, None, |db| db.delete(&k))))
+        Box::pin(async move {
+            let _in_flight = self.shared.group.write_started();
+            self.blocking(move |s| s.write_record(k, None, |db| db.delete(&k)))
+                .await
+        })
     }
 
     fn keys_for_user<'a>(&'a self, user: &'a str) -> StoreFuture<'a, Vec<SessionKey>> {
