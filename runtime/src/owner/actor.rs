@@ -1,6 +1,8 @@
 //! The session actor: the single owner of one live session.
 //!
-//! Every change to a session goes through its owner. Requests queue their
+//! Every change to a session goes through its owner (in memory mode, a
+//! change that finds no owner running is applied by its request under the
+//! same locks: see [`super::batch::apply_inline`]). Requests queue their
 //! changes in the session's cell and nudge the owner, which applies
 //! everything queued in one turn (a batch): in order, each on the result of
 //! the one before, so concurrent requests never overwrite each other. It

@@ -1,7 +1,7 @@
 //! Applying a batch of queued changes to a session's record, and answering
 //! the requests that queued them.
 
-use crate::core::cell::SessionCell;
+use crate::core::cell::{Lifecycle, SessionCell};
 use crate::core::change::{ChangeOutcome, MutateFn, MutatedOk};
 use crate::core::snapshot::Snapshot;
 use crate::core::Core;
@@ -78,15 +78,57 @@ pub(super) fn apply_all(
 }
 
 /// Applies a batch to a session kept in memory only (no store: nothing to
-/// wait for), publishes it and answers every caller.
+/// wait for), publishes it and answers every caller. Holds the cell's
+/// queue lock from reading the base to publishing, as [`apply_inline`]
+/// does: one of them publishes at a time, each on the other's result.
 pub(super) fn apply_in_memory(
     rt: &Core,
     cell: &SessionCell,
     mut changes: Vec<MutateFn>,
     replies: Vec<Reply>,
 ) {
+    let queue = cell.pending();
     let (snapshot, applied) = publish_in_memory(rt, cell, &mut changes);
+    drop(queue);
     answer(replies, applied, &snapshot);
+}
+
+/// Applies one change to a session kept in memory only, on the calling
+/// request's task: no message, no task switch, no owner woken from
+/// hibernation. The caller holds the cell's owner lock and has seen no
+/// owner running, so nothing an earlier request handed to an owner (a
+/// change, an ending) is still on its way: the change applies after it, to
+/// the latest published record, as the owner would have applied it. The
+/// queue lock is held from reading the record to publishing. Gives the
+/// change back (to be queued for an owner) when changes are queued, or the
+/// session is ending or past its deadline.
+///
+/// Nothing in it awaits, so a request dropped meanwhile cannot leave it
+/// half done.
+pub(crate) fn apply_inline(
+    rt: &Core,
+    cell: &SessionCell,
+    change: MutateFn,
+) -> Result<Result<MutatedOk, SessionError>, MutateFn> {
+    let queue = cell.pending();
+    if !queue.is_empty() || cell.lifecycle() != Lifecycle::Alive || rt.is_expired(cell, rt.now_ms())
+    {
+        return Err(change);
+    }
+    let mut changes = [change];
+    let (snapshot, applied) = publish_in_memory(rt, cell, &mut changes);
+    drop(queue);
+    crate::metrics::batch(1);
+    let applied = applied.into_iter().next().unwrap_or_else(|| {
+        Err(SessionError::Unavailable(
+            "the change was not applied".into(),
+        ))
+    });
+    Ok(applied.map(|(value, data_changed)| MutatedOk {
+        snapshot,
+        value,
+        data_changed,
+    }))
 }
 
 /// Applies `changes` and publishes the result; returns the published

@@ -1,6 +1,7 @@
 //! Owner hand-off: finding or spawning a live session's owner, queueing a
 //! change for its next batch, and the messages that end a session.
 
+use super::batch::apply_inline;
 use super::messages::{ApplyPending, CheckClocks, Destroy, Destroyed, Retire, Retired};
 use crate::core::cell::{ActorArgs, Lifecycle, SessionActor, SessionCell};
 use crate::core::change::{
@@ -64,6 +65,8 @@ impl Core {
     /// Has the owner of `cell` apply `change` in its next batch, and waits
     /// until it is durable. `Ok(Err(change))`: not applied, because the
     /// session ended or left memory first (its lifecycle tells which).
+    /// Without a store, when no owner is running, the change is applied
+    /// here at once instead ([`apply_inline`]).
     ///
     /// With a store, a change still queued after twice the store deadline
     /// (its owner is stuck behind a slow store) is withdrawn and fails: it
@@ -75,10 +78,19 @@ impl Core {
         cell: &Arc<SessionCell>,
         change: MutateFn,
     ) -> Result<Result<MutatedOk, MutateFn>, SessionError> {
-        let (reply, mut outcome) = oneshot::channel();
+        let mut change = change;
         let id = next_change_id();
-        let nudge = {
+        let (nudge, mut outcome) = {
             let mut slot = cell.owner();
+            if self.store().is_none() && !slot.as_ref().is_some_and(|o| o.is_alive()) {
+                // In memory, with no owner running (so nothing of an earlier
+                // request is on its way to one): applied right here. Under
+                // the owner lock, so no owner starts meanwhile.
+                match apply_inline(self, cell, change) {
+                    Ok(answer) => return answer.map(Ok),
+                    Err(queued) => change = queued,
+                }
+            }
             let Some(owner) = self.owner_locked(cell, &mut slot, false) else {
                 return Ok(Err(change));
             };
@@ -88,10 +100,11 @@ impl Core {
                     "too many concurrent changes to one session".into(),
                 ));
             }
+            let (reply, outcome) = oneshot::channel();
             pending.push(PendingChange { id, change, reply });
             // Only the change that finds the queue empty nudges the owner:
             // one message drains everything queued by then.
-            (pending.len() == 1).then_some(owner)
+            ((pending.len() == 1).then_some(owner), outcome)
         };
         if let Some(owner) = nudge {
             self.nudge(cell, owner);
