@@ -696,7 +696,9 @@ else
         [ "$head_after" = "$head_before" ] || desc="$desc (HEAD moved to $head_after during the build)"
         echo "current=$desc${dirty:+, uncommitted changes to $dirty}" >>"$BUILD"
     else
-        echo "current=binaries built earlier (SKIP_BUILD=1; HEAD now $(git_head))" >>"$BUILD"
+        # the shared target dir may have been rebuilt by someone else since
+        built="$(date -u -r "$DEMO_BIN/poem-demo" +'%Y-%m-%d %H:%M:%S UTC' 2>/dev/null || echo '?')"
+        echo "current=binaries built earlier (SKIP_BUILD=1; poem-demo built $built; HEAD now $(git_head))" >>"$BUILD"
     fi
 fi
 if [ -n "$BASELINE" ]; then
