@@ -159,6 +159,67 @@ impl Ctl {
         }
     }
 
+    /// `res` when it is an answer with status `want`; otherwise None, once
+    /// the answer is counted as unexpected (as `what`, for `s`) or the
+    /// transport error is waited out.
+    pub async fn expect(
+        &self,
+        res: Result<Resp, Fail>,
+        want: u16,
+        what: &str,
+        s: Option<&Sess>,
+    ) -> Option<Resp> {
+        match res {
+            Ok(r) if r.status == want => Some(r),
+            Ok(r) => {
+                self.unexpected(&r, what, s);
+                None
+            }
+            Err(_) => {
+                self.after_err().await;
+                None
+            }
+        }
+    }
+
+    /// A request with `s`'s cookie, noted in its history as `route`: the
+    /// answer when its status is one of `want`. Otherwise None, with
+    /// `s.last_any` moved to the request's end and the answer counted as
+    /// unexpected (or the transport error waited out); the caller hands `s`
+    /// back, after widening its books if the request was a write whose
+    /// outcome is now unknown.
+    pub async fn req_on(
+        &self,
+        s: &mut Sess,
+        method: Method,
+        path: &str,
+        route: &'static str,
+        body: Option<String>,
+        want: &[u16],
+    ) -> Option<Resp> {
+        let res = self.req(method, path, route, Some(&s.cookie), body).await;
+        s.note(route, &res);
+        match res {
+            Ok(r) if want.contains(&r.status) => Some(r),
+            Ok(r) => {
+                self.unexpected_on(s, &r, route);
+                None
+            }
+            Err(f) => {
+                s.last_any = s.last_any.max(f.done);
+                self.after_err().await;
+                None
+            }
+        }
+    }
+
+    /// An answer `r` on `s` it cannot use: moves `s.last_any` to the
+    /// request's end and counts the answer as unexpected (as `what`).
+    pub fn unexpected_on(&self, s: &mut Sess, r: &Resp, what: &str) {
+        s.last_any = s.last_any.max(r.done);
+        self.unexpected(r, what, Some(s));
+    }
+
     /// Counts an answer the driver did not expect as a failure.
     pub fn unexpected(&self, r: &Resp, what: &str, s: Option<&Sess>) {
         if r.status >= 500 {

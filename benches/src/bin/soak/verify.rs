@@ -1,7 +1,7 @@
 //! Checking what the server answers against the books: lost writes and
 //! sessions, resurrected ids, expired data served.
 
-use crate::books::{show, Dead, KeyExp, Sess};
+use crate::books::{short_id, show, Dead, KeyExp, Sess};
 use crate::clock::secs;
 use crate::ctl::Ctl;
 use crate::http::Resp;
@@ -73,6 +73,21 @@ impl Ctl {
             // ended it, which takes the whole max age.
             st.gone_no_kill_idle.push(secs(done - s.last_ok));
         }
+    }
+
+    /// The answer `r` to a request on `s` set a new id (cookie `c`): the
+    /// server no longer knew `s`. Books it as [`Ctl::gone`] and returns the
+    /// new session, which takes over its history.
+    pub fn successor(&self, s: &mut Sess, c: String, r: &Resp, via: &str) -> Sess {
+        self.gone(s, r.sent, r.done, via);
+        let mut n = Sess::new(c, r);
+        n.hist = std::mem::take(&mut s.hist);
+        n.note_str(format!(
+            "          (now {}: the old id was gone)",
+            short_id(&n.id)
+        ));
+        self.stats().sessions_created += 1;
+        n
     }
 
     /// Compares the server's data for `s` with the books, then narrows the
@@ -179,32 +194,21 @@ impl Ctl {
     /// GET /session for `s`: checks its data when present; None when it is
     /// gone (classified) — Some(s) otherwise (also on errors).
     pub async fn resolve(&self, mut s: Sess, via: &str) -> Option<Sess> {
-        let res = self
-            .req(
+        let Some(r) = self
+            .req_on(
+                &mut s,
                 Method::GET,
                 "/session",
                 "GET /session",
-                Some(&s.cookie),
                 None,
+                &[200],
             )
-            .await;
-        s.note("GET /session", &res);
-        let r = match res {
-            Ok(r) => r,
-            Err(f) => {
-                s.last_any = s.last_any.max(f.done);
-                self.after_err().await;
-                return Some(s);
-            }
-        };
-        if r.status != 200 {
-            s.last_any = s.last_any.max(r.done);
-            self.unexpected(&r, "GET /session", Some(&s));
+            .await
+        else {
             return Some(s);
-        }
+        };
         let Some(v) = r.json() else {
-            s.last_any = s.last_any.max(r.done);
-            self.unexpected(&r, "GET /session (not JSON)", Some(&s));
+            self.unexpected_on(&mut s, &r, "GET /session (not JSON)");
             return Some(s);
         };
         let empty = Map::new();

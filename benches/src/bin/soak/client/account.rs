@@ -13,26 +13,15 @@ impl VClient {
     /// `GET /me`: the user bound at login, or 401.
     pub(super) async fn me(&mut self, mut s: Sess) -> Option<Sess> {
         let ctl = self.ctl.clone();
-        let res = ctl
-            .req(Method::GET, "/me", "GET /me", Some(&s.cookie), None)
-            .await;
-        s.note("GET /me", &res);
-        let r = match res {
-            Ok(r) => r,
-            Err(f) => {
-                s.last_any = s.last_any.max(f.done);
-                ctl.after_err().await;
-                return Some(s);
-            }
+        let Some(r) = ctl
+            .req_on(&mut s, Method::GET, "/me", "GET /me", None, &[200, 401])
+            .await
+        else {
+            return Some(s);
         };
         let seen = match r.status {
             200 => r.json().and_then(|v| v["user"].as_str().map(String::from)),
-            401 => None,
-            _ => {
-                s.last_any = s.last_any.max(r.done);
-                ctl.unexpected(&r, "GET /me", Some(&s));
-                return Some(s);
-            }
+            _ => None, // 401: not bound
         };
         if seen == s.user && matches!(r.ck(&s.id), Ck::Same) {
             if s.user.is_some() {
@@ -79,19 +68,10 @@ impl VClient {
                 Some(json!({ "user": user }).to_string()),
             )
             .await;
-        let r = match res {
-            Ok(r) if r.status == 204 => r,
-            Ok(r) => {
-                ctl.unexpected(&r, "POST /login", s.as_ref());
-                ctl.stats().abandoned += u64::from(s.is_some());
-                return None;
-            }
-            Err(_) => {
-                // Did it happen? Unknown: stop tracking this session.
-                ctl.stats().abandoned += u64::from(s.is_some());
-                ctl.after_err().await;
-                return None;
-            }
+        let Some(r) = ctl.expect(res, 204, "POST /login", s.as_ref()).await else {
+            // Did it happen? Unknown: stop tracking this session.
+            ctl.stats().abandoned += u64::from(s.is_some());
+            return None;
         };
         let ck = match &s {
             Some(s) => r.ck(&s.id),
@@ -200,18 +180,9 @@ impl VClient {
             )
             .await;
         s.note("POST /regenerate", &res);
-        let r = match res {
-            Ok(r) if r.status == 204 => r,
-            Ok(r) => {
-                ctl.unexpected(&r, "POST /regenerate", Some(&s));
-                ctl.stats().abandoned += 1;
-                return None;
-            }
-            Err(_) => {
-                ctl.stats().abandoned += 1;
-                ctl.after_err().await;
-                return None;
-            }
+        let Some(r) = ctl.expect(res, 204, "POST /regenerate", Some(&s)).await else {
+            ctl.stats().abandoned += 1;
+            return None;
         };
         let Ck::Other(c) = r.ck(&s.id) else {
             ctl.unexpected(&r, "POST /regenerate (no new id)", Some(&s));

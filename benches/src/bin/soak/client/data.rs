@@ -2,7 +2,7 @@
 //! bursts), `/read`, `PUT` and `DELETE /session/{key}`.
 
 use super::{VClient, KEYS};
-use crate::books::{short_id, KeyExp, Sess};
+use crate::books::{KeyExp, Sess};
 use crate::http::Ck;
 use reqwest::Method;
 use std::time::Instant;
@@ -12,48 +12,30 @@ impl VClient {
     pub(super) async fn counter(&mut self, mut s: Sess) -> Option<Sess> {
         let ctl = self.ctl.clone();
         s.n_hi += 1;
-        let res = ctl
-            .req(
+        let Some(r) = ctl
+            .req_on(
+                &mut s,
                 Method::GET,
                 "/counter",
                 "GET /counter",
-                Some(&s.cookie),
                 None,
+                &[200],
             )
-            .await;
-        s.note("GET /counter", &res);
-        let r = match res {
-            Ok(r) => r,
-            Err(f) => {
-                s.last_any = s.last_any.max(f.done);
-                ctl.after_err().await;
-                return Some(s);
-            }
-        };
-        if r.status != 200 {
-            s.last_any = s.last_any.max(r.done);
-            ctl.unexpected(&r, "GET /counter", Some(&s));
+            .await
+        else {
             return Some(s);
-        }
+        };
         let Ok(v) = r.body.trim().parse::<i64>() else {
-            s.last_any = s.last_any.max(r.done);
-            ctl.unexpected(&r, "GET /counter (not an integer)", Some(&s));
+            ctl.unexpected_on(&mut s, &r, "GET /counter (not an integer)");
             return Some(s);
         };
         match r.ck(&s.id) {
             Ck::Other(c) => {
                 s.n_hi -= 1;
-                ctl.gone(&s, r.sent, r.done, "GET /counter");
-                let mut n = Sess::new(c, &r);
-                n.hist = std::mem::take(&mut s.hist);
-                n.note_str(format!(
-                    "          (now {}: the old id was gone)",
-                    short_id(&n.id)
-                ));
+                let mut n = ctl.successor(&mut s, c, &r, "GET /counter");
                 n.n_lo = v;
                 n.n_hi = v;
                 n.n_acked = true;
-                ctl.stats().sessions_created += 1;
                 Some(n)
             }
             Ck::Cleared => {
@@ -94,23 +76,12 @@ impl VClient {
     /// `GET /read`: answers `n` without writing.
     pub(super) async fn read(&mut self, mut s: Sess) -> Option<Sess> {
         let ctl = self.ctl.clone();
-        let res = ctl
-            .req(Method::GET, "/read", "GET /read", Some(&s.cookie), None)
-            .await;
-        s.note("GET /read", &res);
-        let r = match res {
-            Ok(r) => r,
-            Err(f) => {
-                s.last_any = s.last_any.max(f.done);
-                ctl.after_err().await;
-                return Some(s);
-            }
-        };
-        if r.status != 200 {
-            s.last_any = s.last_any.max(r.done);
-            ctl.unexpected(&r, "GET /read", Some(&s));
+        let Some(r) = ctl
+            .req_on(&mut s, Method::GET, "/read", "GET /read", None, &[200])
+            .await
+        else {
             return Some(s);
-        }
+        };
         let v = r.body.trim().parse::<i64>().ok();
         match (r.ck(&s.id), v) {
             (Ck::Same, Some(v)) if (s.n_lo..=s.n_hi).contains(&v) => {
@@ -133,17 +104,18 @@ impl VClient {
         let ctl = self.ctl.clone();
         let key = KEYS[self.rng.below(4) as usize];
         let val = self.value();
-        let res = ctl
-            .req(
+        let Some(r) = ctl
+            .req_on(
+                &mut s,
                 Method::PUT,
                 &format!("/session/{key}"),
                 "PUT /session/{key}",
-                Some(&s.cookie),
                 Some(val.to_string()),
+                &[204],
             )
-            .await;
-        s.note("PUT /session/{key}", &res);
-        let uncertain = |s: &mut Sess| {
+            .await
+        else {
+            // It may have been applied: the old value or the new one.
             s.keys
                 .entry(key.to_string())
                 .or_insert(KeyExp {
@@ -151,32 +123,12 @@ impl VClient {
                     acked: false,
                 })
                 .ok
-                .push(Some(val.clone()));
-        };
-        let r = match res {
-            Ok(r) => r,
-            Err(f) => {
-                s.last_any = s.last_any.max(f.done);
-                uncertain(&mut s);
-                ctl.after_err().await;
-                return Some(s);
-            }
-        };
-        if r.status != 204 {
-            s.last_any = s.last_any.max(r.done);
-            ctl.unexpected(&r, "PUT /session/{key}", Some(&s));
-            uncertain(&mut s);
+                .push(Some(val));
             return Some(s);
-        }
+        };
         match r.ck(&s.id) {
             Ck::Other(c) => {
-                ctl.gone(&s, r.sent, r.done, "PUT /session/{key}");
-                let mut n = Sess::new(c, &r);
-                n.hist = std::mem::take(&mut s.hist);
-                n.note_str(format!(
-                    "          (now {}: the old id was gone)",
-                    short_id(&n.id)
-                ));
+                let mut n = ctl.successor(&mut s, c, &r, "PUT /session/{key}");
                 n.keys.insert(
                     key.to_string(),
                     KeyExp {
@@ -184,7 +136,6 @@ impl VClient {
                         acked: true,
                     },
                 );
-                ctl.stats().sessions_created += 1;
                 Some(n)
             }
             Ck::Cleared => {
@@ -215,16 +166,7 @@ impl VClient {
         let key = KEYS[self.rng.below(4) as usize];
         // Deleting an absent key changes nothing, so it is no write.
         let is_write = s.keys.get(key).is_some_and(|e| !e.ok.contains(&None));
-        let res = ctl
-            .req(
-                Method::DELETE,
-                &format!("/session/{key}"),
-                "DELETE /session/{key}",
-                Some(&s.cookie),
-                None,
-            )
-            .await;
-        s.note("DELETE /session/{key}", &res);
+        // It may have been applied: the key may be absent.
         let uncertain = |s: &mut Sess| {
             if let Some(e) = s.keys.get_mut(key) {
                 if !e.ok.contains(&None) {
@@ -232,21 +174,20 @@ impl VClient {
                 }
             }
         };
-        let r = match res {
-            Ok(r) => r,
-            Err(f) => {
-                s.last_any = s.last_any.max(f.done);
-                uncertain(&mut s);
-                ctl.after_err().await;
-                return Some(s);
-            }
-        };
-        if r.status != 204 {
-            s.last_any = s.last_any.max(r.done);
-            ctl.unexpected(&r, "DELETE /session/{key}", Some(&s));
+        let Some(r) = ctl
+            .req_on(
+                &mut s,
+                Method::DELETE,
+                &format!("/session/{key}"),
+                "DELETE /session/{key}",
+                None,
+                &[204],
+            )
+            .await
+        else {
             uncertain(&mut s);
             return Some(s);
-        }
+        };
         match r.ck(&s.id) {
             Ck::Same => {
                 if let Some(e) = s.keys.get_mut(key) {

@@ -128,7 +128,6 @@ impl VClient {
     /// Creates a session by a login, a `/counter` or a `PUT` without a cookie.
     async fn new_session(&mut self) {
         let w = self.rng.below(10);
-        let ctl = self.ctl.clone();
         if w < 2 {
             if let Some(s) = self.login(None).await {
                 self.sessions.push(s);
@@ -136,83 +135,74 @@ impl VClient {
             return;
         }
         let created = if w < 6 {
-            match ctl
-                .req(Method::GET, "/counter", "GET /counter", None, None)
-                .await
-            {
-                Ok(r) if r.status == 200 => match (&r.set, r.body.trim().parse::<i64>()) {
-                    (Some(SetCk::Value(c)), Ok(v)) => {
-                        if v != 1 {
-                            let mut st = ctl.stats();
-                            st.mismatches += 1;
-                            st.fail(format!("a new session's first /counter gave {v}"));
-                        }
-                        let mut s = Sess::new(c.clone(), &r);
-                        s.note("GET /counter (no cookie)", &Ok(r.clone_meta()));
-                        s.n_lo = v;
-                        s.n_hi = v;
-                        s.n_acked = true;
-                        Some(s)
-                    }
-                    _ => {
-                        ctl.unexpected(&r, "GET /counter (new session, no cookie)", None);
-                        None
-                    }
-                },
-                Ok(r) => {
-                    ctl.unexpected(&r, "GET /counter (new session)", None);
-                    None
-                }
-                Err(_) => {
-                    ctl.after_err().await;
-                    None
-                }
-            }
+            self.new_by_counter().await
         } else {
-            let key = KEYS[self.rng.below(4) as usize];
-            let val = self.value();
-            match ctl
-                .req(
-                    Method::PUT,
-                    &format!("/session/{key}"),
-                    "PUT /session/{key}",
-                    None,
-                    Some(val.to_string()),
-                )
-                .await
-            {
-                Ok(r) if r.status == 204 => match &r.set {
-                    Some(SetCk::Value(c)) => {
-                        let mut s = Sess::new(c.clone(), &r);
-                        s.note("PUT /session/{key} (no cookie)", &Ok(r.clone_meta()));
-                        s.keys.insert(
-                            key.to_string(),
-                            KeyExp {
-                                ok: vec![Some(val)],
-                                acked: true,
-                            },
-                        );
-                        Some(s)
-                    }
-                    _ => {
-                        ctl.unexpected(&r, "PUT /session/{key} (new session, no cookie)", None);
-                        None
-                    }
-                },
-                Ok(r) => {
-                    ctl.unexpected(&r, "PUT /session/{key} (new session)", None);
-                    None
-                }
-                Err(_) => {
-                    ctl.after_err().await;
-                    None
-                }
-            }
+            self.new_by_put().await
         };
         if let Some(s) = created {
-            ctl.stats().sessions_created += 1;
+            self.ctl.stats().sessions_created += 1;
             self.sessions.push(s);
         }
+    }
+
+    /// A new session by `GET /counter` without a cookie: it must answer 1.
+    async fn new_by_counter(&mut self) -> Option<Sess> {
+        let ctl = self.ctl.clone();
+        let res = ctl
+            .req(Method::GET, "/counter", "GET /counter", None, None)
+            .await;
+        let r = ctl
+            .expect(res, 200, "GET /counter (new session)", None)
+            .await?;
+        let (Some(SetCk::Value(c)), Ok(v)) = (&r.set, r.body.trim().parse::<i64>()) else {
+            ctl.unexpected(&r, "GET /counter (new session, no cookie)", None);
+            return None;
+        };
+        if v != 1 {
+            let mut st = ctl.stats();
+            st.mismatches += 1;
+            st.fail(format!("a new session's first /counter gave {v}"));
+        }
+        let mut s = Sess::new(c.clone(), &r);
+        s.note("GET /counter (no cookie)", &Ok(r.clone_meta()));
+        s.n_lo = v;
+        s.n_hi = v;
+        s.n_acked = true;
+        Some(s)
+    }
+
+    /// A new session by `PUT /session/{key}` of a fresh value without a
+    /// cookie.
+    async fn new_by_put(&mut self) -> Option<Sess> {
+        let ctl = self.ctl.clone();
+        let key = KEYS[self.rng.below(4) as usize];
+        let val = self.value();
+        let res = ctl
+            .req(
+                Method::PUT,
+                &format!("/session/{key}"),
+                "PUT /session/{key}",
+                None,
+                Some(val.to_string()),
+            )
+            .await;
+        let r = ctl
+            .expect(res, 204, "PUT /session/{key} (new session)", None)
+            .await?;
+        let Some(SetCk::Value(c)) = &r.set else {
+            ctl.unexpected(&r, "PUT /session/{key} (new session, no cookie)", None);
+            return None;
+        };
+        let mut s = Sess::new(c.clone(), &r);
+        s.note("PUT /session/{key} (no cookie)", &Ok(r.clone_meta()));
+        s.keys.insert(
+            key.to_string(),
+            KeyExp {
+                ok: vec![Some(val)],
+                acked: true,
+            },
+        );
+        Some(s)
     }
 
     /// A fresh value to write (unique `v`, sometimes a large pad).
