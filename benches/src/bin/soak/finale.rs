@@ -229,8 +229,7 @@ pub async fn verify_all(
                             s.touch(&r);
                         } else {
                             e.ok.push(Some(val));
-                            s.last_any = s.last_any.max(r.done);
-                            ctl.unexpected(&r, "PUT /session/fin", Some(&s));
+                            ctl.unexpected_on(&mut s, &r, "PUT /session/fin");
                         }
                     }
                 }

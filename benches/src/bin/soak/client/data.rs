@@ -4,6 +4,7 @@
 use super::{VClient, KEYS};
 use crate::books::{KeyExp, Sess};
 use crate::http::Ck;
+use crate::stats::Stats;
 use reqwest::Method;
 use std::time::Instant;
 
@@ -47,21 +48,7 @@ impl VClient {
                 if matches!(ck, Ck::Nothing) {
                     st.missing_cookie += 1;
                 }
-                if v <= s.n_lo {
-                    st.lost_writes += 1;
-                    st.fail(format!(
-                        "LOST WRITE (GET /counter): answered {v}, acknowledged {} before ({})",
-                        s.n_lo,
-                        s.describe()
-                    ));
-                } else if v > s.n_hi {
-                    st.phantom += 1;
-                    st.fail(format!(
-                        "PHANTOM INCREMENT (GET /counter): answered {v} > at most {} ({})",
-                        s.n_hi,
-                        s.describe()
-                    ));
-                }
+                check_increment(&mut st, v, s.n_lo, &s, "GET /counter");
                 drop(st);
                 s.n_lo = v;
                 s.n_hi = v;
@@ -276,20 +263,7 @@ impl VClient {
                 ));
             }
             for &v in &acks {
-                if v <= lo0 {
-                    st.lost_writes += 1;
-                    st.fail(format!(
-                        "LOST WRITE (concurrent /counter): answered {v}, acknowledged {lo0} before ({})",
-                        s.describe()
-                    ));
-                } else if v > s.n_hi {
-                    st.phantom += 1;
-                    st.fail(format!(
-                        "PHANTOM INCREMENT (concurrent /counter): answered {v} > at most {} ({})",
-                        s.n_hi,
-                        s.describe()
-                    ));
-                }
+                check_increment(&mut st, v, lo0, &s, "concurrent /counter");
             }
         }
         if let Some(&max) = sorted.last() {
@@ -307,5 +281,25 @@ impl VClient {
             s.n_hi = s.n_lo;
         }
         Some(s)
+    }
+}
+
+/// Checks `v`, an answer of `GET /counter` (`via`) on `s`: above `lo` (the
+/// value acknowledged before it was sent: lower is a lost write) and at most
+/// `s.n_hi` (higher is a phantom increment).
+fn check_increment(st: &mut Stats, v: i64, lo: i64, s: &Sess, via: &str) {
+    if v <= lo {
+        st.lost_writes += 1;
+        st.fail(format!(
+            "LOST WRITE ({via}): answered {v}, acknowledged {lo} before ({})",
+            s.describe()
+        ));
+    } else if v > s.n_hi {
+        st.phantom += 1;
+        st.fail(format!(
+            "PHANTOM INCREMENT ({via}): answered {v} > at most {} ({})",
+            s.n_hi,
+            s.describe()
+        ));
     }
 }
