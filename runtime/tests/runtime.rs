@@ -553,3 +553,35 @@ async fn a_cookie_domain_that_would_add_attributes_is_refused() {
     let set = s.finish().await.unwrap();
     assert!(set[0].contains("; Domain=example.com"), "{set:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shorter_max_age_set_without_an_owner_still_ends_the_session_on_time() {
+    // In memory mode a change that finds no owner running is applied by its
+    // request; one that brings the session's end closer must move its alarm
+    // too, or the session outlives its end (and counts as live) until the
+    // old, later alarm.
+    use livesession::clock::ManualClock;
+    use livesession::CookieOptions;
+    let clock = Arc::new(ManualClock::starting_now());
+    let m = SessionManager::new(
+        config()
+            .clock(clock.clone())
+            .max_age(Some(Duration::from_secs(86_400)))
+            .build()
+            .unwrap(),
+    );
+    let cookie = new_session(&m).await;
+    let s = request(&m, Some(&cookie));
+    s.options(CookieOptions::default().max_age(Duration::from_secs(60)))
+        .await
+        .unwrap();
+    s.finish().await.unwrap();
+    assert_eq!(m.stats().await.unwrap().live, 1);
+    clock.advance(Duration::from_secs(61));
+    // Nothing touches the session from here: only its alarm can end it.
+    wait_until(
+        async || m.stats().await.unwrap().live == 0,
+        "the session ends at its shortened max age",
+    )
+    .await;
+}

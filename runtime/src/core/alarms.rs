@@ -76,6 +76,14 @@ impl Alarms {
     /// Parks an alarm for `cell` at `at_ms`, unless an earlier one is pending.
     pub fn set(&self, cell: &Arc<SessionCell>, at_ms: u64) {
         let at_ms = at_ms.max(1);
+        // The common case, without the queue's lock: an alarm at or before
+        // `at_ms` is parked already. (Should it fire or be cancelled right
+        // now, an owner starts or the session has ended: either way this
+        // one is not needed.)
+        let parked = cell.alarm_at_ms.load(Ordering::SeqCst);
+        if parked != 0 && parked <= at_ms {
+            return;
+        }
         let mut q = self.queue();
         let pending = cell.alarm_at_ms.load(Ordering::SeqCst);
         if pending != 0 {

@@ -101,13 +101,14 @@ pub(super) fn apply_in_memory(
 /// the latest published record, as the owner would have applied it. The
 /// queue lock is held from reading the record to publishing. Gives the
 /// change back (to be queued for an owner) when changes are queued, or the
-/// session is ending or past its deadline.
+/// session is ending or past its deadline. A deadline the change brings
+/// closer moves the session's parked alarm, as a hibernating owner would.
 ///
 /// Nothing in it awaits, so a request dropped meanwhile cannot leave it
 /// half done.
 pub(crate) fn apply_inline(
     rt: &Core,
-    cell: &SessionCell,
+    cell: &Arc<SessionCell>,
     change: MutateFn,
 ) -> Result<Result<MutatedOk, SessionError>, MutateFn> {
     let queue = cell.pending();
@@ -117,6 +118,11 @@ pub(crate) fn apply_inline(
     }
     let mut changes = [change];
     let (snapshot, applied) = publish_in_memory(rt, cell, &mut changes);
+    // No owner runs to follow a deadline the change brought closer (a
+    // shorter max age): the parked alarm moves to it (only ever earlier).
+    if let Some(at) = rt.next_deadline(cell) {
+        rt.alarms().set(cell, at);
+    }
     drop(queue);
     crate::metrics::batch(1);
     let applied = applied.into_iter().next().unwrap_or_else(|| {

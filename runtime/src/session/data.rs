@@ -181,10 +181,12 @@ impl Session {
 
     /// Atomic read-modify-write of one key: `f` gets the current value
     /// (`None` when absent) and returns the new one, which is stored and
-    /// returned. `f` runs inside the session's owner, so concurrent updates
-    /// of one key never lose an increment. A current value that does not
-    /// deserialize into `T` fails with [`SessionError::Decode`] and changes
-    /// nothing.
+    /// returned. `f` runs where the session's changes are applied one at a
+    /// time (its owner, or in memory mode the request itself under the
+    /// session's lock), so concurrent updates of one key never lose an
+    /// increment. Keep `f` short and never block in it: other changes to
+    /// the session wait for it. A current value that does not deserialize
+    /// into `T` fails with [`SessionError::Decode`] and changes nothing.
     ///
     /// # Examples
     ///
