@@ -10,7 +10,7 @@ use super::recovery::{unavailable, REOPENING};
 use super::{SledStore, State};
 use crate::codec::{self, IndexFields};
 use crate::config::Durability;
-use crate::db::{expiry_entry, parse_expiry_entry, SWEEP_CHUNK};
+use crate::db::{expiry_entry, parse_expiry_entry, Db, SWEEP_CHUNK};
 
 impl SessionStore for SledStore {
     fn load<'a>(&'a self, key: &'a SessionKey) -> StoreFuture<'a, Option<SessionRecord>> {
@@ -19,31 +19,11 @@ impl SessionStore for SledStore {
     }
 
     fn create<'a>(&'a self, key: &'a SessionKey, record: &'a SessionRecord) -> StoreFuture<'a, ()> {
-        Box::pin(async move {
-            // Its writer asks for a flush as soon as it returns.
-            let _in_flight = self.shared.group.write_started();
-            // Encoding is cheap and needs the borrowed record: done here.
-            let k = *key.as_bytes();
-            let bytes = IVec::from(codec::encode(record)?);
-            let index = IndexFields::of(record);
-            self.blocking(move |s| {
-                s.write_record(k, Some(bytes.clone()), |db| db.create(&k, bytes, &index))
-            })
-            .await
-        })
+        Box::pin(self.write(key, record, Db::create))
     }
 
     fn save<'a>(&'a self, key: &'a SessionKey, record: &'a SessionRecord) -> StoreFuture<'a, ()> {
-        Box::pin(async move {
-            let _in_flight = self.shared.group.write_started();
-            let k = *key.as_bytes();
-            let bytes = IVec::from(codec::encode(record)?);
-            let index = IndexFields::of(record);
-            self.blocking(move |s| {
-                s.write_record(k, Some(bytes.clone()), |db| db.save(&k, bytes, &index))
-            })
-            .await
-        })
+        Box::pin(self.write(key, record, Db::save))
     }
 
     fn delete<'a>(&'a self, key: &'a SessionKey) -> StoreFuture<'a, bool> {
@@ -122,5 +102,27 @@ impl SessionStore for SledStore {
             }),
             _ => Box::pin(Arc::clone(&self.shared.group).flush()),
         }
+    }
+}
+
+impl SledStore {
+    /// Writes `record` under `key` with `op` (`Db::create` or `Db::save`).
+    /// Encoding is cheap and needs the borrowed record: done on the calling
+    /// task; the sled calls run on the store's threads. Counted as a write
+    /// in flight until it returns: its writer asks for a flush at once.
+    async fn write(
+        &self,
+        key: &SessionKey,
+        record: &SessionRecord,
+        op: fn(&Db, &[u8; 32], IVec, &IndexFields) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let _in_flight = self.shared.group.write_started();
+        let k = *key.as_bytes();
+        let bytes = IVec::from(codec::encode(record)?);
+        let index = IndexFields::of(record);
+        self.blocking(move |s| {
+            s.write_record(k, Some(bytes.clone()), |db| op(db, &k, bytes, &index))
+        })
+        .await
     }
 }
