@@ -417,9 +417,11 @@ impl Session {
                         modified: st.modified,
                         saved: st.saved,
                     };
-                    let record = cell.current().record.clone();
+                    // Only the cookie overrides (for a clearing cookie), not
+                    // the whole record: most sessions have none to copy.
+                    let overrides = cell.current().record.cookie.clone();
                     let send = (!live.ended_elsewhere).then(|| cell.clone());
-                    (Outcome::Live(live), Some(record.cookie), send)
+                    (Outcome::Live(live), Some(overrides), send)
                 }
             }
         };
