@@ -3,9 +3,9 @@
 
 use base64::engine::general_purpose::STANDARD_NO_PAD;
 use base64::Engine;
+use constant_time_eq::constant_time_eq;
 use hmac::{Hmac, Mac};
 use sha2::{Sha256, Sha512};
-use subtle::ConstantTimeEq;
 
 type HmacSha256 = Hmac<Sha256>;
 type HmacSha512 = Hmac<Sha512>;
@@ -281,7 +281,7 @@ fn unsign_with<M: Mac + Clone>(keys: &[M], value: &str, tag_len: usize) -> Unsig
     for (i, key) in keys.iter().enumerate() {
         let mut mac = key.clone();
         mac.update(id.as_bytes());
-        let ok: bool = mac.finalize().into_bytes().as_slice().ct_eq(given).into();
+        let ok = constant_time_eq(mac.finalize().into_bytes().as_slice(), given);
         if ok && matched.is_none() {
             matched = Some(i);
         }

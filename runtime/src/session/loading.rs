@@ -12,11 +12,11 @@ use crate::error::SessionError;
 use crate::id::is_valid_id;
 use crate::signing::Unsigned;
 use crate::store::{SessionKey, SessionRecord};
+use constant_time_eq::constant_time_eq;
 use serde_json::Value;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, MutexGuard};
-use subtle::ConstantTimeEq;
 
 impl Session {
     pub(super) fn state(&self) -> MutexGuard<'_, State> {
@@ -86,7 +86,7 @@ impl Session {
             .map(|id| (id, SessionKey::of_id(id)));
         if let Some((_, key)) = hinted {
             if let Some(cell) = inner.rt.registry().live_cell(&key) {
-                if bool::from(cell.cookie_value.as_bytes().ct_eq(incoming.as_bytes())) {
+                if constant_time_eq(cell.cookie_value.as_bytes(), incoming.as_bytes()) {
                     return self.resolve_cell(cell, key, false);
                 }
             }
