@@ -16,8 +16,9 @@ use std::time::Duration;
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Durability {
-    /// `flush()` waits until every write that completed before it is on disk.
-    /// Concurrent callers share one sled flush (group commit). The default.
+    /// A write returns once it is on disk, and `flush()` waits until every
+    /// write that completed before it is. Concurrent writers share one sled
+    /// flush (group commit). The default.
     ///
     /// On Linux, sled 0.34 makes a flush stable with `sync_file_range`: safe
     /// against a process crash (`kill -9`); against power loss or a kernel

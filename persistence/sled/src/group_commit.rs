@@ -1,298 +1,409 @@
-//! Group commit: concurrent `flush()` callers share one blocking sled flush.
+//! Group commit for [`Durability::Sync`](crate::Durability::Sync): writes
+//! and flushes of many callers share one thread hand-off and one sled flush.
 //!
-//! Flushes are numbered (epochs). A caller needs a flush that *started after*
-//! its call (so after its writes): epoch `started + 1`. If no flush is running
-//! it starts that one itself on `spawn_blocking`; otherwise it marks one as
-//! pending and the running driver starts it as soon as the current flush ends.
-//! Every caller that arrives during a flush therefore shares the next one.
-//! Completion is published through a `watch` channel of the last finished epoch.
+//! A write (create, save, delete) is queued as a closure with its caller's
+//! reply channel; a `flush()` that finds something not yet durable queues
+//! its reply channel too. One *committer* job at a time runs on the store's
+//! threads (the first caller that finds none running submits it). It takes
+//! everything queued, applies the writes one after the other, takes again
+//! what arrived meanwhile (so under load a group grows while it is being
+//! applied, and an idle store adds no wait), until the queue is empty or a
+//! group holds [`MAX_GROUP`] writes; then it runs ONE flush and answers
+//! every caller of the group. Whatever arrives during that flush forms the
+//! next group. A write therefore costs one hand-off to the committer and
+//! one wake-up of its caller, and a flush (with sled 0.34, a wake-up of all
+//! of its idle I/O threads) is shared by the whole group.
 //!
-//! Writes in flight are counted ([`GroupCommit::write_started`]): a writer
-//! asks for a flush as soon as its write returns. So before a flush begins,
-//! its driver waits a little (at most [`GATHER_ROUNDS`] x [`GATHER_PAUSE`])
-//! while writes are in flight, and a caller that arrives before the flush
-//! has begun joins it instead of waiting for the next one. Concurrent
-//! writers to different sessions then share one flush instead of a few.
+//! A write resolves only after the flush of its group: `Ok` when the write
+//! succeeded and that flush did; the flush's error otherwise, so nothing is
+//! acknowledged that is not durable (a write's own error stays its own).
+//!
+//! Writes are counted as they are applied ([`GroupCommit::applied`]); a
+//! flush notes the count just before it begins, and a successful one makes
+//! that count durable. A `flush()` caller needs every write that completed
+//! before its call to be durable: if the durable count already reaches the
+//! applied count it returns at once, which is the case right after its own
+//! write (already flushed with its group); otherwise it joins the next
+//! group's flush, which begins after its call.
+//!
+//! A caller that drops its future abandons its place: a queued write whose
+//! caller is gone is not applied, and a reply nobody waits for is dropped.
+//! The committer never waits for a caller. If the committer job never runs
+//! or stops short (the store's threads are gone, a bug panics), every caller
+//! it holds or finds queued gets an error, and the next caller submits a new
+//! committer.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
 
 use livesession::store::StoreError;
-use tokio::sync::watch;
+use tokio::sync::oneshot;
+
+use crate::pool::Pool;
 
 /// The blocking durability barrier being shared.
 pub(crate) type FlushFn = Box<dyn Fn() -> Result<(), String> + Send + Sync>;
 
-/// How long a flush's driver waits, at most, for writes in flight before
-/// it begins: `GATHER_ROUNDS` pauses of `GATHER_PAUSE`, each ended early
-/// when no write is in flight any more.
-const GATHER_ROUNDS: u32 = 8;
-const GATHER_PAUSE: Duration = Duration::from_micros(50);
+/// A write to apply: its value (`bool`: what `delete` answers).
+pub(crate) type WriteFn = Box<dyn FnOnce() -> Result<bool, StoreError> + Send>;
+
+type WriteReply = oneshot::Sender<Result<bool, StoreError>>;
+type FlushReply = oneshot::Sender<Result<(), StoreError>>;
+
+/// Most writes applied before the group's flush begins, so that a steady
+/// stream of writes cannot postpone it indefinitely.
+const MAX_GROUP: usize = 256;
 
 pub(crate) struct GroupCommit {
-    state: Mutex<State>,
-    completed: watch::Sender<u64>,
+    queue: Mutex<Queue>,
     run: FlushFn,
-    /// Writes that have started and not yet returned to their caller.
-    writes_in_flight: AtomicUsize,
-    /// Pauses a driver waits at most for writes in flight.
-    gather_rounds: u32,
-}
-
-/// A write in flight; dropped when the write returns (or is abandoned).
-pub(crate) struct WriteInFlight<'a>(&'a GroupCommit);
-
-impl Drop for WriteInFlight<'_> {
-    fn drop(&mut self) {
-        self.0.writes_in_flight.fetch_sub(1, Ordering::AcqRel);
-    }
+    /// Writes applied so far, counted after each.
+    applied: AtomicU64,
+    /// `applied` as read just before the latest successful flush began:
+    /// every write counted up to there is durable.
+    durable: AtomicU64,
 }
 
 #[derive(Default)]
-struct State {
-    /// Highest epoch started (scheduled: a driver will run it).
-    started: u64,
-    /// Highest epoch whose flush has begun: one scheduled but not begun
-    /// still covers every write that returned before a caller asks for it.
-    begun: u64,
-    /// A driver task is running flushes.
+struct Queue {
+    writes: Vec<(WriteFn, WriteReply)>,
+    flushes: Vec<FlushReply>,
+    /// A committer job is submitted or running; it will take what is queued.
     running: bool,
-    /// Someone needs a flush after the one in progress.
-    pending: bool,
-    /// Highest epoch that finished successfully.
-    last_ok: u64,
-    /// Error of the most recent failed flush.
-    last_err: Option<String>,
+}
+
+fn flush_failed(err: &str) -> StoreError {
+    StoreError::backend(format!("sled flush failed: {err}"))
+}
+
+fn abandoned() -> StoreError {
+    StoreError::backend("the sled write was abandoned: the store's threads are gone")
 }
 
 impl GroupCommit {
     pub(crate) fn new(run: FlushFn) -> Arc<Self> {
-        Self::gathering(run, GATHER_ROUNDS)
-    }
-
-    fn gathering(run: FlushFn, gather_rounds: u32) -> Arc<Self> {
         Arc::new(GroupCommit {
-            state: Mutex::new(State::default()),
-            completed: watch::Sender::new(0),
+            queue: Mutex::default(),
             run,
-            writes_in_flight: AtomicUsize::new(0),
-            gather_rounds,
+            applied: AtomicU64::new(0),
+            durable: AtomicU64::new(0),
         })
     }
 
-    /// Counts a write as in flight until the returned guard is dropped, so
-    /// a flush about to begin waits a little for its writer to join it.
-    pub(crate) fn write_started(&self) -> WriteInFlight<'_> {
-        self.writes_in_flight.fetch_add(1, Ordering::AcqRel);
-        WriteInFlight(self)
+    fn lock(&self) -> MutexGuard<'_, Queue> {
+        // Queued items are moved in and out whole; a panic cannot tear them.
+        self.queue.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Waits, briefly and boundedly, while writes are in flight.
-    fn gather(&self) {
-        for _ in 0..self.gather_rounds {
-            if self.writes_in_flight.load(Ordering::Acquire) == 0 {
-                return;
-            }
-            std::thread::sleep(GATHER_PAUSE);
+    /// Counts a write made outside the committer (the expiry sweep), so a
+    /// later `flush()` covers it.
+    pub(crate) fn applied(&self) {
+        self.applied.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Queues `item` and makes sure a committer will take it.
+    fn enqueue(self: &Arc<Self>, pool: &Pool, item: impl FnOnce(&mut Queue)) {
+        let mut queue = self.lock();
+        item(&mut queue);
+        if queue.running {
+            return;
         }
-    }
-
-    fn lock(&self) -> MutexGuard<'_, State> {
-        // Plain counters; a panic elsewhere cannot leave them inconsistent.
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Returns once a flush that started after this call has finished.
-    pub(crate) async fn flush(self: Arc<Self>) -> Result<(), StoreError> {
-        let mut done = self.completed.subscribe();
-        let target = {
-            let mut state = self.lock();
-            let target = state.started + 1;
-            if state.running && state.started > state.begun {
-                // Scheduled, not begun: it covers this caller's writes.
-                state.started
-            } else if state.running {
-                state.pending = true;
-                target
-            } else {
-                state.running = true;
-                state.started = target;
-                let driver = Driver {
-                    group: Arc::clone(&self),
-                    epoch: target,
-                    finished: false,
-                };
-                drop(state);
-                tokio::task::spawn_blocking(move || driver.run());
-                target
-            }
+        queue.running = true;
+        drop(queue);
+        let committer = Committer {
+            group: Arc::clone(self),
+            finished: false,
+            group_writes: Vec::new(),
+            group_flushes: Vec::new(),
         };
-        // The sender lives in `self`, which we hold: this cannot fail.
-        let _ = done.wait_for(|&epoch| epoch >= target).await;
-        let state = self.lock();
-        if state.last_ok >= target {
-            Ok(())
-        } else {
-            let err = state.last_err.as_deref().unwrap_or("unknown error");
-            Err(StoreError::backend(format!("sled flush failed: {err}")))
+        pool.submit(move || committer.run());
+    }
+
+    /// Applies `write` in the next group and answers once that group's
+    /// flush has finished (see the module docs).
+    pub(crate) async fn write(
+        self: Arc<Self>,
+        pool: &Pool,
+        write: WriteFn,
+    ) -> Result<bool, StoreError> {
+        let (tx, rx) = oneshot::channel();
+        self.enqueue(pool, |queue| queue.writes.push((write, tx)));
+        rx.await.map_err(|_| abandoned())?
+    }
+
+    /// Returns once every write that completed before this call is durable.
+    pub(crate) async fn flush(self: Arc<Self>, pool: &Pool) -> Result<(), StoreError> {
+        let needed = self.applied.load(Ordering::SeqCst);
+        if self.durable.load(Ordering::SeqCst) >= needed {
+            return Ok(());
         }
+        let (tx, rx) = oneshot::channel();
+        self.enqueue(pool, |queue| queue.flushes.push(tx));
+        rx.await.map_err(|_| abandoned())?
     }
 }
 
-/// Runs flushes until nobody is waiting. If it is dropped without running
-/// (the runtime shut down), it records a failure so that waiters and later
-/// callers are not stuck behind a flush that never happens.
-struct Driver {
+/// The committer job: runs groups until nothing is queued. Dropped without
+/// finishing (never run, or a panic), it fails what it holds and what is
+/// queued, and lets the next caller start a new one.
+struct Committer {
     group: Arc<GroupCommit>,
-    epoch: u64,
+    /// Set when it stops because nothing is queued.
     finished: bool,
+    group_writes: Vec<(WriteReply, Result<bool, StoreError>)>,
+    group_flushes: Vec<FlushReply>,
 }
 
-impl Driver {
+impl Committer {
     fn run(mut self) {
         loop {
-            self.group.gather();
-            self.group.lock().begun = self.epoch;
-            let result = catch_unwind(AssertUnwindSafe(|| (self.group.run)()))
-                .unwrap_or_else(|_| Err("flush panicked".to_owned()));
-            let mut state = self.group.lock();
-            match result {
-                Ok(()) => state.last_ok = self.epoch,
-                Err(e) => state.last_err = Some(e),
+            // Apply everything queued, and what arrives meanwhile.
+            loop {
+                let taken = {
+                    let mut queue = self.group.lock();
+                    if queue.writes.is_empty() || self.group_writes.len() >= MAX_GROUP {
+                        // Flush callers taken here are covered: the flush
+                        // begins after their call.
+                        self.group_flushes.append(&mut queue.flushes);
+                        if self.group_writes.is_empty() && self.group_flushes.is_empty() {
+                            queue.running = false;
+                            self.finished = true;
+                            return;
+                        }
+                        break;
+                    }
+                    std::mem::take(&mut queue.writes)
+                };
+                for (write, reply) in taken {
+                    if reply.is_closed() {
+                        // The caller gave up (a deadline passed) before it started.
+                        continue;
+                    }
+                    let result = catch_unwind(AssertUnwindSafe(write))
+                        .unwrap_or_else(|_| Err(StoreError::backend("a sled write panicked")));
+                    self.group.applied.fetch_add(1, Ordering::SeqCst);
+                    self.group_writes.push((reply, result));
+                }
             }
-            self.group.completed.send_replace(self.epoch);
-            if state.pending {
-                state.pending = false;
-                state.started += 1;
-                self.epoch = state.started;
+            // One flush for the group, if anything needs it.
+            let needed = !self.group_flushes.is_empty()
+                || self.group_writes.iter().any(|(_, result)| result.is_ok());
+            let flushed = if needed {
+                let covers = self.group.applied.load(Ordering::SeqCst);
+                let result = catch_unwind(AssertUnwindSafe(|| (self.group.run)()))
+                    .unwrap_or_else(|_| Err("flush panicked".to_owned()));
+                if result.is_ok() {
+                    self.group.durable.fetch_max(covers, Ordering::SeqCst);
+                }
+                result
             } else {
-                state.running = false;
-                self.finished = true;
-                return;
+                Ok(())
+            };
+            for (reply, result) in self.group_writes.drain(..) {
+                let result = match (&flushed, result) {
+                    (Err(e), Ok(_)) => Err(flush_failed(e)),
+                    (_, result) => result,
+                };
+                let _ = reply.send(result);
+            }
+            for reply in self.group_flushes.drain(..) {
+                let _ = reply.send(flushed.clone().map_err(|e| flush_failed(&e)));
             }
         }
     }
 }
 
-impl Drop for Driver {
+impl Drop for Committer {
     fn drop(&mut self) {
         if self.finished {
             return;
         }
-        let mut state = self.group.lock();
-        state.last_err = Some("flush task was cancelled".to_owned());
-        state.pending = false;
-        state.running = false;
-        // Waiters for any epoch up to the latest started one are released.
-        self.group.completed.send_replace(state.started);
+        let mut queue = self.group.lock();
+        // Held or queued callers are answered by dropping their channels.
+        queue.running = false;
+        let writes = std::mem::take(&mut queue.writes);
+        let flushes = std::mem::take(&mut queue.flushes);
+        drop(queue);
+        drop((writes, flushes));
+        self.group_writes.clear();
+        self.group_flushes.clear();
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::{AtomicU64, Ordering};
-    use std::time::Duration;
+    use std::sync::atomic::AtomicBool;
+    use std::sync::mpsc;
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn concurrent_callers_share_flushes() {
-        let runs = Arc::new(AtomicU64::new(0));
-        let counted = Arc::clone(&runs);
-        let group = GroupCommit::new(Box::new(move || {
-            counted.fetch_add(1, Ordering::SeqCst);
-            std::thread::sleep(Duration::from_millis(5));
-            Ok(())
-        }));
-        let tasks: Vec<_> = (0..100)
-            .map(|_| tokio::spawn(Arc::clone(&group).flush()))
-            .collect();
-        for task in tasks {
-            task.await.expect("join").expect("flush");
-        }
-        let n = runs.load(Ordering::SeqCst);
-        assert!(
-            (1..100).contains(&n),
-            "100 callers should share flushes, ran {n}"
-        );
+    /// A flush that blocks until released, counting runs.
+    struct Gate {
+        runs: AtomicU64,
+        fail: AtomicBool,
+        entered: Mutex<mpsc::Sender<()>>,
+        release: Mutex<mpsc::Receiver<()>>,
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_caller_waits_for_a_flush_that_started_after_it() {
-        // Each run records the number of writes that existed when it started.
-        let writes = Arc::new(AtomicU64::new(0));
-        let seen = Arc::new(AtomicU64::new(0));
-        let (w, s) = (Arc::clone(&writes), Arc::clone(&seen));
-        let group = GroupCommit::new(Box::new(move || {
-            let at_start = w.load(Ordering::SeqCst);
-            std::thread::sleep(Duration::from_millis(20));
-            s.fetch_max(at_start, Ordering::SeqCst);
-            Ok(())
-        }));
-        // A slow flush is in progress...
-        let first = tokio::spawn(Arc::clone(&group).flush());
-        tokio::time::sleep(Duration::from_millis(5)).await;
-        // ...when a write completes and its writer asks for a flush.
-        writes.fetch_add(1, Ordering::SeqCst);
-        Arc::clone(&group).flush().await.expect("flush");
-        assert_eq!(
-            seen.load(Ordering::SeqCst),
-            1,
-            "flush returned before a flush covering the write ran"
-        );
-        first.await.expect("join").expect("flush");
+    fn gated() -> (Arc<Gate>, mpsc::Receiver<()>, mpsc::Sender<()>) {
+        let (entered_tx, entered_rx) = mpsc::channel();
+        let (release_tx, release_rx) = mpsc::channel();
+        let gate = Arc::new(Gate {
+            runs: AtomicU64::new(0),
+            fail: AtomicBool::new(false),
+            entered: Mutex::new(entered_tx),
+            release: Mutex::new(release_rx),
+        });
+        (gate, entered_rx, release_tx)
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_writer_still_in_flight_joins_the_flush_about_to_begin() {
-        let runs = Arc::new(AtomicU64::new(0));
-        let counted = Arc::clone(&runs);
-        // Gathers for up to a minute here, so the test does not depend on
-        // how fast this machine is.
-        let group = GroupCommit::gathering(
-            Box::new(move || {
-                counted.fetch_add(1, Ordering::SeqCst);
-                Ok(())
-            }),
-            1_200_000,
-        );
-        // A second writer's write is in flight when the first asks for a flush.
-        let write = group.write_started();
-        let first = tokio::spawn(Arc::clone(&group).flush());
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        // Its write returns and it asks for a flush while the first waits.
-        drop(write);
-        Arc::clone(&group).flush().await.expect("flush");
-        first.await.expect("join").expect("flush");
-        assert_eq!(
-            runs.load(Ordering::SeqCst),
-            1,
-            "the two writers should have shared one flush"
-        );
-    }
-
-    #[tokio::test]
-    async fn errors_reach_the_callers_and_later_flushes_recover() {
-        let fail = Arc::new(std::sync::atomic::AtomicBool::new(true));
-        let f = Arc::clone(&fail);
-        let group = GroupCommit::new(Box::new(move || {
-            if f.load(Ordering::SeqCst) {
+    fn group_on(gate: &Arc<Gate>) -> Arc<GroupCommit> {
+        let gate = Arc::clone(gate);
+        GroupCommit::new(Box::new(move || {
+            gate.runs.fetch_add(1, Ordering::SeqCst);
+            let _ = gate.entered.lock().unwrap().send(());
+            let _ = gate.release.lock().unwrap().recv();
+            if gate.fail.load(Ordering::SeqCst) {
                 Err("disk on fire".to_owned())
             } else {
                 Ok(())
             }
-        }));
-        let err = Arc::clone(&group).flush().await.expect_err("must fail");
-        assert!(err.to_string().contains("disk on fire"), "{err}");
-        fail.store(false, Ordering::SeqCst);
-        Arc::clone(&group).flush().await.expect("recovered");
+        }))
+    }
+
+    fn noop() -> WriteFn {
+        Box::new(|| Ok(true))
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn writers_arriving_during_a_flush_share_the_next_one() {
+        let (gate, entered, release) = gated();
+        let group = group_on(&gate);
+        let pool = Arc::new(Pool::new(2));
+        let first = tokio::spawn({
+            let (group, pool) = (Arc::clone(&group), Arc::clone(&pool));
+            async move { group.write(&pool, noop()).await }
+        });
+        tokio::task::spawn_blocking(move || entered.recv().expect("first flush"))
+            .await
+            .expect("join");
+        // 50 writers arrive while the first group's flush runs.
+        let mut rest = Vec::new();
+        for _ in 0..50 {
+            let (group, pool) = (Arc::clone(&group), Arc::clone(&pool));
+            rest.push(tokio::spawn(
+                async move { group.write(&pool, noop()).await },
+            ));
+        }
+        while group.lock().writes.len() < 50 {
+            tokio::task::yield_now().await;
+        }
+        release.send(()).expect("release first");
+        release.send(()).expect("release second");
+        assert!(first.await.expect("join").expect("write"));
+        for task in rest {
+            assert!(task.await.expect("join").expect("write"));
+        }
+        assert_eq!(gate.runs.load(Ordering::SeqCst), 2);
+        // Every write is durable: a flush now returns without flushing.
+        Arc::clone(&group).flush(&pool).await.expect("flush");
+        assert_eq!(gate.runs.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failed_flush_reaches_every_waiter_of_its_group_and_the_next_flush_retries() {
+        let (gate, entered, release) = gated();
+        let group = group_on(&gate);
+        let pool = Arc::new(Pool::new(2));
+        let first = tokio::spawn({
+            let (group, pool) = (Arc::clone(&group), Arc::clone(&pool));
+            async move { group.write(&pool, noop()).await }
+        });
+        let entered = tokio::task::spawn_blocking(move || {
+            entered.recv().expect("first flush");
+            entered
+        })
+        .await
+        .expect("join");
+        let mut waiters = Vec::new();
+        for _ in 0..10 {
+            let (group, pool) = (Arc::clone(&group), Arc::clone(&pool));
+            waiters.push(tokio::spawn(async move {
+                group.write(&pool, noop()).await.map(drop)
+            }));
+        }
+        // A caller that applied nothing but wants a flush joins the group.
+        let (g, p) = (Arc::clone(&group), Arc::clone(&pool));
+        waiters.push(tokio::spawn(async move { g.flush(&p).await }));
+        while group.lock().writes.len() < 10 || group.lock().flushes.is_empty() {
+            tokio::task::yield_now().await;
+        }
+        release.send(()).expect("release first");
+        first.await.expect("join").expect("first write");
+        gate.fail.store(true, Ordering::SeqCst);
+        tokio::task::spawn_blocking(move || entered.recv().expect("second flush"))
+            .await
+            .expect("join");
+        release.send(()).expect("release second");
+        for waiter in waiters {
+            let err = waiter.await.expect("join").expect_err("acknowledged");
+            assert!(err.to_string().contains("disk on fire"), "{err}");
+        }
+        // A later flush runs again, and succeeds.
+        gate.fail.store(false, Ordering::SeqCst);
+        release.send(()).expect("release third");
+        Arc::clone(&group).flush(&pool).await.expect("retried");
+        assert_eq!(gate.runs.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn a_write_that_fails_keeps_its_own_error_and_others_succeed() {
+        let group = GroupCommit::new(Box::new(|| Ok(())));
+        let pool = Pool::new(1);
+        let err = Arc::clone(&group)
+            .write(&pool, Box::new(|| Err(StoreError::AlreadyExists)))
+            .await
+            .expect_err("fails");
+        assert!(matches!(err, StoreError::AlreadyExists), "{err}");
+        Arc::clone(&group).write(&pool, noop()).await.expect("ok");
     }
 
     #[tokio::test]
     async fn a_panicking_flush_is_an_error_not_a_hang() {
         let group = GroupCommit::new(Box::new(|| panic!("boom")));
-        let err = Arc::clone(&group).flush().await.expect_err("must fail");
+        let pool = Pool::new(1);
+        let err = Arc::clone(&group)
+            .write(&pool, noop())
+            .await
+            .expect_err("must fail");
         assert!(err.to_string().contains("panicked"), "{err}");
+        let err = Arc::clone(&group)
+            .write(&pool, noop())
+            .await
+            .expect_err("again");
+        assert!(err.to_string().contains("panicked"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_cancelled_writer_is_skipped_and_the_committer_goes_on() {
+        let group = GroupCommit::new(Box::new(|| Ok(())));
+        let pool = Pool::new(1);
+        let ran = Arc::new(AtomicBool::new(false));
+        let r = Arc::clone(&ran);
+        // Queued, then dropped before any committer took it.
+        {
+            let mut queue = group.lock();
+            let (tx, rx) = oneshot::channel();
+            queue.writes.push((
+                Box::new(move || {
+                    r.store(true, Ordering::SeqCst);
+                    Ok(true)
+                }),
+                tx,
+            ));
+            drop(rx);
+        }
+        Arc::clone(&group).write(&pool, noop()).await.expect("ok");
+        assert!(!ran.load(Ordering::SeqCst), "applied a cancelled write");
     }
 }

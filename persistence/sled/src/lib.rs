@@ -40,8 +40,14 @@
 //!
 //! # Durability
 //!
-//! With [`Durability::Sync`] (the default), [`flush`](livesession::store::SessionStore::flush)
-//! is a group commit: concurrent callers share one `sled::Db::flush()`. On
+//! With [`Durability::Sync`] (the default), writes and flushes are a group
+//! commit: every write (create, save, delete) joins a queue, one job on the
+//! store's threads applies everything queued (and what arrives meanwhile),
+//! runs ONE `sled::Db::flush()` for the group, and only then answers each
+//! writer; what arrives during that flush forms the next group. So a write
+//! returns `Ok` only once it is durable, and the
+//! [`flush`](livesession::store::SessionStore::flush) that follows it
+//! returns at once; a flush that fails fails every write of its group. On
 //! Linux, sled 0.34 makes a flush stable with `sync_file_range`, which
 //! survives a process crash (`kill -9`) but not necessarily a power loss or
 //! kernel crash until sled's background thread has run `fsync` (every 500 ms).
@@ -54,8 +60,8 @@
 //! makes them on an executor thread: each [`SessionStore`](livesession::store::SessionStore)
 //! method returns a future that does nothing until polled, encodes or decodes
 //! the record on the calling task, and hands the sled operations to a few
-//! threads of the store's own (one per core, at least 4, at most 16), the
-//! group commit's flush to Tokio's blocking pool. A stalled disk therefore
+//! threads of the store's own (one per core, at least 4, at most 16), which
+//! also run the group commit. A stalled disk therefore
 //! stalls no executor thread, and the runtime's `store_timeout` bounds every
 //! call: a call that times out answers an error at its deadline; if its sled
 //! operations had not started they never run, otherwise they finish in the

@@ -22,6 +22,9 @@ struct Inner {
     queue: Mutex<Queue>,
     ready: Condvar,
     max_threads: usize,
+    /// Jobs submitted so far: thread hand-offs, for tests.
+    #[cfg(test)]
+    submitted: std::sync::atomic::AtomicU64,
 }
 
 #[derive(Default)]
@@ -47,6 +50,8 @@ impl Pool {
                 queue: Mutex::default(),
                 ready: Condvar::new(),
                 max_threads: max_threads.max(1),
+                #[cfg(test)]
+                submitted: std::sync::atomic::AtomicU64::new(0),
             }),
         }
     }
@@ -54,6 +59,10 @@ impl Pool {
     /// Runs `job` on a pool thread; a panic in it is caught (the job's own
     /// result channel then reports it by being dropped).
     pub(crate) fn submit(&self, job: impl FnOnce() + Send + 'static) {
+        #[cfg(test)]
+        self.inner
+            .submitted
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let mut queue = self.inner.lock();
         queue.jobs.push_back(Box::new(job));
         if queue.idle > 0 {
@@ -80,6 +89,16 @@ impl Pool {
                 Err(_) => {}
             }
         }
+    }
+}
+
+#[cfg(test)]
+impl Pool {
+    /// Jobs submitted so far.
+    pub(crate) fn submitted(&self) -> u64 {
+        self.inner
+            .submitted
+            .load(std::sync::atomic::Ordering::SeqCst)
     }
 }
 

@@ -20,6 +20,8 @@ use recovery::{Recovery, Unflushed};
 mod open;
 mod recovery;
 mod session_store;
+#[cfg(test)]
+mod tests;
 
 /// A [`SessionStore`] backed by a sled database.
 ///
@@ -36,8 +38,9 @@ mod session_store;
 /// stalls an executor thread, and a deadline around the call (the runtime's
 /// `store_timeout`) really bounds it. A call abandoned before its sled
 /// operations started does nothing; one abandoned later finishes them in the
-/// background. [`flush`](SessionStore::flush) is a group commit on Tokio's
-/// blocking pool; [`remove_expired`](SessionStore::remove_expired) works in
+/// background. With [`Durability::Sync`], writes and
+/// [`flush`](SessionStore::flush) are a group commit on those threads (a
+/// write answers once its group is flushed); [`remove_expired`](SessionStore::remove_expired) works in
 /// chunks of 128 index entries; [`count`](SessionStore::count) only reads a
 /// counter.
 ///
@@ -81,9 +84,13 @@ struct Shared {
     unflushed: Option<Mutex<Unflushed>>,
     /// Held by the thread trying to reopen.
     recovery: Mutex<Recovery>,
+    /// Writes and flushes with [`Durability::Sync`].
     group: Arc<GroupCommit>,
-    /// Runs every sled call but the group commit's flush.
+    /// Runs every sled call, and the group commit.
     pool: Pool,
+    /// Test hooks: flushes run, and whether the next ones fail.
+    #[cfg(test)]
+    test: tests::Hooks,
 }
 
 enum State {

@@ -77,6 +77,8 @@ impl SledStore {
                     None => Err("the store is closed".to_owned()),
                 })),
                 pool: Pool::new(sled_threads()),
+                #[cfg(test)]
+                test: Default::default(),
             }
         });
         Ok(SledStore { shared })

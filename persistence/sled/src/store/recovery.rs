@@ -49,6 +49,12 @@ impl Unflushed {
         self.bytes
     }
 
+    /// Records kept.
+    #[cfg(test)]
+    pub(super) fn len(&self) -> usize {
+        self.records.len()
+    }
+
     /// Takes back the entries of a flush that failed, except where a newer
     /// value was written meanwhile.
     fn put_back(&mut self, older: Unflushed) {
@@ -143,14 +149,17 @@ impl Shared {
 
     /// Makes every write that completed before the call durable.
     pub(super) fn flush(&self) -> Result<(), StoreError> {
+        #[cfg(test)]
+        let db_flush = |db: &Db| self.test.flush(db);
+        #[cfg(not(test))]
+        let db_flush = Db::flush;
         self.with_db(|db| {
             let Some(unflushed) = &self.unflushed else {
-                return db.flush();
+                return db_flush(db);
             };
             // What was written before this point is what the flush covers.
             let covered = std::mem::take(&mut *lock(unflushed));
-            db.flush()
-                .inspect_err(|_| lock(unflushed).put_back(covered))
+            db_flush(db).inspect_err(|_| lock(unflushed).put_back(covered))
         })
     }
 

@@ -1,5 +1,6 @@
 //! The [`SessionStore`] impl: encoding on the calling task, sled calls on
-//! the store's threads.
+//! the store's threads; with [`Durability::Sync`], writes and flushes go
+//! through the group commit (`group_commit.rs`).
 
 use std::sync::Arc;
 
@@ -28,11 +29,7 @@ impl SessionStore for SledStore {
 
     fn delete<'a>(&'a self, key: &'a SessionKey) -> StoreFuture<'a, bool> {
         let k = *key.as_bytes();
-        Box::pin(async move {
-            let _in_flight = self.shared.group.write_started();
-            self.blocking(move |s| s.write_record(k, None, |db| db.delete(&k)))
-                .await
-        })
+        Box::pin(self.write_record(k, None, move |db| db.delete(&k)))
     }
 
     fn keys_for_user<'a>(&'a self, user: &'a str) -> StoreFuture<'a, Vec<SessionKey>> {
@@ -70,7 +67,12 @@ impl SessionStore for SledStore {
                     .collect();
                 let budget = limit - removed;
                 removed += self
-                    .blocking(move |s| s.with_db(|db| db.sweep(&due, budget)))
+                    .blocking(move |s| {
+                        let removed = s.with_db(|db| db.sweep(&due, budget));
+                        // A later flush covers these removals too.
+                        s.group.applied();
+                        removed
+                    })
                     .await?;
                 match last {
                     Some(last) if !exhausted => after = Some(last),
@@ -100,7 +102,7 @@ impl SessionStore for SledStore {
                     Some(error) => Err(unavailable(&error)),
                 }
             }),
-            _ => Box::pin(Arc::clone(&self.shared.group).flush()),
+            _ => Box::pin(Arc::clone(&self.shared.group).flush(&self.shared.pool)),
         }
     }
 }
@@ -108,21 +110,42 @@ impl SessionStore for SledStore {
 impl SledStore {
     /// Writes `record` under `key` with `op` (`Db::create` or `Db::save`).
     /// Encoding is cheap and needs the borrowed record: done on the calling
-    /// task; the sled calls run on the store's threads. Counted as a write
-    /// in flight until it returns: its writer asks for a flush at once.
+    /// task; the sled calls run on the store's threads.
     async fn write(
         &self,
         key: &SessionKey,
         record: &SessionRecord,
         op: fn(&Db, &[u8; 32], IVec, &IndexFields) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
-        let _in_flight = self.shared.group.write_started();
         let k = *key.as_bytes();
         let bytes = IVec::from(codec::encode(record)?);
         let index = IndexFields::of(record);
-        self.blocking(move |s| {
-            s.write_record(k, Some(bytes.clone()), |db| op(db, &k, bytes, &index))
+        let value = Some(bytes.clone());
+        self.write_record(k, value, move |db| {
+            op(db, &k, bytes, &index).map(|()| false)
         })
         .await
+        .map(drop)
+    }
+
+    /// Runs `op`, a write that leaves `value` under `k` (`None`: no record).
+    /// With [`Durability::Sync`] it joins the next group commit and answers
+    /// once that group is flushed (see `group_commit.rs`); otherwise it runs
+    /// on the store's threads and answers at once.
+    async fn write_record(
+        &self,
+        k: [u8; 32],
+        value: Option<IVec>,
+        op: impl FnOnce(&Db) -> Result<bool, StoreError> + Send + 'static,
+    ) -> Result<bool, StoreError> {
+        if self.shared.config.get_durability() != Durability::Sync {
+            return self.blocking(move |s| s.write_record(k, value, op)).await;
+        }
+        let shared = Arc::clone(&self.shared);
+        // Consumed when applied, so the store's handle goes before the answer.
+        let write = Box::new(move || shared.write_record(k, value, op));
+        Arc::clone(&self.shared.group)
+            .write(&self.shared.pool, write)
+            .await
     }
 }

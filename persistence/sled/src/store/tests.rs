@@ -1,0 +1,144 @@
+//! Group commit at the store level, with sync durability: concurrent
+//! writers, flush failures and cancelled callers. A held state lock stands
+//! for a slow disk, so that writers pile up without any timing assumption.
+// The state lock is held across awaits on purpose: it is the stalled disk.
+#![allow(clippy::await_holding_lock)]
+
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use futures::future::join_all;
+use livesession::store::{SessionKey, SessionRecord, SessionStore, StoreError};
+
+use super::SledStore;
+use crate::config::SledConfig;
+use crate::db::Db;
+
+/// Test hooks of a store: counts its flushes and can make them fail.
+#[derive(Default)]
+pub(super) struct Hooks {
+    flushes: AtomicU64,
+    fail: AtomicBool,
+}
+
+impl Hooks {
+    /// `Db::flush`, counted, or an injected failure.
+    pub(super) fn flush(&self, db: &Db) -> Result<(), StoreError> {
+        self.flushes.fetch_add(1, Ordering::SeqCst);
+        if self.fail.load(Ordering::SeqCst) {
+            return Err(StoreError::backend("injected flush failure"));
+        }
+        db.flush()
+    }
+}
+
+fn open() -> (tempfile::TempDir, SledStore) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = SledStore::open(dir.path(), SledConfig::default()).expect("open");
+    (dir, store)
+}
+
+fn key(i: usize) -> SessionKey {
+    SessionKey::of_id(&format!("session-{i}"))
+}
+
+/// Starts `n` writers (save, then flush, each its own session) on a task of
+/// their own and returns once each has handed its write over.
+async fn writers(
+    store: &SledStore,
+    n: usize,
+) -> tokio::task::JoinHandle<Vec<Result<(), StoreError>>> {
+    let called = Arc::new(AtomicUsize::new(0));
+    let task = tokio::spawn({
+        let (store, called) = (store.clone(), Arc::clone(&called));
+        async move {
+            join_all((0..n).map(|i| {
+                let (store, called) = (&store, &called);
+                async move {
+                    let (key, record) = (key(i), SessionRecord::default());
+                    let mut save = std::pin::pin!(store.save(&key, &record));
+                    // Polled once: the write is handed over.
+                    let first = futures::poll!(save.as_mut());
+                    called.fetch_add(1, Ordering::SeqCst);
+                    match first {
+                        std::task::Poll::Ready(saved) => saved?,
+                        std::task::Poll::Pending => save.await?,
+                    }
+                    store.flush().await
+                }
+            }))
+            .await
+        }
+    });
+    while called.load(Ordering::SeqCst) < n {
+        tokio::task::yield_now().await;
+    }
+    task
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_writers_share_one_thread_hand_off_and_one_flush() {
+    let (_dir, store) = open();
+    let jobs = store.shared.pool.submitted();
+    let flushes = store.shared.test.flushes.load(Ordering::SeqCst);
+    // The disk is "stalled" while 64 writers arrive.
+    let stalled = store.shared.write();
+    let task = writers(&store, 64).await;
+    drop(stalled);
+    for result in task.await.expect("join") {
+        result.expect("write");
+    }
+    let jobs = store.shared.pool.submitted() - jobs;
+    let flushes = store.shared.test.flushes.load(Ordering::SeqCst) - flushes;
+    assert!(
+        jobs <= 2,
+        "64 writers made {jobs} jobs on the store's threads"
+    );
+    assert!(flushes <= 2, "64 writers made {flushes} flushes");
+    for i in 0..64 {
+        assert!(store.load(&key(i)).await.expect("load").is_some());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_flush_fails_every_writer_of_its_group_and_a_later_flush_retries() {
+    let (_dir, store) = open();
+    let stalled = store.shared.write();
+    let task = writers(&store, 16).await;
+    store.shared.test.fail.store(true, Ordering::SeqCst);
+    drop(stalled);
+    for result in task.await.expect("join") {
+        let err = result.expect_err("acknowledged a write that is not durable");
+        assert!(err.to_string().contains("injected flush failure"), "{err}");
+    }
+    // The writes are kept for a reopen until a flush covers them...
+    let kept = |store: &SledStore| {
+        let unflushed = store.shared.unflushed.as_ref().expect("sync keeps writes");
+        unflushed.lock().expect("lock").len()
+    };
+    assert_eq!(kept(&store), 16);
+    // ...and the next flush runs again rather than trusting the failed one.
+    store.shared.test.fail.store(false, Ordering::SeqCst);
+    store.flush().await.expect("retry");
+    assert_eq!(kept(&store), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_writer_does_not_hold_up_the_others() {
+    let (_dir, store) = open();
+    let stalled = store.shared.write();
+    let cancelled = writers(&store, 1).await;
+    let others = writers(&store, 8).await;
+    cancelled.abort();
+    assert!(cancelled.await.expect_err("aborted").is_cancelled());
+    drop(stalled);
+    for result in others.await.expect("join") {
+        result.expect("write");
+    }
+    // The store still takes writes and flushes.
+    store
+        .save(&key(100), &SessionRecord::default())
+        .await
+        .expect("save");
+    store.flush().await.expect("flush");
+}
