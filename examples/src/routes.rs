@@ -77,8 +77,15 @@ pub async fn shutdown_signal() {
 /// The `Content-Type` of `GET /metrics` (Prometheus text format).
 pub const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4";
 
+/// How often the recorder's upkeep runs without a scrape.
+pub const METRICS_UPKEEP: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Installs the Prometheus recorder for livesession's metrics; the handle
-/// renders them for `GET /metrics`.
+/// renders them for `GET /metrics`. Call it inside the Tokio runtime: it
+/// spawns the recorder's upkeep, every [`METRICS_UPKEEP`]. The recorder
+/// keeps each histogram sample (one per batch of changes, one per store
+/// call) until upkeep folds it into the histogram; without it a server
+/// that nobody scrapes would hold 16 bytes for every write it ever served.
 pub fn install_metrics() -> PrometheusHandle {
     let handle = PrometheusBuilder::new()
         .install_recorder()
@@ -87,6 +94,15 @@ pub fn install_metrics() -> PrometheusHandle {
             std::process::exit(1);
         });
     livesession::metrics::describe();
+    let upkeep = handle.clone();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(METRICS_UPKEEP);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            every.tick().await;
+            upkeep.run_upkeep();
+        }
+    });
     handle
 }
 
