@@ -102,7 +102,12 @@ fn header_text(bytes: &[u8]) -> Cow<'_, str> {
     while end > floor && end < bytes.len() && bytes[end] & 0xC0 == 0x80 {
         end -= 1;
     }
-    String::from_utf8_lossy(&bytes[..end])
+    let bytes = &bytes[..end];
+    // `from_utf8` validates faster than the lossy decoder walks its chunks.
+    match std::str::from_utf8(bytes) {
+        Ok(text) => Cow::Borrowed(text),
+        Err(_) => String::from_utf8_lossy(bytes),
+    }
 }
 
 fn truncate_to_char_boundary(s: &str, max: usize) -> &str {
