@@ -34,7 +34,7 @@
 //! committer.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use livesession::store::StoreError;
@@ -51,6 +51,12 @@ pub(crate) type WriteFn = Box<dyn FnOnce() -> Result<bool, StoreError> + Send>;
 type WriteReply = oneshot::Sender<Result<bool, StoreError>>;
 type FlushReply = oneshot::Sender<Result<(), StoreError>>;
 
+/// Under load (the last group had more than one write), how many times at
+/// most the committer yields its thread before a flush, so that the writers
+/// (on one core, the executor) queue more; it stops at the first yield
+/// after which nothing new was queued.
+const GATHER_YIELDS: u32 = 16;
+
 /// Most writes applied before the group's flush begins, so that a steady
 /// stream of writes cannot postpone it indefinitely.
 const MAX_GROUP: usize = 256;
@@ -60,6 +66,8 @@ pub(crate) struct GroupCommit {
     run: FlushFn,
     /// Writes applied so far, counted after each.
     applied: AtomicU64,
+    /// Writes in the latest group: more than one means load.
+    last_group: AtomicUsize,
     /// `applied` as read just before the latest successful flush began:
     /// every write counted up to there is durable.
     durable: AtomicU64,
@@ -87,6 +95,7 @@ impl GroupCommit {
             queue: Mutex::default(),
             run,
             applied: AtomicU64::new(0),
+            last_group: AtomicUsize::new(0),
             durable: AtomicU64::new(0),
         })
     }
@@ -159,10 +168,28 @@ impl Committer {
     fn run(mut self) {
         loop {
             // Apply everything queued, and what arrives meanwhile.
+            let mut yields = 0;
+            let mut yielded = false;
             loop {
                 let taken = {
                     let mut queue = self.group.lock();
-                    if queue.writes.is_empty() || self.group_writes.len() >= MAX_GROUP {
+                    let full = self.group_writes.len() >= MAX_GROUP;
+                    if queue.writes.is_empty()
+                        && !full
+                        && !yielded
+                        && yields < GATHER_YIELDS
+                        && !self.group_writes.is_empty()
+                        && self.group.last_group.load(Ordering::Relaxed) > 1
+                    {
+                        // Under load: let the writers' threads run first.
+                        drop(queue);
+                        yields += 1;
+                        yielded = true;
+                        std::thread::yield_now();
+                        continue;
+                    }
+                    yielded = false;
+                    if queue.writes.is_empty() || full {
                         // Flush callers taken here are covered: the flush
                         // begins after their call.
                         self.group_flushes.append(&mut queue.flushes);
@@ -189,6 +216,9 @@ impl Committer {
             // One flush for the group, if anything needs it.
             let needed = !self.group_flushes.is_empty()
                 || self.group_writes.iter().any(|(_, result)| result.is_ok());
+            self.group
+                .last_group
+                .store(self.group_writes.len(), Ordering::Relaxed);
             let flushed = if needed {
                 let covers = self.group.applied.load(Ordering::SeqCst);
                 let result = catch_unwind(AssertUnwindSafe(|| (self.group.run)()))
