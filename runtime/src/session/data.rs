@@ -112,7 +112,7 @@ impl Session {
         let value = serde_json::to_value(value).map_err(SessionError::Encode)?;
         let key = key.to_string();
         self.mutate(Box::new(move |r| {
-            r.data.insert(key.clone(), value.clone());
+            r.data.set(&key, value.clone());
             Ok(None)
         }))
         .await
@@ -229,7 +229,7 @@ impl Session {
                     })
                     .transpose()?;
                 let new = serde_json::to_value(f(current)).map_err(SessionError::Encode)?;
-                r.data.insert(key.clone(), new.clone());
+                r.data.set(&key, new.clone());
                 Ok(Some(new))
             }))
             .await?

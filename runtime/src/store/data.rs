@@ -167,6 +167,18 @@ impl SessionData {
         }
     }
 
+    /// Sets `key` to `value`, like [`insert`](Self::insert), but takes the
+    /// key by reference: it is copied only when new to the session, so
+    /// overwriting a key allocates nothing for it.
+    pub(crate) fn set(&mut self, key: &str, value: Value) {
+        match self.position(key) {
+            Ok(i) => self.entries[i].1 = value,
+            Err(_) => {
+                self.insert(key.to_owned(), value);
+            }
+        }
+    }
+
     /// Removes `key`; returns its value.
     ///
     /// # Examples
@@ -515,5 +527,16 @@ mod tests {
             rmp_serde::to_vec_named(&map).unwrap()
         );
         assert_eq!(format!("{data:?}"), format!("{map:?}"));
+    }
+
+    #[test]
+    fn set_replaces_in_place_and_inserts_in_order() {
+        let mut data = SessionData::from([("b".to_owned(), json!(1))]);
+        data.set("b", json!(2));
+        data.set("a", json!(0));
+        data.set("c", json!(3));
+        assert_eq!(data.keys().collect::<Vec<_>>(), ["a", "b", "c"]);
+        assert_eq!(data["b"], json!(2));
+        assert_eq!(data.len(), 3);
     }
 }
