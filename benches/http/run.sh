@@ -61,7 +61,10 @@
 #        file; the warm-up and every repetition then run wrk with
 #        COOKIES=@<that file>: the load is spread over the N sessions, one
 #        cookie after another (the same server process and sessions across
-#        the repetitions);
+#        the repetitions); the new route gets population cells too
+#        ("/new, N sessions"): the same N sessions are made first, then the
+#        run makes brand-new sessions beside them (its p99 after 10 000 and
+#        after 1 000 000 sessions were created, say);
 #   4. the concurrency check: `lost-updates` fires LOST_N concurrent
 #      GET /counter on one cookie against every server, LOST_ROUNDS times, in
 #      two settings: pinned to one core (as the benchmark) and on both cores
@@ -101,7 +104,7 @@
 #                 repetition reads every cookie's n back: their sum must be
 #                 >= completed requests + the cookies' own first GETs
 #   POPULATION    off when empty [empty]; a space-separated list of session
-#                 counts (e.g. "1000 100000 1000000"): counter and read get one
+#                 counts (e.g. "1000 100000 1000000"): counter, read and new get one
 #                 cell per value, the load spread over that many live sessions
 #                 made before the run (see 3.), their ratio taken against the
 #                 smallest population of the same server and route ("vs 1000
@@ -881,7 +884,7 @@ for server in $SERVERS; do
     for route in $(routes_for "$server"); do
         has_route "$route" || continue
         pops=""
-        case "$route" in counter | read) pops="$POPULATION" ;; esac
+        case "$route" in counter | read | new) pops="$POPULATION" ;; esac
         if [ -n "$pops" ] && is_redis "$server"; then
             log "POPULATION: no population cells for $server (a Redis server: the FLUSHALL before each run would wipe them)"
             pops=""
