@@ -10,8 +10,12 @@ use crate::core::Core;
 use crate::error::SessionError;
 use crate::session::{RequestSession, Session};
 use crate::user_session::UserSession;
+use futures::StreamExt;
 use std::sync::Arc;
 use tracing::Instrument;
+
+/// Live sessions [`SessionManager::shutdown`] writes out concurrently.
+const SHUTDOWN_WRITES_AT_ONCE: usize = 64;
 
 /// What an adapter extracts from a request.
 ///
@@ -424,8 +428,9 @@ impl SessionManager {
     }
 
     /// Graceful shutdown: refuses new sessions, writes every live session to
-    /// the store, stops the actors and flushes. Without a store, live sessions
-    /// are simply dropped.
+    /// the store (up to 64 at a time, so that a store committing in groups
+    /// shares its flushes among them), stops the actors and flushes. Without
+    /// a store, live sessions are simply dropped.
     ///
     /// # Examples
     ///
@@ -463,25 +468,30 @@ impl SessionManager {
     /// written).
     pub async fn shutdown(&self) -> Result<(), SessionError> {
         self.rt.begin_shutdown();
-        let mut first_error = None;
-        for cell in self.rt.registry.live() {
-            if self.rt.store().is_none() {
+        let Some(store) = self.rt.store() else {
+            for cell in self.rt.registry.live() {
                 // Nothing to persist: end it here, leaving no slot behind.
                 let owner = cell.owner().take();
                 self.rt.retire_cell(&cell, Lifecycle::Dead);
                 if let Some(owner) = owner {
                     owner.kill();
                 }
-                continue;
             }
-            if let Err(e) = self.rt.retire(&cell).await {
+            return Ok(());
+        };
+        // Written out several at a time: a store that commits in groups
+        // (the sled store with sync durability) shares its flushes among them.
+        let mut retiring = futures::stream::iter(self.rt.registry.live())
+            .map(|cell| async move { (self.rt.retire(&cell).await, cell) })
+            .buffer_unordered(SHUTDOWN_WRITES_AT_ONCE);
+        let mut first_error = None;
+        while let Some((result, cell)) = retiring.next().await {
+            if let Err(e) = result {
                 tracing::error!(key = ?cell.key, error = %e, "could not persist a session at shutdown");
                 first_error.get_or_insert(e);
             }
         }
-        if let Some(store) = self.rt.store() {
-            store.flush().await?;
-        }
+        store.flush().await?;
         first_error.map_or(Ok(()), Err)
     }
 }

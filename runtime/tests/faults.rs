@@ -379,3 +379,45 @@ async fn revoke_reaches_a_login_still_inside_its_request() {
         assert!(set.is_empty(), "durable={durable_store}: {set:?}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_writes_live_sessions_out_concurrently() {
+    // A store that commits in groups (sled with sync durability) answers a
+    // write only after its group's flush: written one after the other, 10k
+    // sessions took ~0.6 s; written together they share flushes.
+    let clock = std::sync::Arc::new(livesession::clock::ManualClock::starting_now());
+    let store = FaultyStore::new(MemoryStore::new());
+    let m = SessionManager::new(
+        config()
+            .store(std::sync::Arc::new(store.clone()))
+            .clock(clock.clone())
+            // Owners stay up: a hibernated session has nothing to write.
+            .hibernate_after(Duration::from_secs(600))
+            .store_timeout(Duration::from_secs(600))
+            .build()
+            .unwrap(),
+    );
+    const LIVE: u64 = 8;
+    let mut cookies = Vec::new();
+    for _ in 0..LIVE {
+        cookies.push(new_session(&m).await);
+    }
+    // Read an hour on: every session's idle expiry moved later than the
+    // stored one (refreshed lazily), so shutdown writes each out.
+    clock.advance(Duration::from_secs(3600));
+    for cookie in &cookies {
+        read_n(&m, cookie).await;
+    }
+    let saves_before = store.calls(Op::Save);
+    store.hang(Op::Save, true);
+    let shutdown = {
+        let m = m.clone();
+        tokio::spawn(async move { m.shutdown().await })
+    };
+    wait_until(
+        async || store.calls(Op::Save) - saves_before == LIVE,
+        "all live sessions' writes are under way at once",
+    )
+    .await;
+    shutdown.abort();
+}
