@@ -34,7 +34,7 @@
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use livesession::{RequestInfo, Session, SessionConfig, SessionManager};
-use livesession_benches::rss_bytes;
+use livesession_benches::{login, rss_bytes};
 use std::future::Future;
 use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -73,26 +73,6 @@ fn manager(rt: &Runtime, rolling: bool) -> SessionManager {
 /// Runs `fut` as a task on `rt` and returns what it returns.
 fn on_runtime<T: Send + 'static>(rt: &Runtime, fut: impl Future<Output = T> + Send + 'static) -> T {
     rt.block_on(rt.spawn(fut)).expect("benchmark task panicked")
-}
-
-/// Creates a session holding `n` (and a small login-like payload) and
-/// returns the `Cookie` header that names it.
-async fn login(m: &SessionManager, n: i64) -> String {
-    let s = m.start(&RequestInfo {
-        path: "/",
-        ..Default::default()
-    });
-    s.insert("n", n).await.expect("insert");
-    s.insert("user", "alice").await.expect("insert");
-    s.insert("csrf", "0123456789abcdef0123456789abcdef")
-        .await
-        .expect("insert");
-    let set_cookie = s.finish().await.expect("finish").remove(0);
-    set_cookie
-        .split(';')
-        .next()
-        .expect("name=value")
-        .to_string()
 }
 
 async fn read_once(m: &SessionManager, cookie: &str) -> (Option<i64>, Vec<String>) {

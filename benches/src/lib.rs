@@ -2,7 +2,28 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+use livesession::{RequestInfo, SessionManager};
 use std::path::Path;
+
+/// Creates a session as the demos' `/login` leaves it (`n`, a user name and
+/// a 32-char token) and returns the `Cookie` header value that names it.
+pub async fn login(m: &SessionManager, n: i64) -> String {
+    let s = m.start(&RequestInfo {
+        path: "/",
+        ..Default::default()
+    });
+    s.insert("n", n).await.expect("insert");
+    s.insert("user", "alice").await.expect("insert");
+    s.insert("csrf", "0123456789abcdef0123456789abcdef")
+        .await
+        .expect("insert");
+    let set_cookie = s.finish().await.expect("finish").remove(0);
+    set_cookie
+        .split(';')
+        .next()
+        .expect("name=value")
+        .to_string()
+}
 
 /// Resident set size of this process in bytes (Linux `/proc/self/status`).
 pub fn rss_bytes() -> u64 {

@@ -12,6 +12,7 @@
 //! session, and a new session (`insert` + `finish`).
 
 use livesession::{RequestInfo, SessionConfig, SessionManager};
+use livesession_benches::login;
 use stats_alloc::{Region, StatsAlloc, INSTRUMENTED_SYSTEM};
 use std::alloc::System;
 use std::hint::black_box;
@@ -38,22 +39,6 @@ fn request<'a>(cookie: Option<&'a str>) -> RequestInfo<'a> {
         path: "/",
         ..Default::default()
     }
-}
-
-/// A session as the demos' `/login` leaves it: `n`, a user, a token.
-async fn login(m: &SessionManager) -> String {
-    let s = m.start(&request(None));
-    s.insert("n", 1i64).await.expect("insert");
-    s.insert("user", "alice").await.expect("insert");
-    s.insert("csrf", "0123456789abcdef0123456789abcdef")
-        .await
-        .expect("insert");
-    let set_cookie = s.finish().await.expect("finish").remove(0);
-    set_cookie
-        .split(';')
-        .next()
-        .expect("name=value")
-        .to_string()
 }
 
 async fn read(m: &SessionManager, cookie: &str) {
@@ -113,7 +98,7 @@ fn main() {
     rt.block_on(async {
         let rolling = manager(true);
         let not_rolling = manager(false);
-        let (c1, c2) = (login(&rolling).await, login(&not_rolling).await);
+        let (c1, c2) = (login(&rolling, 1).await, login(&not_rolling, 1).await);
         println!("per request, memory mode, {n} requests per path after {WARM_UP} to warm up");
         println!();
         println!("| path | allocations | reallocations | bytes allocated |");
