@@ -26,6 +26,12 @@
 //! write (already flushed with its group); otherwise it joins the next
 //! group's flush, which begins after its call.
 //!
+//! The queue is bounded: a group takes at most [`MAX_GROUP`] writes of a
+//! backlog, writes whose callers gave up are pruned once the queue reaches
+//! [`PRUNE_AT`] (the mark then doubles), and past [`MAX_WAITING`] waiting
+//! writes a new one is refused at once: a stalled flush cannot make the
+//! queue grow without end.
+//!
 //! A caller that drops its future abandons its place: a queued write whose
 //! caller is gone is not applied, and a reply nobody waits for is dropped.
 //! The committer never waits for a caller. If the committer job never runs
@@ -33,6 +39,7 @@
 //! it holds or finds queued gets an error, and the next caller submits a new
 //! committer.
 
+use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -61,6 +68,17 @@ const GATHER_YIELDS: u32 = 16;
 /// stream of writes cannot postpone it indefinitely.
 const MAX_GROUP: usize = 256;
 
+/// Most writes waiting for the committer; one more is refused at once
+/// (`StoreError`: the store is overloaded). Only a flush that stalls (a
+/// stuck disk) lets the queue grow this long: each entry holds an encoded
+/// record until the committer comes back.
+const MAX_WAITING: usize = 65_536;
+
+/// Queue length at which writes whose callers gave up (their deadline
+/// passed while a flush stalled) are dropped from it; the mark then
+/// doubles past what is left, so pruning costs O(1) per write.
+const PRUNE_AT: usize = 1024;
+
 pub(crate) struct GroupCommit {
     queue: Mutex<Queue>,
     run: FlushFn,
@@ -71,14 +89,18 @@ pub(crate) struct GroupCommit {
     /// `applied` as read just before the latest successful flush began:
     /// every write counted up to there is durable.
     durable: AtomicU64,
+    /// Writes that may wait at once ([`MAX_WAITING`]; smaller in tests).
+    max_waiting: usize,
 }
 
 #[derive(Default)]
 struct Queue {
-    writes: Vec<(WriteFn, WriteReply)>,
+    writes: VecDeque<(WriteFn, WriteReply)>,
     flushes: Vec<FlushReply>,
     /// A committer job is submitted or running; it will take what is queued.
     running: bool,
+    /// Length of `writes` at which abandoned writes are pruned (0: [`PRUNE_AT`]).
+    prune_at: usize,
 }
 
 fn flush_failed(err: &str) -> StoreError {
@@ -86,17 +108,28 @@ fn flush_failed(err: &str) -> StoreError {
 }
 
 fn abandoned() -> StoreError {
-    StoreError::backend("the sled write was abandoned: the store's threads are gone")
+    StoreError::backend("the sled write was abandoned: the store's committer stopped")
+}
+
+fn overloaded(waiting: usize) -> StoreError {
+    StoreError::backend(format!(
+        "sled store overloaded: {waiting} writes already wait for a flush"
+    ))
 }
 
 impl GroupCommit {
     pub(crate) fn new(run: FlushFn) -> Arc<Self> {
+        Self::limited(run, MAX_WAITING)
+    }
+
+    fn limited(run: FlushFn, max_waiting: usize) -> Arc<Self> {
         Arc::new(GroupCommit {
             queue: Mutex::default(),
             run,
             applied: AtomicU64::new(0),
             last_group: AtomicUsize::new(0),
             durable: AtomicU64::new(0),
+            max_waiting,
         })
     }
 
@@ -137,7 +170,21 @@ impl GroupCommit {
         write: WriteFn,
     ) -> Result<bool, StoreError> {
         let (tx, rx) = oneshot::channel();
-        self.enqueue(pool, |queue| queue.writes.push((write, tx)));
+        let mut refused = None;
+        self.enqueue(pool, |queue| {
+            if queue.writes.len() >= queue.prune_at.max(PRUNE_AT) {
+                queue.writes.retain(|(_, reply)| !reply.is_closed());
+                queue.prune_at = queue.writes.len() * 2;
+            }
+            if queue.writes.len() >= self.max_waiting {
+                refused = Some(queue.writes.len());
+            } else {
+                queue.writes.push_back((write, tx));
+            }
+        });
+        if let Some(waiting) = refused {
+            return Err(overloaded(waiting));
+        }
         rx.await.map_err(|_| abandoned())?
     }
 
@@ -200,7 +247,10 @@ impl Committer {
                         }
                         break;
                     }
-                    std::mem::take(&mut queue.writes)
+                    // At most a group's worth: what stays waits for the next.
+                    let room = MAX_GROUP - self.group_writes.len();
+                    let n = queue.writes.len().min(room);
+                    queue.writes.drain(..n).collect::<Vec<_>>()
                 };
                 for (write, reply) in taken {
                     if reply.is_closed() {
@@ -288,8 +338,12 @@ mod tests {
     }
 
     fn group_on(gate: &Arc<Gate>) -> Arc<GroupCommit> {
+        GroupCommit::new(gated_flush(gate))
+    }
+
+    fn gated_flush(gate: &Arc<Gate>) -> FlushFn {
         let gate = Arc::clone(gate);
-        GroupCommit::new(Box::new(move || {
+        Box::new(move || {
             gate.runs.fetch_add(1, Ordering::SeqCst);
             let _ = gate.entered.lock().unwrap().send(());
             let _ = gate.release.lock().unwrap().recv();
@@ -298,11 +352,117 @@ mod tests {
             } else {
                 Ok(())
             }
-        }))
+        })
     }
 
     fn noop() -> WriteFn {
         Box::new(|| Ok(true))
+    }
+
+    /// A first write whose group's flush is stalled at the gate; returns it.
+    async fn stalled(
+        group: &Arc<GroupCommit>,
+        pool: &Arc<Pool>,
+        entered: mpsc::Receiver<()>,
+    ) -> tokio::task::JoinHandle<Result<bool, StoreError>> {
+        let first = tokio::spawn({
+            let (group, pool) = (Arc::clone(group), Arc::clone(pool));
+            async move { group.write(&pool, noop()).await }
+        });
+        tokio::task::spawn_blocking(move || entered.recv().expect("first flush"))
+            .await
+            .expect("join");
+        first
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn writes_waiting_on_a_stalled_flush_are_bounded() {
+        let (gate, entered, release) = gated();
+        let group = GroupCommit::limited(gated_flush(&gate), 8);
+        let pool = Arc::new(Pool::new(2));
+        let first = stalled(&group, &pool, entered).await;
+        let mut waiting = Vec::new();
+        for _ in 0..8 {
+            let (group, pool) = (Arc::clone(&group), Arc::clone(&pool));
+            waiting.push(tokio::spawn(
+                async move { group.write(&pool, noop()).await },
+            ));
+        }
+        while group.lock().writes.len() < 8 {
+            tokio::task::yield_now().await;
+        }
+        // The ninth is refused at once instead of growing the queue.
+        let ninth = Arc::clone(&group).write(&pool, noop());
+        let err = tokio::time::timeout(std::time::Duration::from_secs(10), ninth)
+            .await
+            .expect("refused at once, not queued behind the stalled flush")
+            .expect_err("refused");
+        assert!(err.to_string().contains("overloaded"), "{err}");
+        release.send(()).expect("release first");
+        release.send(()).expect("release second");
+        first.await.expect("join").expect("first");
+        for w in waiting {
+            w.await.expect("join").expect("queued write");
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn abandoned_writes_are_pruned_while_a_flush_stalls() {
+        let (gate, entered, release) = gated();
+        let group = group_on(&gate);
+        let pool = Arc::new(Pool::new(2));
+        let first = stalled(&group, &pool, entered).await;
+        // PRUNE_AT writes whose callers gave up (their deadline passed).
+        for _ in 0..PRUNE_AT {
+            let (tx, rx) = oneshot::channel();
+            drop(rx);
+            group.lock().writes.push_back((noop(), tx));
+        }
+        let live = tokio::spawn({
+            let (group, pool) = (Arc::clone(&group), Arc::clone(&pool));
+            async move { group.write(&pool, noop()).await }
+        });
+        // The live write is queued (its enqueue pruned the others).
+        for _ in 0..10_000 {
+            if group.lock().writes.len() <= 1 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
+        assert_eq!(group.lock().writes.len(), 1, "only the live write waits");
+        release.send(()).expect("release first");
+        release.send(()).expect("release second");
+        first.await.expect("join").expect("first");
+        live.await.expect("join").expect("live write");
+        assert_eq!(gate.runs.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_backlog_is_flushed_in_groups_of_at_most_max_group() {
+        let (gate, entered, release) = gated();
+        let group = group_on(&gate);
+        let pool = Arc::new(Pool::new(2));
+        let first = stalled(&group, &pool, entered).await;
+        let backlog = 2 * MAX_GROUP + 88;
+        let mut waiting = Vec::new();
+        for _ in 0..backlog {
+            let (group, pool) = (Arc::clone(&group), Arc::clone(&pool));
+            waiting.push(tokio::spawn(
+                async move { group.write(&pool, noop()).await },
+            ));
+        }
+        while group.lock().writes.len() < backlog {
+            tokio::task::yield_now().await;
+        }
+        for _ in 0..4 {
+            release.send(()).expect("release");
+        }
+        first.await.expect("join").expect("first");
+        for w in waiting {
+            w.await.expect("join").expect("backlog write");
+        }
+        // The first group, then MAX_GROUP + MAX_GROUP + 88.
+        assert_eq!(gate.runs.load(Ordering::SeqCst), 4);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -424,7 +584,7 @@ mod tests {
         {
             let mut queue = group.lock();
             let (tx, rx) = oneshot::channel();
-            queue.writes.push((
+            queue.writes.push_back((
                 Box::new(move || {
                     r.store(true, Ordering::SeqCst);
                     Ok(true)

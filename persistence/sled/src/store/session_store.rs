@@ -102,7 +102,8 @@ impl SessionStore for SledStore {
                     Some(error) => Err(unavailable(&error)),
                 }
             }),
-            _ => Box::pin(Arc::clone(&self.shared.group).flush(&self.shared.pool)),
+            // Writes count themselves through the group commit: see `write_record`.
+            Durability::Sync => Box::pin(Arc::clone(&self.shared.group).flush(&self.shared.pool)),
         }
     }
 }
