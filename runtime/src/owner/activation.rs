@@ -69,7 +69,13 @@ impl Core {
                 match created {
                     Ok(()) => cell.set_stored_expiry(record.expires_at_ms),
                     Err(StoreError::AlreadyExists) => continue,
-                    Err(e) => return Err(e.into()),
+                    Err(e) => {
+                        // It may have landed all the same (the sled store's
+                        // create answers its group's failed flush): the id
+                        // is never sent, so nothing may stay behind.
+                        self.forget_created(&cell.key).await;
+                        return Err(e.into());
+                    }
                 }
                 // A new session is durable before anyone learns its id.
                 if let Err(e) = store.flush().await {

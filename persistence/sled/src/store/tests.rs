@@ -142,3 +142,29 @@ async fn a_cancelled_writer_does_not_hold_up_the_others() {
         .expect("save");
     store.flush().await.expect("flush");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_session_whose_flush_failed_leaves_no_record() {
+    use livesession::{RequestInfo, SessionConfig, SessionManager};
+    let (_dir, store) = open();
+    let manager = SessionManager::new(
+        SessionConfig::builder()
+            .secret("a secret of at least thirty-two bytes!")
+            .store(Arc::new(store.clone()))
+            .build()
+            .expect("config"),
+    );
+    // The create is applied, but its group's flush fails: the create
+    // answers that failure, and the new session's id is never sent.
+    store.shared.test.fail.store(true, Ordering::SeqCst);
+    let request = manager.start(&RequestInfo {
+        path: "/",
+        ..Default::default()
+    });
+    request.insert("n", 1).await.expect("insert");
+    assert!(request.finish().await.is_err(), "a create that is not durable");
+    store.shared.test.fail.store(false, Ordering::SeqCst);
+    store.flush().await.expect("flush");
+    // Nobody will ever use that record: it is not left behind.
+    assert_eq!(store.count().await.expect("count"), 0);
+}
