@@ -162,7 +162,10 @@ async fn a_new_session_whose_flush_failed_leaves_no_record() {
         ..Default::default()
     });
     request.insert("n", 1).await.expect("insert");
-    assert!(request.finish().await.is_err(), "a create that is not durable");
+    assert!(
+        request.finish().await.is_err(),
+        "a create that is not durable"
+    );
     store.shared.test.fail.store(false, Ordering::SeqCst);
     store.flush().await.expect("flush");
     // Nobody will ever use that record: it is not left behind.
