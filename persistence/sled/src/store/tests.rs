@@ -171,3 +171,22 @@ async fn a_new_session_whose_flush_failed_leaves_no_record() {
     // Nobody will ever use that record: it is not left behind.
     assert_eq!(store.count().await.expect("count"), 0);
 }
+
+#[tokio::test]
+async fn a_sweep_that_removes_nothing_leaves_nothing_to_flush() {
+    let (_dir, store) = open();
+    store
+        .save(&key(1), &SessionRecord::default())
+        .await
+        .expect("save");
+    let flushes = store.shared.test.flushes.load(Ordering::SeqCst);
+    // Nothing is due (the record never expires): the sweep writes nothing...
+    let removed = store
+        .remove_expired(0, 100, &|_| false)
+        .await
+        .expect("sweep");
+    assert_eq!(removed, 0);
+    // ...so the flush after it has nothing to wait for.
+    store.flush().await.expect("flush");
+    assert_eq!(store.shared.test.flushes.load(Ordering::SeqCst), flushes);
+}
