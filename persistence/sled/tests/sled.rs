@@ -449,3 +449,59 @@ async fn an_unpolled_future_writes_nothing() {
         .expect("keys_for_user")
         .is_empty());
 }
+
+// ---------------------------------------------------------------------------
+// With sync durability a write answers only once durable: a child process
+// saves records WITHOUT calling flush() and aborts; every save it saw
+// answered must be there after a reopen.
+// ---------------------------------------------------------------------------
+
+const ACK_DIR: &str = "LIVESESSION_SLED_ACK_DIR";
+const ACK_RECORDS: u64 = 200;
+
+/// Runs only as the child of `an_acknowledged_save_survives_an_abort_without_flush`.
+#[test]
+fn ack_child() {
+    let Some(dir) = std::env::var_os(ACK_DIR) else {
+        return;
+    };
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(async {
+        let store = open(Path::new(&dir));
+        for i in 0..ACK_RECORDS {
+            store
+                .save(&key(i), &record(i, None, None))
+                .await
+                .expect("save");
+        }
+        // Every save answered: say so, then die at once (no destructors,
+        // no flush, no clean-shutdown marker).
+        std::fs::write(Path::new(&dir).join("acked"), ACK_RECORDS.to_string()).expect("marker");
+        std::process::abort();
+    });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_acknowledged_save_survives_an_abort_without_flush() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let status = std::process::Command::new(std::env::current_exe().expect("test binary"))
+        .args(["--exact", "ack_child", "--test-threads=1", "--nocapture"])
+        .env(ACK_DIR, dir.path())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("run child");
+    assert!(
+        !status.success(),
+        "the child must abort, not exit: {status}"
+    );
+    let acked = std::fs::read_to_string(dir.path().join("acked")).expect("the child saved");
+    assert_eq!(acked, ACK_RECORDS.to_string());
+    let store = open(dir.path());
+    for i in 0..ACK_RECORDS {
+        assert_eq!(
+            store.load(&key(i)).await.expect("load"),
+            Some(record(i, None, None)),
+            "acknowledged save {i} was lost"
+        );
+    }
+}
