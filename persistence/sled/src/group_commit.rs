@@ -375,22 +375,31 @@ mod tests {
         first
     }
 
+    /// Starts `n` writers behind a stalled flush; returns once all are queued.
+    async fn queued_writers(
+        group: &Arc<GroupCommit>,
+        pool: &Arc<Pool>,
+        n: usize,
+    ) -> Vec<tokio::task::JoinHandle<Result<bool, StoreError>>> {
+        let writers = (0..n)
+            .map(|_| {
+                let (group, pool) = (Arc::clone(group), Arc::clone(pool));
+                tokio::spawn(async move { group.write(&pool, noop()).await })
+            })
+            .collect();
+        while group.lock().writes.len() < n {
+            tokio::task::yield_now().await;
+        }
+        writers
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn writes_waiting_on_a_stalled_flush_are_bounded() {
         let (gate, entered, release) = gated();
         let group = GroupCommit::limited(gated_flush(&gate), 8);
         let pool = Arc::new(Pool::new(2));
         let first = stalled(&group, &pool, entered).await;
-        let mut waiting = Vec::new();
-        for _ in 0..8 {
-            let (group, pool) = (Arc::clone(&group), Arc::clone(&pool));
-            waiting.push(tokio::spawn(
-                async move { group.write(&pool, noop()).await },
-            ));
-        }
-        while group.lock().writes.len() < 8 {
-            tokio::task::yield_now().await;
-        }
+        let waiting = queued_writers(&group, &pool, 8).await;
         // The ninth is refused at once instead of growing the queue.
         let ninth = Arc::clone(&group).write(&pool, noop());
         let err = tokio::time::timeout(std::time::Duration::from_secs(10), ninth)
@@ -444,16 +453,7 @@ mod tests {
         let pool = Arc::new(Pool::new(2));
         let first = stalled(&group, &pool, entered).await;
         let backlog = 2 * MAX_GROUP + 88;
-        let mut waiting = Vec::new();
-        for _ in 0..backlog {
-            let (group, pool) = (Arc::clone(&group), Arc::clone(&pool));
-            waiting.push(tokio::spawn(
-                async move { group.write(&pool, noop()).await },
-            ));
-        }
-        while group.lock().writes.len() < backlog {
-            tokio::task::yield_now().await;
-        }
+        let waiting = queued_writers(&group, &pool, backlog).await;
         for _ in 0..4 {
             release.send(()).expect("release");
         }
@@ -470,24 +470,9 @@ mod tests {
         let (gate, entered, release) = gated();
         let group = group_on(&gate);
         let pool = Arc::new(Pool::new(2));
-        let first = tokio::spawn({
-            let (group, pool) = (Arc::clone(&group), Arc::clone(&pool));
-            async move { group.write(&pool, noop()).await }
-        });
-        tokio::task::spawn_blocking(move || entered.recv().expect("first flush"))
-            .await
-            .expect("join");
+        let first = stalled(&group, &pool, entered).await;
         // 50 writers arrive while the first group's flush runs.
-        let mut rest = Vec::new();
-        for _ in 0..50 {
-            let (group, pool) = (Arc::clone(&group), Arc::clone(&pool));
-            rest.push(tokio::spawn(
-                async move { group.write(&pool, noop()).await },
-            ));
-        }
-        while group.lock().writes.len() < 50 {
-            tokio::task::yield_now().await;
-        }
+        let rest = queued_writers(&group, &pool, 50).await;
         release.send(()).expect("release first");
         release.send(()).expect("release second");
         assert!(first.await.expect("join").expect("write"));
