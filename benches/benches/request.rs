@@ -33,16 +33,14 @@
 //! `... --bench request -- among_1m`, `... -- owner_batch`
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use livesession::{RequestInfo, Session, SessionConfig, SessionManager};
-use livesession_benches::{login, rss_bytes};
+use livesession::{RequestInfo, Session, SessionManager};
+use livesession_benches::{login, memory_manager, rss_bytes};
 use std::future::Future;
 use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 use tokio::runtime::Runtime;
-
-const SECRET: &str = "0123456789abcdef0123456789abcdef";
 
 fn multi_thread() -> Runtime {
     tokio::runtime::Builder::new_multi_thread()
@@ -61,13 +59,7 @@ fn current_thread() -> Runtime {
 
 fn manager(rt: &Runtime, rolling: bool) -> SessionManager {
     let _guard = rt.enter();
-    SessionManager::new(
-        SessionConfig::builder()
-            .secret(SECRET)
-            .rolling(rolling)
-            .build()
-            .expect("valid config"),
-    )
+    memory_manager(rolling)
 }
 
 /// Runs `fut` as a task on `rt` and returns what it returns.

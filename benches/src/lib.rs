@@ -2,8 +2,23 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-use livesession::{RequestInfo, SessionManager};
+use livesession::{RequestInfo, SessionConfig, SessionManager};
 use std::path::Path;
+
+/// The secret every benchmark signs with.
+pub const SECRET: &str = "0123456789abcdef0123456789abcdef";
+
+/// A memory-mode manager, with `rolling` as given (call it inside a Tokio
+/// runtime).
+pub fn memory_manager(rolling: bool) -> SessionManager {
+    SessionManager::new(
+        SessionConfig::builder()
+            .secret(SECRET)
+            .rolling(rolling)
+            .build()
+            .expect("valid config"),
+    )
+}
 
 /// Creates a session as the demos' `/login` leaves it (`n`, a user name and
 /// a 32-char token) and returns the `Cookie` header value that names it.

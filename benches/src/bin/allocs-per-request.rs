@@ -11,8 +11,8 @@
 //! re-sends its cookie; and off), a write (`update("n", +1)`) of an existing
 //! session, and a new session (`insert` + `finish`).
 
-use livesession::{RequestInfo, SessionConfig, SessionManager};
-use livesession_benches::login;
+use livesession::{RequestInfo, SessionManager};
+use livesession_benches::{login, memory_manager};
 use stats_alloc::{Region, StatsAlloc, INSTRUMENTED_SYSTEM};
 use std::alloc::System;
 use std::hint::black_box;
@@ -20,18 +20,7 @@ use std::hint::black_box;
 #[global_allocator]
 static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
 
-const SECRET: &str = "0123456789abcdef0123456789abcdef";
 const WARM_UP: usize = 1_000;
-
-fn manager(rolling: bool) -> SessionManager {
-    SessionManager::new(
-        SessionConfig::builder()
-            .secret(SECRET)
-            .rolling(rolling)
-            .build()
-            .expect("valid config"),
-    )
-}
 
 fn request<'a>(cookie: Option<&'a str>) -> RequestInfo<'a> {
     RequestInfo {
@@ -96,8 +85,8 @@ fn main() {
         .build()
         .expect("tokio runtime");
     rt.block_on(async {
-        let rolling = manager(true);
-        let not_rolling = manager(false);
+        let rolling = memory_manager(true);
+        let not_rolling = memory_manager(false);
         let (c1, c2) = (login(&rolling, 1).await, login(&not_rolling, 1).await);
         println!("per request, memory mode, {n} requests per path after {WARM_UP} to warm up");
         println!();

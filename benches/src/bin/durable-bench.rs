@@ -12,12 +12,10 @@ use livesession::id::random_id;
 use livesession::signing::{HmacSigner, Signer};
 use livesession::store::{SessionData, SessionKey, SessionRecord, SessionStore};
 use livesession::{SessionConfig, SessionManager};
-use livesession_benches::{dir_size, rss_bytes};
+use livesession_benches::{dir_size, rss_bytes, SECRET};
 use livesession_sled::{SledConfig, SledStore};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-const SECRET: &str = "0123456789abcdef0123456789abcdef";
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]

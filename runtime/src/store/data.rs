@@ -155,16 +155,22 @@ impl SessionData {
         match self.position(&key) {
             Ok(i) => Some(std::mem::replace(&mut self.entries[i].1, value)),
             Err(i) => {
-                let old = std::mem::take(&mut self.entries).into_vec();
-                let mut entries = Vec::with_capacity(old.len() + 1);
-                let mut old = old.into_iter();
-                entries.extend(old.by_ref().take(i));
-                entries.push((key, value));
-                entries.extend(old);
-                self.entries = entries.into_boxed_slice();
+                self.insert_at(i, key, value);
                 None
             }
         }
+    }
+
+    /// Puts a new `key` at position `i` (where the binary search said),
+    /// keeping the slice exactly sized.
+    fn insert_at(&mut self, i: usize, key: String, value: Value) {
+        let old = std::mem::take(&mut self.entries).into_vec();
+        let mut entries = Vec::with_capacity(old.len() + 1);
+        let mut old = old.into_iter();
+        entries.extend(old.by_ref().take(i));
+        entries.push((key, value));
+        entries.extend(old);
+        self.entries = entries.into_boxed_slice();
     }
 
     /// Sets `key` to `value`, like [`insert`](Self::insert), but takes the
@@ -173,9 +179,7 @@ impl SessionData {
     pub(crate) fn set(&mut self, key: &str, value: Value) {
         match self.position(key) {
             Ok(i) => self.entries[i].1 = value,
-            Err(_) => {
-                self.insert(key.to_owned(), value);
-            }
+            Err(i) => self.insert_at(i, key.to_owned(), value),
         }
     }
 
