@@ -54,7 +54,7 @@ impl Session {
                 Phase::Fresh(r) => (None, r.clone()),
                 Phase::Detached(r) => {
                     let mut r = r.clone();
-                    r.data.retain(|k, _| keep.contains(&k.as_str()));
+                    r.data.retain(|k, _| keep.contains(&k));
                     drop(st);
                     self.state().phase = Phase::Detached(r);
                     return Ok(());
@@ -72,7 +72,7 @@ impl Session {
                 binding = ended.binding;
             }
         }
-        record.data.retain(|k, _| keep.contains(&k.as_str()));
+        record.data.retain(|k, _| keep.contains(&k));
         let new_record = SessionRecord {
             data: record.data,
             user: record.user,

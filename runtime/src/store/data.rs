@@ -1,6 +1,7 @@
 //! [`SessionData`]: a session's keys and JSON values, as compact as a live
 //! session needs.
 
+use compact_str::CompactString;
 use serde::de::{MapAccess, Visitor};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -16,7 +17,10 @@ use std::fmt;
 /// a `BTreeMap` allocates a node for eleven entries even for one, which was
 /// the largest part of a small live session. Lookups are binary searches;
 /// adding or removing a key moves the entries after it, as sessions hold
-/// few keys ([`Limits::max_keys`](crate::Limits)).
+/// few keys ([`Limits::max_keys`](crate::Limits)). A key of up to 24 bytes
+/// is kept inside its entry (no allocation of its own), so copying a
+/// record (which every change does) allocates and reads one block for the
+/// entries instead of one more per key.
 ///
 /// It is the type of [`SessionRecord::data`](super::SessionRecord::data):
 /// what a [`SessionStore`](super::SessionStore) persists and loads back.
@@ -42,8 +46,11 @@ use std::fmt;
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct SessionData {
     /// Sorted by key, keys unique.
-    entries: Box<[(String, Value)]>,
+    entries: Box<[(Key, Value)]>,
 }
+
+/// A key: up to 24 bytes inline, longer ones on the heap.
+type Key = CompactString;
 
 impl SessionData {
     /// No keys (and no allocation).
@@ -155,7 +162,7 @@ impl SessionData {
         match self.position(&key) {
             Ok(i) => Some(std::mem::replace(&mut self.entries[i].1, value)),
             Err(i) => {
-                self.insert_at(i, key, value);
+                self.insert_at(i, Key::from(key), value);
                 None
             }
         }
@@ -163,7 +170,7 @@ impl SessionData {
 
     /// Puts a new `key` at position `i` (where the binary search said),
     /// keeping the slice exactly sized.
-    fn insert_at(&mut self, i: usize, key: String, value: Value) {
+    fn insert_at(&mut self, i: usize, key: Key, value: Value) {
         let old = std::mem::take(&mut self.entries).into_vec();
         let mut entries = Vec::with_capacity(old.len() + 1);
         let mut old = old.into_iter();
@@ -179,7 +186,7 @@ impl SessionData {
     pub(crate) fn set(&mut self, key: &str, value: Value) {
         match self.position(key) {
             Ok(i) => self.entries[i].1 = value,
-            Err(i) => self.insert_at(i, key.to_owned(), value),
+            Err(i) => self.insert_at(i, Key::from(key), value),
         }
     }
 
@@ -229,7 +236,7 @@ impl SessionData {
     /// data.retain(|key, _| key != "flash");
     /// assert_eq!(data.keys().collect::<Vec<_>>(), ["n"]);
     /// ```
-    pub fn retain(&mut self, mut keep: impl FnMut(&String, &mut Value) -> bool) {
+    pub fn retain(&mut self, mut keep: impl FnMut(&str, &mut Value) -> bool) {
         let mut entries = std::mem::take(&mut self.entries).into_vec();
         entries.retain_mut(|(k, v)| keep(k, v));
         self.entries = entries.into_boxed_slice();
@@ -244,7 +251,7 @@ impl SessionData {
     /// use serde_json::json;
     /// let data = SessionData::from([("b".to_owned(), json!(2)), ("a".to_owned(), json!(1))]);
     /// let entries: Vec<_> = data.iter().collect();
-    /// assert_eq!(entries, [(&"a".to_owned(), &json!(1)), (&"b".to_owned(), &json!(2))]);
+    /// assert_eq!(entries, [("a", &json!(1)), ("b", &json!(2))]);
     /// ```
     pub fn iter(&self) -> Iter<'_> {
         Iter(self.entries.iter())
@@ -260,8 +267,8 @@ impl SessionData {
     /// let data = SessionData::from([("b".to_owned(), json!(2)), ("a".to_owned(), json!(1))]);
     /// assert_eq!(data.keys().collect::<Vec<_>>(), ["a", "b"]);
     /// ```
-    pub fn keys(&self) -> impl DoubleEndedIterator<Item = &String> + ExactSizeIterator {
-        self.entries.iter().map(|(k, _)| k)
+    pub fn keys(&self) -> impl DoubleEndedIterator<Item = &str> + ExactSizeIterator {
+        self.entries.iter().map(|(k, _)| k.as_str())
     }
 
     /// The values in key order.
@@ -298,64 +305,18 @@ impl SessionData {
     }
 
     /// From entries already sorted by key with no key twice.
-    fn from_sorted(entries: Vec<(String, Value)>) -> Self {
+    fn from_sorted(entries: Vec<(Key, Value)>) -> Self {
         debug_assert!(entries.windows(2).all(|w| w[0].0 < w[1].0));
         SessionData {
             entries: entries.into_boxed_slice(),
         }
     }
-}
 
-/// The entries of a [`SessionData`] in key order.
-#[derive(Clone, Debug)]
-pub struct Iter<'a>(std::slice::Iter<'a, (String, Value)>);
-
-impl<'a> Iterator for Iter<'a> {
-    type Item = (&'a String, &'a Value);
-
-    fn next(&mut self) -> Option<Self::Item> {
-        self.0.next().map(|(k, v)| (k, v))
-    }
-
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        self.0.size_hint()
-    }
-}
-
-impl DoubleEndedIterator for Iter<'_> {
-    fn next_back(&mut self) -> Option<Self::Item> {
-        self.0.next_back().map(|(k, v)| (k, v))
-    }
-}
-
-impl ExactSizeIterator for Iter<'_> {}
-
-impl<'a> IntoIterator for &'a SessionData {
-    type Item = (&'a String, &'a Value);
-    type IntoIter = Iter<'a>;
-
-    fn into_iter(self) -> Iter<'a> {
-        self.iter()
-    }
-}
-
-impl IntoIterator for SessionData {
-    type Item = (String, Value);
-    type IntoIter = std::vec::IntoIter<(String, Value)>;
-
-    fn into_iter(self) -> Self::IntoIter {
-        self.entries.into_vec().into_iter()
-    }
-}
-
-/// Collects entries; for a key given twice the last value wins (as for a
-/// `BTreeMap`).
-impl FromIterator<(String, Value)> for SessionData {
-    fn from_iter<I: IntoIterator<Item = (String, Value)>>(iter: I) -> Self {
-        let mut entries: Vec<(String, Value)> = iter.into_iter().collect();
+    /// From entries in any order; for a key given twice the last wins.
+    fn from_unsorted(mut entries: Vec<(Key, Value)>) -> Self {
         // Stable: equal keys keep their order, so the last is the latest.
         entries.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut unique: Vec<(String, Value)> = Vec::with_capacity(entries.len());
+        let mut unique: Vec<(Key, Value)> = Vec::with_capacity(entries.len());
         for entry in entries {
             match unique.last_mut() {
                 Some(last) if last.0 == entry.0 => *last = entry,
@@ -366,16 +327,92 @@ impl FromIterator<(String, Value)> for SessionData {
     }
 }
 
+/// The entries of a [`SessionData`] in key order.
+#[derive(Clone, Debug)]
+pub struct Iter<'a>(std::slice::Iter<'a, (Key, Value)>);
+
+impl<'a> Iterator for Iter<'a> {
+    type Item = (&'a str, &'a Value);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.0.next().map(|(k, v)| (k.as_str(), v))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.0.size_hint()
+    }
+}
+
+impl DoubleEndedIterator for Iter<'_> {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        self.0.next_back().map(|(k, v)| (k.as_str(), v))
+    }
+}
+
+impl ExactSizeIterator for Iter<'_> {}
+
+impl<'a> IntoIterator for &'a SessionData {
+    type Item = (&'a str, &'a Value);
+    type IntoIter = Iter<'a>;
+
+    fn into_iter(self) -> Iter<'a> {
+        self.iter()
+    }
+}
+
+impl IntoIterator for SessionData {
+    type Item = (String, Value);
+    type IntoIter = IntoIter;
+
+    fn into_iter(self) -> IntoIter {
+        IntoIter(self.entries.into_vec().into_iter())
+    }
+}
+
+/// The entries of a [`SessionData`] in key order, taken out of it.
+#[derive(Debug)]
+pub struct IntoIter(std::vec::IntoIter<(Key, Value)>);
+
+impl Iterator for IntoIter {
+    type Item = (String, Value);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.0.next().map(|(k, v)| (k.into_string(), v))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.0.size_hint()
+    }
+}
+
+impl DoubleEndedIterator for IntoIter {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        self.0.next_back().map(|(k, v)| (k.into_string(), v))
+    }
+}
+
+impl ExactSizeIterator for IntoIter {}
+
+/// Collects entries; for a key given twice the last value wins (as for a
+/// `BTreeMap`).
+impl FromIterator<(String, Value)> for SessionData {
+    fn from_iter<I: IntoIterator<Item = (String, Value)>>(iter: I) -> Self {
+        let entries = iter.into_iter().map(|(k, v)| (Key::from(k), v));
+        SessionData::from_unsorted(entries.collect())
+    }
+}
+
 impl Extend<(String, Value)> for SessionData {
     fn extend<I: IntoIterator<Item = (String, Value)>>(&mut self, iter: I) {
-        let old = std::mem::take(&mut self.entries).into_vec();
-        *self = old.into_iter().chain(iter).collect();
+        let mut entries = std::mem::take(&mut self.entries).into_vec();
+        entries.extend(iter.into_iter().map(|(k, v)| (Key::from(k), v)));
+        *self = SessionData::from_unsorted(entries);
     }
 }
 
 impl From<BTreeMap<String, Value>> for SessionData {
     fn from(map: BTreeMap<String, Value>) -> Self {
-        SessionData::from_sorted(map.into_iter().collect())
+        SessionData::from_sorted(map.into_iter().map(|(k, v)| (Key::from(k), v)).collect())
     }
 }
 
@@ -434,7 +471,7 @@ impl<'de> Deserialize<'de> for SessionData {
                 // The size hint comes from the input: trust it only so far.
                 let mut entries = Vec::with_capacity(access.size_hint().unwrap_or(0).min(64));
                 let mut sorted = true;
-                while let Some((k, v)) = access.next_entry::<String, Value>()? {
+                while let Some((k, v)) = access.next_entry::<Key, Value>()? {
                     if let Some((last, _)) = entries.last() {
                         sorted &= *last < k;
                     }
@@ -443,7 +480,7 @@ impl<'de> Deserialize<'de> for SessionData {
                 Ok(if sorted {
                     SessionData::from_sorted(entries)
                 } else {
-                    entries.into_iter().collect()
+                    SessionData::from_unsorted(entries)
                 })
             }
         }

@@ -112,7 +112,7 @@
 //! ```
 
 pub mod codec;
-mod data;
+pub mod data;
 mod deferred;
 mod error;
 mod key;
