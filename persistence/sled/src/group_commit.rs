@@ -1,5 +1,8 @@
 //! Group commit for [`Durability::Sync`](crate::Durability::Sync): writes
 //! and flushes of many callers share one thread hand-off and one sled flush.
+//! With [`Durability::Periodic`](crate::Durability::Periodic) the same
+//! queue applies writes in groups without a flush (sled flushes on its own
+//! timer): one hand-off per group instead of one per write.
 //!
 //! A write (create, save, delete) is queued as a closure with its caller's
 //! reply channel; a `flush()` that finds something not yet durable queues
@@ -81,7 +84,9 @@ const PRUNE_AT: usize = 1024;
 
 pub(crate) struct GroupCommit {
     queue: Mutex<Queue>,
-    run: FlushFn,
+    /// The flush each group ends with; `None`: groups are applied, not
+    /// flushed (periodic durability), and every write answers once applied.
+    run: Option<FlushFn>,
     /// Writes applied so far, counted after each.
     applied: AtomicU64,
     /// Writes in the latest group: more than one means load.
@@ -119,10 +124,15 @@ fn overloaded(waiting: usize) -> StoreError {
 
 impl GroupCommit {
     pub(crate) fn new(run: FlushFn) -> Arc<Self> {
-        Self::limited(run, MAX_WAITING)
+        Self::limited(Some(run), MAX_WAITING)
     }
 
-    fn limited(run: FlushFn, max_waiting: usize) -> Arc<Self> {
+    /// Groups writes without flushing them: a write answers once applied.
+    pub(crate) fn without_flush() -> Arc<Self> {
+        Self::limited(None, MAX_WAITING)
+    }
+
+    fn limited(run: Option<FlushFn>, max_waiting: usize) -> Arc<Self> {
         Arc::new(GroupCommit {
             queue: Mutex::default(),
             run,
@@ -227,6 +237,7 @@ impl Committer {
                         && yields < GATHER_YIELDS
                         && !self.group_writes.is_empty()
                         && self.group.last_group.load(Ordering::Relaxed) > 1
+                        && self.group.run.is_some()
                     {
                         // Under load: let the writers' threads run first.
                         drop(queue);
@@ -269,16 +280,17 @@ impl Committer {
             self.group
                 .last_group
                 .store(self.group_writes.len(), Ordering::Relaxed);
-            let flushed = if needed {
-                let covers = self.group.applied.load(Ordering::SeqCst);
-                let result = catch_unwind(AssertUnwindSafe(|| (self.group.run)()))
-                    .unwrap_or_else(|_| Err("flush panicked".to_owned()));
-                if result.is_ok() {
-                    self.group.durable.fetch_max(covers, Ordering::SeqCst);
+            let flushed = match &self.group.run {
+                Some(run) if needed => {
+                    let covers = self.group.applied.load(Ordering::SeqCst);
+                    let result = catch_unwind(AssertUnwindSafe(run))
+                        .unwrap_or_else(|_| Err("flush panicked".to_owned()));
+                    if result.is_ok() {
+                        self.group.durable.fetch_max(covers, Ordering::SeqCst);
+                    }
+                    result
                 }
-                result
-            } else {
-                Ok(())
+                _ => Ok(()),
             };
             for (reply, result) in self.group_writes.drain(..) {
                 let result = match (&flushed, result) {
@@ -396,7 +408,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn writes_waiting_on_a_stalled_flush_are_bounded() {
         let (gate, entered, release) = gated();
-        let group = GroupCommit::limited(gated_flush(&gate), 8);
+        let group = GroupCommit::limited(Some(gated_flush(&gate)), 8);
         let pool = Arc::new(Pool::new(2));
         let first = stalled(&group, &pool, entered).await;
         let waiting = queued_writers(&group, &pool, 8).await;

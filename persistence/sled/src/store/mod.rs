@@ -84,7 +84,8 @@ struct Shared {
     unflushed: Option<Mutex<Unflushed>>,
     /// Held by the thread trying to reopen.
     recovery: Mutex<Recovery>,
-    /// Writes and flushes with [`Durability::Sync`].
+    /// Every write, applied in groups; with [`Durability::Sync`] each group
+    /// ends with one flush, shared by its writes and by `flush()` callers.
     group: Arc<GroupCommit>,
     /// Runs every sled call, and the group commit.
     pool: Pool,

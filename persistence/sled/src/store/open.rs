@@ -63,7 +63,8 @@ impl SledStore {
         let db = Db::open(&path, &config)?;
         // Left behind if the process died during a reopen attempt.
         let _ = std::fs::remove_file(path.join(PROBE_FILE));
-        let keep_unflushed = config.get_durability() == Durability::Sync;
+        let durability = config.get_durability();
+        let keep_unflushed = durability == Durability::Sync;
         let shared = Arc::new_cyclic(|me: &Weak<Shared>| {
             let me = me.clone();
             Shared {
@@ -72,10 +73,13 @@ impl SledStore {
                 state: RwLock::new(State::Open(db)),
                 unflushed: keep_unflushed.then(Mutex::default),
                 recovery: Mutex::default(),
-                group: GroupCommit::new(Box::new(move || match me.upgrade() {
-                    Some(shared) => shared.flush().map_err(message),
-                    None => Err("the store is closed".to_owned()),
-                })),
+                group: match durability {
+                    Durability::Sync => GroupCommit::new(Box::new(move || match me.upgrade() {
+                        Some(shared) => shared.flush().map_err(message),
+                        None => Err("the store is closed".to_owned()),
+                    })),
+                    Durability::Periodic(_) => GroupCommit::without_flush(),
+                },
                 pool: Pool::new(sled_threads()),
                 #[cfg(test)]
                 test: Default::default(),

@@ -1,6 +1,6 @@
 //! The [`SessionStore`] impl: encoding on the calling task, sled calls on
-//! the store's threads; with [`Durability::Sync`], writes and flushes go
-//! through the group commit (`group_commit.rs`).
+//! the store's threads; writes go through the group commit
+//! (`group_commit.rs`), and with [`Durability::Sync`] flushes too.
 
 use std::sync::Arc;
 
@@ -133,19 +133,16 @@ impl SledStore {
         .map(drop)
     }
 
-    /// Runs `op`, a write that leaves `value` under `k` (`None`: no record).
-    /// With [`Durability::Sync`] it joins the next group commit and answers
-    /// once that group is flushed (see `group_commit.rs`); otherwise it runs
-    /// on the store's threads and answers at once.
+    /// Runs `op`, a write that leaves `value` under `k` (`None`: no record),
+    /// in the next group of the group commit (see `group_commit.rs`): with
+    /// [`Durability::Sync`] it answers once that group is flushed; with
+    /// [`Durability::Periodic`] once it is applied.
     async fn write_record(
         &self,
         k: [u8; 32],
         value: Option<IVec>,
         op: impl FnOnce(&Db) -> Result<bool, StoreError> + Send + 'static,
     ) -> Result<bool, StoreError> {
-        if self.shared.config.get_durability() != Durability::Sync {
-            return self.blocking(move |s| s.write_record(k, value, op)).await;
-        }
         let shared = Arc::clone(&self.shared);
         // Consumed when applied, so the store's handle goes before the answer.
         let write = Box::new(move || shared.write_record(k, value, op));

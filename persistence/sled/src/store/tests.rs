@@ -1,5 +1,5 @@
-//! Group commit at the store level, with sync durability: concurrent
-//! writers, flush failures and cancelled callers. A held state lock stands
+//! Group commit at the store level: concurrent writers (sync and periodic
+//! durability), flush failures and cancelled callers. A held state lock stands
 //! for a slow disk, so that writers pile up without any timing assumption.
 // The state lock is held across awaits on purpose: it is the stalled disk.
 #![allow(clippy::await_holding_lock)]
@@ -11,8 +11,9 @@ use futures::future::join_all;
 use livesession::store::{SessionKey, SessionRecord, SessionStore, StoreError};
 
 use super::SledStore;
-use crate::config::SledConfig;
+use crate::config::{Durability, SledConfig};
 use crate::db::Db;
+use std::time::Duration;
 
 /// Test hooks of a store: counts its flushes and can make them fail.
 #[derive(Default)]
@@ -33,8 +34,12 @@ impl Hooks {
 }
 
 fn open() -> (tempfile::TempDir, SledStore) {
+    open_with(SledConfig::default())
+}
+
+fn open_with(config: SledConfig) -> (tempfile::TempDir, SledStore) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let store = SledStore::open(dir.path(), SledConfig::default()).expect("open");
+    let store = SledStore::open(dir.path(), config).expect("open");
     (dir, store)
 }
 
@@ -95,6 +100,33 @@ async fn concurrent_writers_share_one_thread_hand_off_and_one_flush() {
         "64 writers made {jobs} jobs on the store's threads"
     );
     assert!(flushes <= 2, "64 writers made {flushes} flushes");
+    for i in 0..64 {
+        assert!(store.load(&key(i)).await.expect("load").is_some());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn periodic_durability_applies_concurrent_writes_in_one_hand_off_without_flushing() {
+    let config = SledConfig::new().durability(Durability::Periodic(Duration::from_secs(3600)));
+    let (_dir, store) = open_with(config);
+    let jobs = store.shared.pool.submitted();
+    let flushes = store.shared.test.flushes.load(Ordering::SeqCst);
+    let stalled = store.shared.write();
+    let task = writers(&store, 64).await;
+    drop(stalled);
+    for result in task.await.expect("join") {
+        result.expect("write");
+    }
+    let jobs = store.shared.pool.submitted() - jobs;
+    assert!(
+        jobs <= 2,
+        "64 writers made {jobs} jobs on the store's threads"
+    );
+    assert_eq!(
+        store.shared.test.flushes.load(Ordering::SeqCst) - flushes,
+        0,
+        "periodic durability flushes on sled's timer, not per group"
+    );
     for i in 0..64 {
         assert!(store.load(&key(i)).await.expect("load").is_some());
     }
