@@ -27,7 +27,8 @@ pub enum Durability {
     Sync,
     /// `flush()` returns at once; sled flushes in the background every given
     /// interval (clamped to at least 1 ms). A crash may lose up to one
-    /// interval of writes.
+    /// interval of writes. Concurrent writes are applied in groups, as with
+    /// `Sync`, but nobody waits for a flush.
     Periodic(Duration),
 }
 

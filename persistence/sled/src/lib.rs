@@ -52,7 +52,9 @@
 //! survives a process crash (`kill -9`) but not necessarily a power loss or
 //! kernel crash until sled's background thread has run `fsync` (every 500 ms).
 //! [`Durability::Periodic`] makes `flush` return at once and lets sled flush in
-//! the background at the given interval.
+//! the background at the given interval; its writes use the same queue
+//! without the flush: applied in groups (one thread hand-off per group) and
+//! answered once applied.
 //!
 //! # Blocking and deadlines
 //!
