@@ -8,10 +8,11 @@
 //! reply channel; a `flush()` that finds something not yet durable queues
 //! its reply channel too. One *committer* job at a time runs on the store's
 //! threads (the first caller that finds none running submits it). It takes
-//! everything queued, applies the writes one after the other, takes again
-//! what arrived meanwhile (so under load a group grows while it is being
-//! applied, and an idle store adds no wait), until the queue is empty or a
-//! group holds [`MAX_GROUP`] writes; then it runs ONE flush and answers
+//! everything queued, applies the writes one after the other, yields its
+//! thread and takes again what arrived meanwhile (so under load a group
+//! grows while it is being applied, and an idle store adds no wait; see
+//! [`GATHER_YIELDS`]), until the queue is empty or a group holds
+//! [`MAX_GROUP`] writes; then it runs ONE flush and answers
 //! every caller of the group. Whatever arrives during that flush forms the
 //! next group. A write therefore costs one hand-off to the committer and
 //! one wake-up of its caller, and a flush (with sled 0.34, a wake-up of all
@@ -44,7 +45,7 @@
 
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use livesession::store::StoreError;
@@ -61,10 +62,15 @@ pub(crate) type WriteFn = Box<dyn FnOnce() -> Result<bool, StoreError> + Send>;
 type WriteReply = oneshot::Sender<Result<bool, StoreError>>;
 type FlushReply = oneshot::Sender<Result<(), StoreError>>;
 
-/// Under load (the last group had more than one write), how many times at
-/// most the committer yields its thread before a flush, so that the writers
-/// (on one core, the executor) queue more; it stops at the first yield
-/// after which nothing new was queued.
+/// How many times at most the committer yields its thread before a group's
+/// flush (or, without one, before answering it), so that the writers (on
+/// one core, the executor) run first and queue more; it stops at the first
+/// yield after which nothing new was queued. It yields at least once per
+/// group: otherwise, on a core shared with the executor, the committer
+/// woken by a write runs it and answers before the executor has read any
+/// other request, and every group (and, with one busy session, every
+/// owner batch) holds a single change. With nothing else to run, a yield
+/// returns at once.
 const GATHER_YIELDS: u32 = 16;
 
 /// Most writes applied before the group's flush begins, so that a steady
@@ -89,8 +95,6 @@ pub(crate) struct GroupCommit {
     run: Option<FlushFn>,
     /// Writes applied so far, counted after each.
     applied: AtomicU64,
-    /// Writes in the latest group: more than one means load.
-    last_group: AtomicUsize,
     /// `applied` as read just before the latest successful flush began:
     /// every write counted up to there is durable.
     durable: AtomicU64,
@@ -118,7 +122,7 @@ fn abandoned() -> StoreError {
 
 fn overloaded(waiting: usize) -> StoreError {
     StoreError::backend(format!(
-        "sled store overloaded: {waiting} writes already wait for a flush"
+        "sled store overloaded: {waiting} writes are already waiting"
     ))
 }
 
@@ -137,7 +141,6 @@ impl GroupCommit {
             queue: Mutex::default(),
             run,
             applied: AtomicU64::new(0),
-            last_group: AtomicUsize::new(0),
             durable: AtomicU64::new(0),
             max_waiting,
         })
@@ -236,10 +239,8 @@ impl Committer {
                         && !yielded
                         && yields < GATHER_YIELDS
                         && !self.group_writes.is_empty()
-                        && self.group.last_group.load(Ordering::Relaxed) > 1
-                        && self.group.run.is_some()
                     {
-                        // Under load: let the writers' threads run first.
+                        // Let the writers' threads run first.
                         drop(queue);
                         yields += 1;
                         yielded = true;
@@ -277,9 +278,6 @@ impl Committer {
             // One flush for the group, if anything needs it.
             let needed = !self.group_flushes.is_empty()
                 || self.group_writes.iter().any(|(_, result)| result.is_ok());
-            self.group
-                .last_group
-                .store(self.group_writes.len(), Ordering::Relaxed);
             let flushed = match &self.group.run {
                 Some(run) if needed => {
                     let covers = self.group.applied.load(Ordering::SeqCst);
