@@ -100,6 +100,9 @@ pub(crate) struct GroupCommit {
     durable: AtomicU64,
     /// Writes that may wait at once ([`MAX_WAITING`]; smaller in tests).
     max_waiting: usize,
+    /// Test hook: runs each time the committer is about to yield.
+    #[cfg(test)]
+    on_yield: Mutex<Option<Box<dyn FnMut() + Send>>>,
 }
 
 #[derive(Default)]
@@ -143,6 +146,8 @@ impl GroupCommit {
             applied: AtomicU64::new(0),
             durable: AtomicU64::new(0),
             max_waiting,
+            #[cfg(test)]
+            on_yield: Mutex::default(),
         })
     }
 
@@ -244,6 +249,10 @@ impl Committer {
                         drop(queue);
                         yields += 1;
                         yielded = true;
+                        #[cfg(test)]
+                        if let Some(hook) = self.group.on_yield.lock().unwrap().as_mut() {
+                            hook();
+                        }
                         std::thread::yield_now();
                         continue;
                     }
@@ -367,6 +376,43 @@ mod tests {
 
     fn noop() -> WriteFn {
         Box::new(|| Ok(true))
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_lone_write_waits_one_yield_so_a_write_queued_meanwhile_shares_its_flush() {
+        let flushes = Arc::new(AtomicU64::new(0));
+        let group = GroupCommit::new(Box::new({
+            let flushes = Arc::clone(&flushes);
+            move || {
+                flushes.fetch_add(1, Ordering::SeqCst);
+                Ok(())
+            }
+        }));
+        let pool = Arc::new(Pool::new(2));
+        // While the committer gives way, a second writer's write arrives
+        // (queued by the hook, so it lands exactly then).
+        let (tx, second) = oneshot::channel();
+        let mut pending = Some((noop(), tx));
+        let queue_of = Arc::downgrade(&group);
+        *group.on_yield.lock().unwrap() = Some(Box::new(move || {
+            if let (Some(entry), Some(group)) = (pending.take(), queue_of.upgrade()) {
+                group.lock().writes.push_back(entry);
+            }
+        }));
+        Arc::clone(&group)
+            .write(&pool, noop())
+            .await
+            .expect("first write");
+        let second = tokio::time::timeout(std::time::Duration::from_secs(10), second)
+            .await
+            .expect("the committer yielded before flushing a lone write")
+            .expect("answered");
+        second.expect("second write");
+        assert_eq!(
+            flushes.load(Ordering::SeqCst),
+            1,
+            "the write that came during the yield shares the first one's flush"
+        );
     }
 
     /// A first write whose group's flush is stalled at the gate; returns it.
