@@ -81,55 +81,52 @@ async fn writers(
     task
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn concurrent_writers_share_one_thread_hand_off_and_one_flush() {
-    let (_dir, store) = open();
+/// 64 writers (save, then flush, each its own session) that arrive while
+/// the disk is "stalled"; returns the jobs they made on the store's threads
+/// and the flushes they ran, once each write is checked to be there.
+async fn sixty_four_writers_behind_a_stalled_disk(store: &SledStore) -> (u64, u64) {
     let jobs = store.shared.pool.submitted();
     let flushes = store.shared.test.flushes.load(Ordering::SeqCst);
-    // The disk is "stalled" while 64 writers arrive.
     let stalled = store.shared.write();
-    let task = writers(&store, 64).await;
+    let task = writers(store, 64).await;
     drop(stalled);
     for result in task.await.expect("join") {
         result.expect("write");
     }
-    let jobs = store.shared.pool.submitted() - jobs;
-    let flushes = store.shared.test.flushes.load(Ordering::SeqCst) - flushes;
+    let made = (
+        store.shared.pool.submitted() - jobs,
+        store.shared.test.flushes.load(Ordering::SeqCst) - flushes,
+    );
+    for i in 0..64 {
+        assert!(store.load(&key(i)).await.expect("load").is_some());
+    }
+    made
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_writers_share_one_thread_hand_off_and_one_flush() {
+    let (_dir, store) = open();
+    let (jobs, flushes) = sixty_four_writers_behind_a_stalled_disk(&store).await;
     assert!(
         jobs <= 2,
         "64 writers made {jobs} jobs on the store's threads"
     );
     assert!(flushes <= 2, "64 writers made {flushes} flushes");
-    for i in 0..64 {
-        assert!(store.load(&key(i)).await.expect("load").is_some());
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn periodic_durability_applies_concurrent_writes_in_one_hand_off_without_flushing() {
     let config = SledConfig::new().durability(Durability::Periodic(Duration::from_secs(3600)));
     let (_dir, store) = open_with(config);
-    let jobs = store.shared.pool.submitted();
-    let flushes = store.shared.test.flushes.load(Ordering::SeqCst);
-    let stalled = store.shared.write();
-    let task = writers(&store, 64).await;
-    drop(stalled);
-    for result in task.await.expect("join") {
-        result.expect("write");
-    }
-    let jobs = store.shared.pool.submitted() - jobs;
+    let (jobs, flushes) = sixty_four_writers_behind_a_stalled_disk(&store).await;
     assert!(
         jobs <= 2,
         "64 writers made {jobs} jobs on the store's threads"
     );
     assert_eq!(
-        store.shared.test.flushes.load(Ordering::SeqCst) - flushes,
-        0,
+        flushes, 0,
         "periodic durability flushes on sled's timer, not per group"
     );
-    for i in 0..64 {
-        assert!(store.load(&key(i)).await.expect("load").is_some());
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
