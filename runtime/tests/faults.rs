@@ -421,3 +421,37 @@ async fn shutdown_writes_live_sessions_out_concurrently() {
     .await;
     shutdown.abort();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_under_a_hanging_store_queue_one_expiry_write_back_at_a_time() {
+    // Every read of a session whose stored expiry lags asks its owner to
+    // write the expiry back. With the store hanging, each such write waits
+    // out its deadline and grace; queued one per read, they kept the owner
+    // (and a shutdown's retire behind them) busy for reads x that long.
+    let clock = std::sync::Arc::new(livesession::clock::ManualClock::starting_now());
+    let store = FaultyStore::new(MemoryStore::new());
+    let m = SessionManager::new(
+        config()
+            .store(std::sync::Arc::new(store.clone()))
+            .clock(clock.clone())
+            .hibernate_after(Duration::from_secs(600))
+            .store_timeout(Duration::from_millis(40))
+            .build()
+            .unwrap(),
+    );
+    let cookie = new_session(&m).await;
+    clock.advance(Duration::from_secs(8 * 3600)); // a third of the max age on
+    store.hang(Op::Save, true);
+    let saves_before = store.calls(Op::Save);
+    const READS: u64 = 20;
+    for _ in 0..READS {
+        assert_eq!(read_n(&m, &cookie).await, Some(1));
+    }
+    // Shutdown's retire waits for whatever the owner has queued first.
+    let _ = m.shutdown().await;
+    let saves = store.calls(Op::Save) - saves_before;
+    assert!(
+        saves <= 4,
+        "{saves} saves for {READS} reads and a shutdown: each read queued a write-back of its own"
+    );
+}

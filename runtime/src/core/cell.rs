@@ -51,6 +51,8 @@ pub(crate) struct SessionCell {
     /// The store may hold a write that was never published (its flush
     /// failed): the next write-back must save the published state.
     store_behind: AtomicBool,
+    /// A clock check is queued for the owner (at most one at a time).
+    clocks_check_queued: AtomicBool,
     /// Consecutive failed passivations, and when the next may be tried
     /// (Unix ms, 0: any time).
     passivation_failures: AtomicU32,
@@ -73,6 +75,7 @@ impl SessionCell {
             alarm_at_ms: AtomicU64::new(0),
             lifecycle: AtomicU8::new(Lifecycle::Alive as u8),
             store_behind: AtomicBool::new(false),
+            clocks_check_queued: AtomicBool::new(false),
             passivation_failures: AtomicU32::new(0),
             passivation_retry_at_ms: AtomicU64::new(0),
             owner: Mutex::new(None),
@@ -152,6 +155,18 @@ impl SessionCell {
 
     pub fn set_store_behind(&self, behind: bool) {
         self.store_behind.store(behind, Ordering::SeqCst);
+    }
+
+    /// Marks a clock check as queued for the owner; `false` when one is
+    /// queued already (the owner has not taken it yet).
+    pub fn queue_clocks_check(&self) -> bool {
+        !self.clocks_check_queued.swap(true, Ordering::AcqRel)
+    }
+
+    /// The queued clock check was taken (or dropped with the owner that
+    /// had it): a request may queue the next one.
+    pub fn clocks_checked(&self) {
+        self.clocks_check_queued.store(false, Ordering::Release);
     }
 
     /// The earliest a passivation may be tried again after failures.

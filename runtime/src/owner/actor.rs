@@ -45,6 +45,8 @@ impl Actor for SessionActor {
     type Error = Infallible;
 
     async fn on_start(args: ActorArgs, _: ActorRef<Self>) -> Result<Self, Infallible> {
+        // A clock check queued for an owner that stopped went with it.
+        args.cell.clocks_checked();
         Ok(SessionActor {
             cell: args.cell,
             runtime: args.runtime,

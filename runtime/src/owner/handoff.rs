@@ -203,9 +203,18 @@ impl Core {
     }
 
     /// Asks the owner to re-check its clocks (and lazily persist the expiry).
+    /// At most one such request is queued per session: under a hanging
+    /// store each would retry the write-back for its full grace, one after
+    /// the other, ahead of the changes (and a shutdown's retire) behind them.
     pub fn check_clocks(&self, cell: &Arc<SessionCell>) {
-        if let Some(owner) = self.owner(cell, false) {
-            let _ = owner.tell(CheckClocks).try_send();
+        if !cell.queue_clocks_check() {
+            return;
+        }
+        let queued = self
+            .owner(cell, false)
+            .is_some_and(|owner| owner.tell(CheckClocks).try_send().is_ok());
+        if !queued {
+            cell.clocks_checked();
         }
     }
 }

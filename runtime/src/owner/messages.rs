@@ -158,6 +158,9 @@ impl Message<CheckClocks> for SessionActor {
     type Reply = ();
 
     async fn handle(&mut self, _: CheckClocks, ctx: &mut Context<Self, ()>) {
+        // Taken: a request that finds the session due from here on queues
+        // the next check.
+        self.cell.clocks_checked();
         let Some(rt) = self.rt() else { return };
         if rt.is_expired(&self.cell, rt.now_ms()) {
             self.end(&rt, Lifecycle::Dead).await;
