@@ -571,6 +571,33 @@ mod tests {
     }
 
     #[test]
+    fn keys_inline_and_on_the_heap_behave_alike() {
+        // 24 bytes fit inside the entry; 25 and more live on the heap.
+        let keys = [
+            "k".repeat(24),
+            "k".repeat(25),
+            "é".repeat(150),
+            String::new(),
+        ];
+        let mut data = SessionData::new();
+        let mut map = BTreeMap::new();
+        for (i, k) in keys.iter().enumerate() {
+            data.insert(k.clone(), json!(i));
+            map.insert(k.clone(), json!(i));
+        }
+        data.set(&keys[1], json!("replaced"));
+        map.insert(keys[1].clone(), json!("replaced"));
+        assert_eq!(btree(&data), map);
+        assert!(data.keys().eq(map.keys().map(String::as_str)));
+        let bytes = rmp_serde::to_vec_named(&data).unwrap();
+        assert_eq!(bytes, rmp_serde::to_vec_named(&map).unwrap());
+        let decoded: SessionData = rmp_serde::from_slice(&bytes).unwrap();
+        assert_eq!(decoded, data);
+        assert_eq!(data.remove(&keys[2]), Some(json!(2)));
+        assert_eq!(data.get(&keys[0]), Some(&json!(0)));
+    }
+
+    #[test]
     fn set_replaces_in_place_and_inserts_in_order() {
         let mut data = SessionData::from([("b".to_owned(), json!(1))]);
         data.set("b", json!(2));
