@@ -5,9 +5,11 @@
 mod common;
 
 use common::*;
+use livesession::clock::ManualClock;
 use livesession::store::MemoryStore;
 use livesession::testing::{FaultyStore, Op};
 use livesession::SessionManager;
+use std::sync::Arc;
 use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -380,23 +382,31 @@ async fn revoke_reaches_a_login_still_inside_its_request() {
     }
 }
 
+/// A manager over a `FaultyStore` with a manual clock, whose owners stay
+/// up (a hibernated session has nothing to write), and `store_timeout`.
+fn owners_kept_up(
+    store_timeout: Duration,
+) -> (FaultyStore<MemoryStore>, Arc<ManualClock>, SessionManager) {
+    let clock = Arc::new(ManualClock::starting_now());
+    let store = FaultyStore::new(MemoryStore::new());
+    let m = SessionManager::new(
+        config()
+            .store(Arc::new(store.clone()))
+            .clock(clock.clone())
+            .hibernate_after(Duration::from_secs(600))
+            .store_timeout(store_timeout)
+            .build()
+            .unwrap(),
+    );
+    (store, clock, m)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_writes_live_sessions_out_concurrently() {
     // A store that commits in groups (sled with sync durability) answers a
     // write only after its group's flush: written one after the other, 10k
     // sessions took ~0.6 s; written together they share flushes.
-    let clock = std::sync::Arc::new(livesession::clock::ManualClock::starting_now());
-    let store = FaultyStore::new(MemoryStore::new());
-    let m = SessionManager::new(
-        config()
-            .store(std::sync::Arc::new(store.clone()))
-            .clock(clock.clone())
-            // Owners stay up: a hibernated session has nothing to write.
-            .hibernate_after(Duration::from_secs(600))
-            .store_timeout(Duration::from_secs(600))
-            .build()
-            .unwrap(),
-    );
+    let (store, clock, m) = owners_kept_up(Duration::from_secs(600));
     const LIVE: u64 = 8;
     let mut cookies = Vec::new();
     for _ in 0..LIVE {
@@ -428,17 +438,7 @@ async fn reads_under_a_hanging_store_queue_one_expiry_write_back_at_a_time() {
     // write the expiry back. With the store hanging, each such write waits
     // out its deadline and grace; queued one per read, they kept the owner
     // (and a shutdown's retire behind them) busy for reads x that long.
-    let clock = std::sync::Arc::new(livesession::clock::ManualClock::starting_now());
-    let store = FaultyStore::new(MemoryStore::new());
-    let m = SessionManager::new(
-        config()
-            .store(std::sync::Arc::new(store.clone()))
-            .clock(clock.clone())
-            .hibernate_after(Duration::from_secs(600))
-            .store_timeout(Duration::from_millis(40))
-            .build()
-            .unwrap(),
-    );
+    let (store, clock, m) = owners_kept_up(Duration::from_millis(40));
     let cookie = new_session(&m).await;
     clock.advance(Duration::from_secs(8 * 3600)); // a third of the max age on
     store.hang(Op::Save, true);
