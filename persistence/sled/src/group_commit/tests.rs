@@ -1,0 +1,307 @@
+//! The group commit's queue, groups, flushes and failures.
+
+use super::*;
+use std::sync::atomic::AtomicBool;
+use std::sync::mpsc;
+
+/// A flush that blocks until released, counting runs.
+struct Gate {
+    runs: AtomicU64,
+    fail: AtomicBool,
+    entered: Mutex<mpsc::Sender<()>>,
+    release: Mutex<mpsc::Receiver<()>>,
+}
+
+fn gated() -> (Arc<Gate>, mpsc::Receiver<()>, mpsc::Sender<()>) {
+    let (entered_tx, entered_rx) = mpsc::channel();
+    let (release_tx, release_rx) = mpsc::channel();
+    let gate = Arc::new(Gate {
+        runs: AtomicU64::new(0),
+        fail: AtomicBool::new(false),
+        entered: Mutex::new(entered_tx),
+        release: Mutex::new(release_rx),
+    });
+    (gate, entered_rx, release_tx)
+}
+
+fn group_on(gate: &Arc<Gate>) -> Arc<GroupCommit> {
+    GroupCommit::new(gated_flush(gate))
+}
+
+fn gated_flush(gate: &Arc<Gate>) -> FlushFn {
+    let gate = Arc::clone(gate);
+    Box::new(move || {
+        gate.runs.fetch_add(1, Ordering::SeqCst);
+        let _ = gate.entered.lock().unwrap().send(());
+        let _ = gate.release.lock().unwrap().recv();
+        if gate.fail.load(Ordering::SeqCst) {
+            Err("disk on fire".to_owned())
+        } else {
+            Ok(())
+        }
+    })
+}
+
+fn noop() -> WriteFn {
+    Box::new(|| Ok(true))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lone_write_waits_one_yield_so_a_write_queued_meanwhile_shares_its_flush() {
+    let flushes = Arc::new(AtomicU64::new(0));
+    let group = GroupCommit::new(Box::new({
+        let flushes = Arc::clone(&flushes);
+        move || {
+            flushes.fetch_add(1, Ordering::SeqCst);
+            Ok(())
+        }
+    }));
+    let pool = Arc::new(Pool::new(2));
+    // While the committer gives way, a second writer's write arrives
+    // (queued by the hook, so it lands exactly then).
+    let (tx, second) = oneshot::channel();
+    let mut pending = Some((noop(), tx));
+    let queue_of = Arc::downgrade(&group);
+    *group.on_yield.lock().unwrap() = Some(Box::new(move || {
+        if let (Some(entry), Some(group)) = (pending.take(), queue_of.upgrade()) {
+            group.lock().writes.push_back(entry);
+        }
+    }));
+    Arc::clone(&group)
+        .write(&pool, noop())
+        .await
+        .expect("first write");
+    let second = tokio::time::timeout(std::time::Duration::from_secs(10), second)
+        .await
+        .expect("the committer yielded before flushing a lone write")
+        .expect("answered");
+    second.expect("second write");
+    assert_eq!(
+        flushes.load(Ordering::SeqCst),
+        1,
+        "the write that came during the yield shares the first one's flush"
+    );
+}
+
+/// A first write whose group's flush is stalled at the gate; returns it.
+async fn stalled(
+    group: &Arc<GroupCommit>,
+    pool: &Arc<Pool>,
+    entered: mpsc::Receiver<()>,
+) -> tokio::task::JoinHandle<Result<bool, StoreError>> {
+    let first = tokio::spawn({
+        let (group, pool) = (Arc::clone(group), Arc::clone(pool));
+        async move { group.write(&pool, noop()).await }
+    });
+    tokio::task::spawn_blocking(move || entered.recv().expect("first flush"))
+        .await
+        .expect("join");
+    first
+}
+
+/// Starts `n` writers behind a stalled flush; returns once all are queued.
+async fn queued_writers(
+    group: &Arc<GroupCommit>,
+    pool: &Arc<Pool>,
+    n: usize,
+) -> Vec<tokio::task::JoinHandle<Result<bool, StoreError>>> {
+    let writers = (0..n)
+        .map(|_| {
+            let (group, pool) = (Arc::clone(group), Arc::clone(pool));
+            tokio::spawn(async move { group.write(&pool, noop()).await })
+        })
+        .collect();
+    while group.lock().writes.len() < n {
+        tokio::task::yield_now().await;
+    }
+    writers
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_waiting_on_a_stalled_flush_are_bounded() {
+    let (gate, entered, release) = gated();
+    let group = GroupCommit::limited(Some(gated_flush(&gate)), 8);
+    let pool = Arc::new(Pool::new(2));
+    let first = stalled(&group, &pool, entered).await;
+    let waiting = queued_writers(&group, &pool, 8).await;
+    // The ninth is refused at once instead of growing the queue.
+    let ninth = Arc::clone(&group).write(&pool, noop());
+    let err = tokio::time::timeout(std::time::Duration::from_secs(10), ninth)
+        .await
+        .expect("refused at once, not queued behind the stalled flush")
+        .expect_err("refused");
+    assert!(err.to_string().contains("overloaded"), "{err}");
+    release.send(()).expect("release first");
+    release.send(()).expect("release second");
+    first.await.expect("join").expect("first");
+    for w in waiting {
+        w.await.expect("join").expect("queued write");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn abandoned_writes_are_pruned_while_a_flush_stalls() {
+    let (gate, entered, release) = gated();
+    let group = group_on(&gate);
+    let pool = Arc::new(Pool::new(2));
+    let first = stalled(&group, &pool, entered).await;
+    // PRUNE_AT writes whose callers gave up (their deadline passed).
+    for _ in 0..PRUNE_AT {
+        let (tx, rx) = oneshot::channel();
+        drop(rx);
+        group.lock().writes.push_back((noop(), tx));
+    }
+    let live = tokio::spawn({
+        let (group, pool) = (Arc::clone(&group), Arc::clone(&pool));
+        async move { group.write(&pool, noop()).await }
+    });
+    // The live write is queued (its enqueue pruned the others).
+    for _ in 0..10_000 {
+        if group.lock().writes.len() <= 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    }
+    assert_eq!(group.lock().writes.len(), 1, "only the live write waits");
+    release.send(()).expect("release first");
+    release.send(()).expect("release second");
+    first.await.expect("join").expect("first");
+    live.await.expect("join").expect("live write");
+    assert_eq!(gate.runs.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backlog_is_flushed_in_groups_of_at_most_max_group() {
+    let (gate, entered, release) = gated();
+    let group = group_on(&gate);
+    let pool = Arc::new(Pool::new(2));
+    let first = stalled(&group, &pool, entered).await;
+    let backlog = 2 * MAX_GROUP + 88;
+    let waiting = queued_writers(&group, &pool, backlog).await;
+    for _ in 0..4 {
+        release.send(()).expect("release");
+    }
+    first.await.expect("join").expect("first");
+    for w in waiting {
+        w.await.expect("join").expect("backlog write");
+    }
+    // The first group, then MAX_GROUP + MAX_GROUP + 88.
+    assert_eq!(gate.runs.load(Ordering::SeqCst), 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writers_arriving_during_a_flush_share_the_next_one() {
+    let (gate, entered, release) = gated();
+    let group = group_on(&gate);
+    let pool = Arc::new(Pool::new(2));
+    let first = stalled(&group, &pool, entered).await;
+    // 50 writers arrive while the first group's flush runs.
+    let rest = queued_writers(&group, &pool, 50).await;
+    release.send(()).expect("release first");
+    release.send(()).expect("release second");
+    assert!(first.await.expect("join").expect("write"));
+    for task in rest {
+        assert!(task.await.expect("join").expect("write"));
+    }
+    assert_eq!(gate.runs.load(Ordering::SeqCst), 2);
+    // Every write is durable: a flush now returns without flushing.
+    Arc::clone(&group).flush(&pool).await.expect("flush");
+    assert_eq!(gate.runs.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_flush_reaches_every_waiter_of_its_group_and_the_next_flush_retries() {
+    let (gate, entered, release) = gated();
+    let group = group_on(&gate);
+    let pool = Arc::new(Pool::new(2));
+    let first = tokio::spawn({
+        let (group, pool) = (Arc::clone(&group), Arc::clone(&pool));
+        async move { group.write(&pool, noop()).await }
+    });
+    let entered = tokio::task::spawn_blocking(move || {
+        entered.recv().expect("first flush");
+        entered
+    })
+    .await
+    .expect("join");
+    let mut waiters = Vec::new();
+    for _ in 0..10 {
+        let (group, pool) = (Arc::clone(&group), Arc::clone(&pool));
+        waiters.push(tokio::spawn(async move {
+            group.write(&pool, noop()).await.map(drop)
+        }));
+    }
+    // A caller that applied nothing but wants a flush joins the group.
+    let (g, p) = (Arc::clone(&group), Arc::clone(&pool));
+    waiters.push(tokio::spawn(async move { g.flush(&p).await }));
+    while group.lock().writes.len() < 10 || group.lock().flushes.is_empty() {
+        tokio::task::yield_now().await;
+    }
+    release.send(()).expect("release first");
+    first.await.expect("join").expect("first write");
+    gate.fail.store(true, Ordering::SeqCst);
+    tokio::task::spawn_blocking(move || entered.recv().expect("second flush"))
+        .await
+        .expect("join");
+    release.send(()).expect("release second");
+    for waiter in waiters {
+        let err = waiter.await.expect("join").expect_err("acknowledged");
+        assert!(err.to_string().contains("disk on fire"), "{err}");
+    }
+    // A later flush runs again, and succeeds.
+    gate.fail.store(false, Ordering::SeqCst);
+    release.send(()).expect("release third");
+    Arc::clone(&group).flush(&pool).await.expect("retried");
+    assert_eq!(gate.runs.load(Ordering::SeqCst), 3);
+}
+
+#[tokio::test]
+async fn a_write_that_fails_keeps_its_own_error_and_others_succeed() {
+    let group = GroupCommit::new(Box::new(|| Ok(())));
+    let pool = Pool::new(1);
+    let err = Arc::clone(&group)
+        .write(&pool, Box::new(|| Err(StoreError::AlreadyExists)))
+        .await
+        .expect_err("fails");
+    assert!(matches!(err, StoreError::AlreadyExists), "{err}");
+    Arc::clone(&group).write(&pool, noop()).await.expect("ok");
+}
+
+#[tokio::test]
+async fn a_panicking_flush_is_an_error_not_a_hang() {
+    let group = GroupCommit::new(Box::new(|| panic!("boom")));
+    let pool = Pool::new(1);
+    let err = Arc::clone(&group)
+        .write(&pool, noop())
+        .await
+        .expect_err("must fail");
+    assert!(err.to_string().contains("panicked"), "{err}");
+    let err = Arc::clone(&group)
+        .write(&pool, noop())
+        .await
+        .expect_err("again");
+    assert!(err.to_string().contains("panicked"), "{err}");
+}
+
+#[tokio::test]
+async fn a_cancelled_writer_is_skipped_and_the_committer_goes_on() {
+    let group = GroupCommit::new(Box::new(|| Ok(())));
+    let pool = Pool::new(1);
+    let ran = Arc::new(AtomicBool::new(false));
+    let r = Arc::clone(&ran);
+    // Queued, then dropped before any committer took it.
+    {
+        let mut queue = group.lock();
+        let (tx, rx) = oneshot::channel();
+        queue.writes.push_back((
+            Box::new(move || {
+                r.store(true, Ordering::SeqCst);
+                Ok(true)
+            }),
+            tx,
+        ));
+        drop(rx);
+    }
+    Arc::clone(&group).write(&pool, noop()).await.expect("ok");
+    assert!(!ran.load(Ordering::SeqCst), "applied a cancelled write");
+}
