@@ -13,10 +13,11 @@
 //! grows while it is being applied, and an idle store adds no wait; see
 //! [`GATHER_YIELDS`]), until the queue is empty or a group holds
 //! [`MAX_GROUP`] writes; then it runs ONE flush and answers
-//! every caller of the group. Whatever arrives during that flush forms the
-//! next group. A write therefore costs one hand-off to the committer and
-//! one wake-up of its caller, and a flush (with sled 0.34, a wake-up of all
-//! of its idle I/O threads) is shared by the whole group.
+//! every caller of the group, all from one task on the callers' runtime
+//! ([`relay`]). Whatever arrives during that flush forms the next group. A
+//! group therefore costs one hand-off to the committer, one flush (with
+//! sled 0.34, a wake-up of all of its idle I/O threads) and one wake-up of
+//! the callers' executor, however many writes it holds.
 //!
 //! A write resolves only after the flush of its group: `Ok` when the write
 //! succeeded and that flush did; the flush's error otherwise, so nothing is
@@ -49,18 +50,20 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use livesession::store::StoreError;
+use tokio::runtime::Handle;
 use tokio::sync::oneshot;
 
 use crate::pool::Pool;
+
+mod relay;
+
+use relay::{FlushReply, Relay, WriteReply};
 
 /// The blocking durability barrier being shared.
 pub(crate) type FlushFn = Box<dyn Fn() -> Result<(), String> + Send + Sync>;
 
 /// A write to apply: its value (`bool`: what `delete` answers).
 pub(crate) type WriteFn = Box<dyn FnOnce() -> Result<bool, StoreError> + Send>;
-
-type WriteReply = oneshot::Sender<Result<bool, StoreError>>;
-type FlushReply = oneshot::Sender<Result<(), StoreError>>;
 
 /// How many times at most the committer yields its thread before a group's
 /// flush (or, without one, before answering it), so that the writers (on
@@ -111,6 +114,9 @@ struct Queue {
     flushes: Vec<FlushReply>,
     /// A committer job is submitted or running; it will take what is queued.
     running: bool,
+    /// The Tokio runtime of a caller queued since the committer last took
+    /// one: where the group's answers are sent from (see [`relay`]).
+    runtime: Option<Handle>,
     /// Length of `writes` at which abandoned writes are pruned (0: [`PRUNE_AT`]).
     prune_at: usize,
 }
@@ -166,6 +172,9 @@ impl GroupCommit {
     fn enqueue(self: &Arc<Self>, pool: &Pool, item: impl FnOnce(&mut Queue)) {
         let mut queue = self.lock();
         item(&mut queue);
+        if queue.runtime.is_none() {
+            queue.runtime = Handle::try_current().ok();
+        }
         if queue.running {
             return;
         }
@@ -176,6 +185,7 @@ impl GroupCommit {
             finished: false,
             group_writes: Vec::new(),
             group_flushes: Vec::new(),
+            runtime: None,
         };
         pool.submit(move || committer.run());
     }
@@ -227,6 +237,8 @@ struct Committer {
     finished: bool,
     group_writes: Vec<(WriteReply, Result<bool, StoreError>)>,
     group_flushes: Vec<FlushReply>,
+    /// Where this group's answers are sent from.
+    runtime: Option<Handle>,
 }
 
 impl Committer {
@@ -257,6 +269,9 @@ impl Committer {
                         continue;
                     }
                     yielded = false;
+                    if self.runtime.is_none() {
+                        self.runtime = queue.runtime.take();
+                    }
                     if queue.writes.is_empty() || full {
                         // Flush callers taken here are covered: the flush
                         // begins after their call.
@@ -299,16 +314,21 @@ impl Committer {
                 }
                 _ => Ok(()),
             };
-            for (reply, result) in self.group_writes.drain(..) {
-                let result = match (&flushed, result) {
-                    (Err(e), Ok(_)) => Err(flush_failed(e)),
-                    (_, result) => result,
-                };
-                let _ = reply.send(result);
-            }
-            for reply in self.group_flushes.drain(..) {
-                let _ = reply.send(flushed.clone().map_err(|e| flush_failed(&e)));
-            }
+            // One wake-up of the callers' executor for the whole group.
+            let writes = self
+                .group_writes
+                .drain(..)
+                .map(|(reply, result)| match (&flushed, result) {
+                    (Err(e), Ok(_)) => (reply, Err(flush_failed(e))),
+                    (_, result) => (reply, result),
+                })
+                .collect();
+            let flushes = self
+                .group_flushes
+                .drain(..)
+                .map(|reply| (reply, flushed.clone().map_err(|e| flush_failed(&e))))
+                .collect();
+            Relay::new(writes, flushes).send_on(self.runtime.take());
         }
     }
 }

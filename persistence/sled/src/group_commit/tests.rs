@@ -305,3 +305,84 @@ async fn a_cancelled_writer_is_skipped_and_the_committer_goes_on() {
     Arc::clone(&group).write(&pool, noop()).await.expect("ok");
     assert!(!ran.load(Ordering::SeqCst), "applied a cancelled write");
 }
+
+/// Queues a write with its reply channel held here, as a caller of `write`
+/// would; its group's answers are to be sent from `runtime`.
+fn queue_held(
+    group: &Arc<GroupCommit>,
+    runtime: &tokio::runtime::Runtime,
+) -> oneshot::Receiver<Result<bool, StoreError>> {
+    let (tx, rx) = oneshot::channel();
+    let mut queue = group.lock();
+    queue.writes.push_back((noop(), tx));
+    queue.runtime = Some(runtime.handle().clone());
+    rx
+}
+
+/// Waits until the committer has answered its groups and stopped.
+async fn committer_done(group: &Arc<GroupCommit>) {
+    for _ in 0..10_000 {
+        if !group.lock().running {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    }
+    panic!("the committer did not finish");
+}
+
+/// A runtime whose tasks run only when the test drives it.
+fn idle_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_is_answered_by_one_task_on_its_callers_runtime() {
+    let (gate, entered, release) = gated();
+    let group = group_on(&gate);
+    let pool = Arc::new(Pool::new(2));
+    let first = stalled(&group, &pool, entered).await;
+    let callers = idle_runtime();
+    let mut held: Vec<_> = (0..3).map(|_| queue_held(&group, &callers)).collect();
+    release.send(()).expect("release first");
+    release.send(()).expect("release second");
+    first.await.expect("join").expect("first");
+    committer_done(&group).await;
+    // Flushed, but not answered from the committer's thread: the answers
+    // wait for the task spawned on the callers' runtime.
+    for rx in &mut held {
+        assert!(
+            matches!(rx.try_recv(), Err(oneshot::error::TryRecvError::Empty)),
+            "answered from the committer's thread"
+        );
+    }
+    // One turn of that runtime answers them all.
+    tokio::task::spawn_blocking(move || callers.block_on(tokio::task::yield_now()))
+        .await
+        .expect("join");
+    for rx in &mut held {
+        assert!(rx.try_recv().expect("answered").expect("write"));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_whose_runtime_shuts_down_is_still_answered() {
+    let (gate, entered, release) = gated();
+    let group = group_on(&gate);
+    let pool = Arc::new(Pool::new(2));
+    let first = stalled(&group, &pool, entered).await;
+    let callers = idle_runtime();
+    let mut held: Vec<_> = (0..3).map(|_| queue_held(&group, &callers)).collect();
+    release.send(()).expect("release first");
+    release.send(()).expect("release second");
+    first.await.expect("join").expect("first");
+    committer_done(&group).await;
+    // The task that holds the answers never runs: shutting down drops it.
+    tokio::task::spawn_blocking(move || drop(callers))
+        .await
+        .expect("join");
+    for rx in &mut held {
+        assert!(rx.try_recv().expect("answered").expect("write"));
+    }
+}
