@@ -173,7 +173,7 @@ impl GroupCommit {
         let mut queue = self.lock();
         item(&mut queue);
         if queue.runtime.is_none() {
-            queue.runtime = Handle::try_current().ok();
+            queue.runtime = relay::callers_runtime();
         }
         if queue.running {
             return;

@@ -10,16 +10,29 @@
 //! and the callers are woken from the executor's own thread, where waking a
 //! task costs no switch.
 //!
-//! Nothing depends on that task running: a relay that is dropped (its
-//! runtime is shutting down and drops the task, or there is no runtime to
-//! spawn on) sends its answers as it drops.
+//! Only a multi-thread runtime is used. A current-thread runtime's one
+//! thread may be the very thing blocked on the answers (a `Drop` that
+//! blocks on a store call), and then a task spawned there would never run;
+//! its callers are answered from the committer's thread, as they are
+//! outside Tokio. (A multi-thread runtime whose every worker blocks on the
+//! store at once has stopped running tasks altogether.) Nothing else
+//! depends on the task running: a relay that is dropped (its runtime is
+//! shutting down and drops the task) sends its answers as it drops.
 
 use livesession::store::StoreError;
-use tokio::runtime::Handle;
+use tokio::runtime::{Handle, RuntimeFlavor};
 use tokio::sync::oneshot;
 
 pub(crate) type WriteReply = oneshot::Sender<Result<bool, StoreError>>;
 pub(crate) type FlushReply = oneshot::Sender<Result<(), StoreError>>;
+
+/// The runtime a caller on this thread can be answered from: its
+/// multi-thread Tokio runtime, if it runs on one.
+pub(crate) fn callers_runtime() -> Option<Handle> {
+    Handle::try_current()
+        .ok()
+        .filter(|runtime| runtime.runtime_flavor() == RuntimeFlavor::MultiThread)
+}
 
 /// A group's answers not yet sent; dropping it sends them.
 pub(crate) struct Relay {

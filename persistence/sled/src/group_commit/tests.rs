@@ -386,3 +386,47 @@ async fn a_group_whose_runtime_shuts_down_is_still_answered() {
         assert!(rx.try_recv().expect("answered").expect("write"));
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writers_blocking_the_only_thread_of_their_runtime_are_still_answered() {
+    let (gate, entered, release) = gated();
+    let group = group_on(&gate);
+    let pool = Arc::new(Pool::new(2));
+    let first = stalled(&group, &pool, entered).await;
+    // Two writes from a current-thread runtime whose one thread then blocks
+    // until both are answered (as a `Drop` that blocks on a store call
+    // does): no task can run there until they are.
+    let (done_tx, done_rx) = mpsc::channel();
+    std::thread::spawn({
+        let (group, pool) = (Arc::clone(&group), Arc::clone(&pool));
+        move || {
+            let callers = tokio::runtime::Builder::new_current_thread()
+                .build()
+                .expect("runtime");
+            callers.block_on(async {
+                let both = futures::future::join(
+                    Arc::clone(&group).write(&pool, noop()),
+                    Arc::clone(&group).write(&pool, noop()),
+                );
+                let (a, b) = futures::executor::block_on(both);
+                let _ = done_tx.send(a.is_ok() && b.is_ok());
+            });
+        }
+    });
+    while group.lock().writes.len() < 2 {
+        tokio::task::yield_now().await;
+    }
+    release.send(()).expect("release first");
+    release.send(()).expect("release second");
+    first.await.expect("join").expect("first");
+    let answered = tokio::task::spawn_blocking(move || {
+        done_rx.recv_timeout(std::time::Duration::from_secs(10))
+    })
+    .await
+    .expect("join");
+    assert_eq!(
+        answered,
+        Ok(true),
+        "the group's answers waited for a task on the blocked runtime"
+    );
+}
