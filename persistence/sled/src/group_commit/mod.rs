@@ -13,11 +13,13 @@
 //! grows while it is being applied, and an idle store adds no wait; see
 //! [`GATHER_YIELDS`]), until the queue is empty or a group holds
 //! [`MAX_GROUP`] writes; then it runs ONE flush and answers
-//! every caller of the group, all from one task on the callers' runtime
-//! ([`relay`]). Whatever arrives during that flush forms the next group. A
-//! group therefore costs one hand-off to the committer, one flush (with
-//! sled 0.34, a wake-up of all of its idle I/O threads) and one wake-up of
-//! the callers' executor, however many writes it holds.
+//! every caller of the group: when they all run on a multi-thread Tokio
+//! runtime, from one task spawned there ([`relay`]), else one by one.
+//! Whatever arrives during that flush forms the next group. A group of
+//! callers on such a runtime therefore costs one hand-off to the
+//! committer, one flush (with sled 0.34, a wake-up of all of its idle I/O
+//! threads) and one wake-up of the callers' executor, however many writes
+//! it holds.
 //!
 //! A write resolves only after the flush of its group: `Ok` when the write
 //! succeeded and that flush did; the flush's error otherwise, so nothing is
@@ -50,14 +52,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use livesession::store::StoreError;
-use tokio::runtime::Handle;
 use tokio::sync::oneshot;
 
 use crate::pool::Pool;
 
 mod relay;
 
-use relay::{FlushReply, Relay, WriteReply};
+use relay::{AnswerFrom, FlushReply, Relay, Route, WriteReply};
 
 /// The blocking durability barrier being shared.
 pub(crate) type FlushFn = Box<dyn Fn() -> Result<(), String> + Send + Sync>;
@@ -110,13 +111,10 @@ pub(crate) struct GroupCommit {
 
 #[derive(Default)]
 struct Queue {
-    writes: VecDeque<(WriteFn, WriteReply)>,
-    flushes: Vec<FlushReply>,
+    writes: VecDeque<(WriteFn, WriteReply, AnswerFrom)>,
+    flushes: Vec<(FlushReply, AnswerFrom)>,
     /// A committer job is submitted or running; it will take what is queued.
     running: bool,
-    /// The Tokio runtime of a caller queued since the committer last took
-    /// one: where the group's answers are sent from (see [`relay`]).
-    runtime: Option<Handle>,
     /// Length of `writes` at which abandoned writes are pruned (0: [`PRUNE_AT`]).
     prune_at: usize,
 }
@@ -172,9 +170,6 @@ impl GroupCommit {
     fn enqueue(self: &Arc<Self>, pool: &Pool, item: impl FnOnce(&mut Queue)) {
         let mut queue = self.lock();
         item(&mut queue);
-        if queue.runtime.is_none() {
-            queue.runtime = relay::callers_runtime();
-        }
         if queue.running {
             return;
         }
@@ -185,7 +180,7 @@ impl GroupCommit {
             finished: false,
             group_writes: Vec::new(),
             group_flushes: Vec::new(),
-            runtime: None,
+            route: Route::default(),
         };
         pool.submit(move || committer.run());
     }
@@ -198,16 +193,17 @@ impl GroupCommit {
         write: WriteFn,
     ) -> Result<bool, StoreError> {
         let (tx, rx) = oneshot::channel();
+        let from = relay::callers_runtime();
         let mut refused = None;
         self.enqueue(pool, |queue| {
             if queue.writes.len() >= queue.prune_at.max(PRUNE_AT) {
-                queue.writes.retain(|(_, reply)| !reply.is_closed());
+                queue.writes.retain(|(_, reply, _)| !reply.is_closed());
                 queue.prune_at = queue.writes.len() * 2;
             }
             if queue.writes.len() >= self.max_waiting {
                 refused = Some(queue.writes.len());
             } else {
-                queue.writes.push_back((write, tx));
+                queue.writes.push_back((write, tx, from));
             }
         });
         if let Some(waiting) = refused {
@@ -223,7 +219,8 @@ impl GroupCommit {
             return Ok(());
         }
         let (tx, rx) = oneshot::channel();
-        self.enqueue(pool, |queue| queue.flushes.push(tx));
+        let from = relay::callers_runtime();
+        self.enqueue(pool, |queue| queue.flushes.push((tx, from)));
         rx.await.map_err(|_| abandoned())?
     }
 }
@@ -238,7 +235,7 @@ struct Committer {
     group_writes: Vec<(WriteReply, Result<bool, StoreError>)>,
     group_flushes: Vec<FlushReply>,
     /// Where this group's answers are sent from.
-    runtime: Option<Handle>,
+    route: Route,
 }
 
 impl Committer {
@@ -269,13 +266,13 @@ impl Committer {
                         continue;
                     }
                     yielded = false;
-                    if self.runtime.is_none() {
-                        self.runtime = queue.runtime.take();
-                    }
                     if queue.writes.is_empty() || full {
                         // Flush callers taken here are covered: the flush
                         // begins after their call.
-                        self.group_flushes.append(&mut queue.flushes);
+                        for (reply, from) in queue.flushes.drain(..) {
+                            self.route.add(from);
+                            self.group_flushes.push(reply);
+                        }
                         if self.group_writes.is_empty() && self.group_flushes.is_empty() {
                             queue.running = false;
                             self.finished = true;
@@ -288,11 +285,12 @@ impl Committer {
                     let n = queue.writes.len().min(room);
                     queue.writes.drain(..n).collect::<Vec<_>>()
                 };
-                for (write, reply) in taken {
+                for (write, reply, from) in taken {
                     if reply.is_closed() {
                         // The caller gave up (a deadline passed) before it started.
                         continue;
                     }
+                    self.route.add(from);
                     let result = catch_unwind(AssertUnwindSafe(write))
                         .unwrap_or_else(|_| Err(StoreError::backend("a sled write panicked")));
                     self.group.applied.fetch_add(1, Ordering::SeqCst);
@@ -328,7 +326,7 @@ impl Committer {
                 .drain(..)
                 .map(|reply| (reply, flushed.clone().map_err(|e| flush_failed(&e))))
                 .collect();
-            Relay::new(writes, flushes).send_on(self.runtime.take());
+            Relay::new(writes, flushes).send_on(self.route.take());
         }
     }
 }

@@ -10,14 +10,16 @@
 //! and the callers are woken from the executor's own thread, where waking a
 //! task costs no switch.
 //!
-//! Only a multi-thread runtime is used. A current-thread runtime's one
-//! thread may be the very thing blocked on the answers (a `Drop` that
-//! blocks on a store call), and then a task spawned there would never run;
-//! its callers are answered from the committer's thread, as they are
-//! outside Tokio. (A multi-thread runtime whose every worker blocks on the
-//! store at once has stopped running tasks altogether.) Nothing else
-//! depends on the task running: a relay that is dropped (its runtime is
-//! shutting down and drops the task) sends its answers as it drops.
+//! Only a runtime with several worker threads is used, and only when every
+//! caller of the group runs on one (the first caller's is used). A runtime
+//! with one thread may have it blocked on the very answers (a `Drop` that
+//! blocks on a store call), and a task spawned there would never run; a
+//! group with such a caller, or one outside Tokio, or with a single caller,
+//! is answered from the committer's thread, one send per caller, as
+//! before. The same block on *every* worker of a larger runtime at once
+//! would hang it too; a runtime so blocked runs none of its other tasks
+//! either. A relay whose task is dropped unrun (its runtime is shutting
+//! down) sends its answers as it drops.
 
 use livesession::store::StoreError;
 use tokio::runtime::{Handle, RuntimeFlavor};
@@ -26,12 +28,45 @@ use tokio::sync::oneshot;
 pub(crate) type WriteReply = oneshot::Sender<Result<bool, StoreError>>;
 pub(crate) type FlushReply = oneshot::Sender<Result<(), StoreError>>;
 
-/// The runtime a caller on this thread can be answered from: its
-/// multi-thread Tokio runtime, if it runs on one.
-pub(crate) fn callers_runtime() -> Option<Handle> {
-    Handle::try_current()
-        .ok()
-        .filter(|runtime| runtime.runtime_flavor() == RuntimeFlavor::MultiThread)
+/// Where a caller can be answered from: a Tokio runtime, or `None`: only
+/// directly, from the committer's thread.
+pub(crate) type AnswerFrom = Option<Handle>;
+
+/// Where a caller on this thread can be answered from: its Tokio runtime if
+/// that has several worker threads (see the module docs).
+pub(crate) fn callers_runtime() -> AnswerFrom {
+    Handle::try_current().ok().filter(|runtime| {
+        runtime.runtime_flavor() == RuntimeFlavor::MultiThread
+            && runtime.metrics().num_workers() > 1
+    })
+}
+
+/// Where a group's answers are sent from, built up caller by caller: a
+/// runtime every caller can be answered from, else directly.
+#[derive(Default)]
+pub(crate) struct Route {
+    runtime: Option<Handle>,
+    direct: bool,
+}
+
+impl Route {
+    /// Adds a caller of the group.
+    pub(crate) fn add(&mut self, from: AnswerFrom) {
+        match from {
+            Some(runtime) if !self.direct => {
+                self.runtime.get_or_insert(runtime);
+            }
+            _ => {
+                self.direct = true;
+                self.runtime = None;
+            }
+        }
+    }
+
+    /// The group's route; starts the next group's afresh.
+    pub(crate) fn take(&mut self) -> AnswerFrom {
+        std::mem::take(self).runtime
+    }
 }
 
 /// A group's answers not yet sent; dropping it sends them.

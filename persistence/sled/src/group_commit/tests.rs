@@ -60,7 +60,7 @@ async fn a_lone_write_waits_one_yield_so_a_write_queued_meanwhile_shares_its_flu
     // While the committer gives way, a second writer's write arrives
     // (queued by the hook, so it lands exactly then).
     let (tx, second) = oneshot::channel();
-    let mut pending = Some((noop(), tx));
+    let mut pending = Some((noop(), tx, None));
     let queue_of = Arc::downgrade(&group);
     *group.on_yield.lock().unwrap() = Some(Box::new(move || {
         if let (Some(entry), Some(group)) = (pending.take(), queue_of.upgrade()) {
@@ -149,7 +149,7 @@ async fn abandoned_writes_are_pruned_while_a_flush_stalls() {
     for _ in 0..PRUNE_AT {
         let (tx, rx) = oneshot::channel();
         drop(rx);
-        group.lock().writes.push_back((noop(), tx));
+        group.lock().writes.push_back((noop(), tx, None));
     }
     let live = tokio::spawn({
         let (group, pool) = (Arc::clone(&group), Arc::clone(&pool));
@@ -299,6 +299,7 @@ async fn a_cancelled_writer_is_skipped_and_the_committer_goes_on() {
                 Ok(true)
             }),
             tx,
+            None,
         ));
         drop(rx);
     }
@@ -307,15 +308,18 @@ async fn a_cancelled_writer_is_skipped_and_the_committer_goes_on() {
 }
 
 /// Queues a write with its reply channel held here, as a caller of `write`
-/// would; its group's answers are to be sent from `runtime`.
+/// would; its group's answers are to be sent from `runtime` (here a
+/// current-thread one, which `write` never picks, so the test decides when
+/// it runs).
 fn queue_held(
     group: &Arc<GroupCommit>,
     runtime: &tokio::runtime::Runtime,
 ) -> oneshot::Receiver<Result<bool, StoreError>> {
     let (tx, rx) = oneshot::channel();
     let mut queue = group.lock();
-    queue.writes.push_back((noop(), tx));
-    queue.runtime = Some(runtime.handle().clone());
+    queue
+        .writes
+        .push_back((noop(), tx, Some(runtime.handle().clone())));
     rx
 }
 
@@ -337,18 +341,28 @@ fn idle_runtime() -> tokio::runtime::Runtime {
         .expect("runtime")
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_group_is_answered_by_one_task_on_its_callers_runtime() {
+/// Three writes queued behind a stalled first group, their answers to be
+/// sent from `callers` (driven only when the test does); returns once both
+/// groups are flushed and the committer has stopped.
+async fn answered_on(
+    callers: &tokio::runtime::Runtime,
+) -> Vec<oneshot::Receiver<Result<bool, StoreError>>> {
     let (gate, entered, release) = gated();
     let group = group_on(&gate);
     let pool = Arc::new(Pool::new(2));
     let first = stalled(&group, &pool, entered).await;
-    let callers = idle_runtime();
-    let mut held: Vec<_> = (0..3).map(|_| queue_held(&group, &callers)).collect();
+    let held = (0..3).map(|_| queue_held(&group, callers)).collect();
     release.send(()).expect("release first");
     release.send(()).expect("release second");
     first.await.expect("join").expect("first");
     committer_done(&group).await;
+    held
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_is_answered_by_one_task_on_its_callers_runtime() {
+    let callers = idle_runtime();
+    let mut held = answered_on(&callers).await;
     // Flushed, but not answered from the committer's thread: the answers
     // wait for the task spawned on the callers' runtime.
     for rx in &mut held {
@@ -357,6 +371,11 @@ async fn a_group_is_answered_by_one_task_on_its_callers_runtime() {
             "answered from the committer's thread"
         );
     }
+    assert_eq!(
+        callers.metrics().num_alive_tasks(),
+        1,
+        "one task for the group's three answers"
+    );
     // One turn of that runtime answers them all.
     tokio::task::spawn_blocking(move || callers.block_on(tokio::task::yield_now()))
         .await
@@ -368,16 +387,8 @@ async fn a_group_is_answered_by_one_task_on_its_callers_runtime() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_group_whose_runtime_shuts_down_is_still_answered() {
-    let (gate, entered, release) = gated();
-    let group = group_on(&gate);
-    let pool = Arc::new(Pool::new(2));
-    let first = stalled(&group, &pool, entered).await;
     let callers = idle_runtime();
-    let mut held: Vec<_> = (0..3).map(|_| queue_held(&group, &callers)).collect();
-    release.send(()).expect("release first");
-    release.send(()).expect("release second");
-    first.await.expect("join").expect("first");
-    committer_done(&group).await;
+    let mut held = answered_on(&callers).await;
     // The task that holds the answers never runs: shutting down drops it.
     tokio::task::spawn_blocking(move || drop(callers))
         .await
@@ -387,23 +398,21 @@ async fn a_group_whose_runtime_shuts_down_is_still_answered() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn writers_blocking_the_only_thread_of_their_runtime_are_still_answered() {
-    let (gate, entered, release) = gated();
-    let group = group_on(&gate);
-    let pool = Arc::new(Pool::new(2));
-    let first = stalled(&group, &pool, entered).await;
-    // Two writes from a current-thread runtime whose one thread then blocks
-    // until both are answered (as a `Drop` that blocks on a store call
-    // does): no task can run there until they are.
+/// Starts two writes from a task on `callers` that then blocks its thread
+/// until both are answered (as a `Drop` that blocks on a store call does);
+/// the receiver gets whether both succeeded.
+fn writes_blocking_their_thread(
+    group: &Arc<GroupCommit>,
+    pool: &Arc<Pool>,
+    callers: tokio::runtime::Builder,
+) -> mpsc::Receiver<bool> {
     let (done_tx, done_rx) = mpsc::channel();
-    std::thread::spawn({
-        let (group, pool) = (Arc::clone(&group), Arc::clone(&pool));
-        move || {
-            let callers = tokio::runtime::Builder::new_current_thread()
-                .build()
-                .expect("runtime");
-            callers.block_on(async {
+    let (group, pool) = (Arc::clone(group), Arc::clone(pool));
+    let mut callers = callers;
+    std::thread::spawn(move || {
+        let callers = callers.build().expect("runtime");
+        callers.block_on(async move {
+            let blocked = tokio::spawn(async move {
                 let both = futures::future::join(
                     Arc::clone(&group).write(&pool, noop()),
                     Arc::clone(&group).write(&pool, noop()),
@@ -411,22 +420,79 @@ async fn writers_blocking_the_only_thread_of_their_runtime_are_still_answered() 
                 let (a, b) = futures::executor::block_on(both);
                 let _ = done_tx.send(a.is_ok() && b.is_ok());
             });
-        }
+            let _ = blocked.await;
+        });
     });
-    while group.lock().writes.len() < 2 {
+    done_rx
+}
+
+/// Waits (off the runtime) up to 10 s for what `writes_blocking_their_thread` reports.
+async fn answered_within_10_s(done: mpsc::Receiver<bool>) -> Result<bool, mpsc::RecvTimeoutError> {
+    tokio::task::spawn_blocking(move || done.recv_timeout(std::time::Duration::from_secs(10)))
+        .await
+        .expect("join")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writers_blocking_the_only_thread_of_their_runtime_are_still_answered() {
+    let one_thread = [
+        (
+            "current-thread",
+            tokio::runtime::Builder::new_current_thread(),
+        ),
+        ("one-worker multi-thread", {
+            let mut b = tokio::runtime::Builder::new_multi_thread();
+            b.worker_threads(1);
+            b
+        }),
+    ];
+    for (kind, callers) in one_thread {
+        let (gate, entered, release) = gated();
+        let group = group_on(&gate);
+        let pool = Arc::new(Pool::new(2));
+        let first = stalled(&group, &pool, entered).await;
+        let done = writes_blocking_their_thread(&group, &pool, callers);
+        while group.lock().writes.len() < 2 {
+            tokio::task::yield_now().await;
+        }
+        release.send(()).expect("release first");
+        release.send(()).expect("release second");
+        first.await.expect("join").expect("first");
+        assert_eq!(
+            answered_within_10_s(done).await,
+            Ok(true),
+            "{kind}: the group's answers waited for a task on the blocked runtime"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_with_one_blocked_caller_is_answered_directly() {
+    // This test's runtime (two workers) could run the answers' task, but
+    // the group also holds two writers blocking a current-thread runtime.
+    let (gate, entered, release) = gated();
+    let group = group_on(&gate);
+    let pool = Arc::new(Pool::new(2));
+    let first = stalled(&group, &pool, entered).await;
+    let unblocked = tokio::spawn({
+        let (group, pool) = (Arc::clone(&group), Arc::clone(&pool));
+        async move { group.write(&pool, noop()).await }
+    });
+    while group.lock().writes.is_empty() {
+        tokio::task::yield_now().await;
+    }
+    let done =
+        writes_blocking_their_thread(&group, &pool, tokio::runtime::Builder::new_current_thread());
+    while group.lock().writes.len() < 3 {
         tokio::task::yield_now().await;
     }
     release.send(()).expect("release first");
     release.send(()).expect("release second");
     first.await.expect("join").expect("first");
-    let answered = tokio::task::spawn_blocking(move || {
-        done_rx.recv_timeout(std::time::Duration::from_secs(10))
-    })
-    .await
-    .expect("join");
+    unblocked.await.expect("join").expect("unblocked write");
     assert_eq!(
-        answered,
+        answered_within_10_s(done).await,
         Ok(true),
-        "the group's answers waited for a task on the blocked runtime"
+        "the blocked callers' answers waited for a task on their runtime"
     );
 }

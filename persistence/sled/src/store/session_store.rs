@@ -1,6 +1,6 @@
 //! The [`SessionStore`] impl: encoding on the calling task, sled calls on
 //! the store's threads; writes go through the group commit
-//! (`group_commit.rs`), and with [`Durability::Sync`] flushes too.
+//! (`group_commit/`), and with [`Durability::Sync`] flushes too.
 
 use std::sync::Arc;
 
@@ -134,7 +134,7 @@ impl SledStore {
     }
 
     /// Runs `op`, a write that leaves `value` under `k` (`None`: no record),
-    /// in the next group of the group commit (see `group_commit.rs`): with
+    /// in the next group of the group commit (see `group_commit/`): with
     /// [`Durability::Sync`] it answers once that group is flushed; with
     /// [`Durability::Periodic`] once it is applied.
     async fn write_record(
