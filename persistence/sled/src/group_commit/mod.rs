@@ -58,7 +58,7 @@ use crate::pool::Pool;
 
 mod relay;
 
-use relay::{AnswerFrom, FlushReply, Relay, Route, WriteReply};
+use relay::{AnswerFrom, FlushReply, Pending, Relay, Route, WriteReply};
 
 /// The blocking durability barrier being shared.
 pub(crate) type FlushFn = Box<dyn Fn() -> Result<(), String> + Send + Sync>;
@@ -76,6 +76,11 @@ pub(crate) type WriteFn = Box<dyn FnOnce() -> Result<bool, StoreError> + Send>;
 /// owner batch) holds a single change. With nothing else to run, a yield
 /// returns at once.
 const GATHER_YIELDS: u32 = 16;
+
+/// How many times at most a committer with nothing left to do yields its
+/// thread for the task that sends its last group's answers (see [`relay`])
+/// to run, before it sends them itself and ends.
+const EXIT_YIELDS: u32 = 8;
 
 /// Most writes applied before the group's flush begins, so that a steady
 /// stream of writes cannot postpone it indefinitely.
@@ -181,6 +186,7 @@ impl GroupCommit {
             group_writes: Vec::new(),
             group_flushes: Vec::new(),
             route: Route::default(),
+            pending: None,
         };
         pool.submit(move || committer.run());
     }
@@ -236,6 +242,9 @@ struct Committer {
     group_flushes: Vec<FlushReply>,
     /// Where this group's answers are sent from.
     route: Route,
+    /// The previous group's answers, if a task on its callers' runtime is
+    /// to send them and may not have yet.
+    pending: Option<Pending>,
 }
 
 impl Committer {
@@ -274,6 +283,13 @@ impl Committer {
                             self.group_flushes.push(reply);
                         }
                         if self.group_writes.is_empty() && self.group_flushes.is_empty() {
+                            if let Some(pending) = self.pending.take() {
+                                // The last group's answers are sent before
+                                // this job ends; then look again.
+                                drop(queue);
+                                pending.await_task_or_send(EXIT_YIELDS);
+                                continue;
+                            }
                             queue.running = false;
                             self.finished = true;
                             return;
@@ -326,7 +342,10 @@ impl Committer {
                 .drain(..)
                 .map(|reply| (reply, flushed.clone().map_err(|e| flush_failed(&e))))
                 .collect();
-            Relay::new(writes, flushes).send_on(self.route.take());
+            if let Some(previous) = self.pending.take() {
+                previous.send_unless_sent();
+            }
+            self.pending = Relay::new(writes, flushes).send_on(self.route.take());
         }
     }
 }
@@ -345,6 +364,9 @@ impl Drop for Committer {
         drop((writes, flushes));
         self.group_writes.clear();
         self.group_flushes.clear();
+        if let Some(pending) = self.pending.take() {
+            pending.send_unless_sent();
+        }
     }
 }
 

@@ -323,17 +323,6 @@ fn queue_held(
     rx
 }
 
-/// Waits until the committer has answered its groups and stopped.
-async fn committer_done(group: &Arc<GroupCommit>) {
-    for _ in 0..10_000 {
-        if !group.lock().running {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
-    }
-    panic!("the committer did not finish");
-}
-
 /// A runtime whose tasks run only when the test drives it.
 fn idle_runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
@@ -341,30 +330,59 @@ fn idle_runtime() -> tokio::runtime::Runtime {
         .expect("runtime")
 }
 
-/// Three writes queued behind a stalled first group, their answers to be
-/// sent from `callers` (driven only when the test does); returns once both
-/// groups are flushed and the committer has stopped.
-async fn answered_on(
-    callers: &tokio::runtime::Runtime,
-) -> Vec<oneshot::Receiver<Result<bool, StoreError>>> {
+/// The committer with a group's answers handed to a task on `callers`, and
+/// stalled in the next group's flush, so it cannot send them itself yet.
+struct Relayed {
+    /// The three writes of the relayed group, not yet answered.
+    held: Vec<oneshot::Receiver<Result<bool, StoreError>>>,
+    /// The write of the group whose flush is stalled.
+    third: tokio::task::JoinHandle<Result<bool, StoreError>>,
+    release: mpsc::Sender<()>,
+}
+
+async fn relayed_to(callers: &tokio::runtime::Runtime) -> Relayed {
     let (gate, entered, release) = gated();
     let group = group_on(&gate);
     let pool = Arc::new(Pool::new(2));
-    let first = stalled(&group, &pool, entered).await;
+    let write = |group: &Arc<GroupCommit>| {
+        let (group, pool) = (Arc::clone(group), Arc::clone(&pool));
+        tokio::spawn(async move { group.write(&pool, noop()).await })
+    };
+    let next_flush = |entered: mpsc::Receiver<()>| {
+        tokio::task::spawn_blocking(move || {
+            entered.recv().expect("a flush");
+            entered
+        })
+    };
+    let first = write(&group);
+    let entered = next_flush(entered).await.expect("join");
     let held = (0..3).map(|_| queue_held(&group, callers)).collect();
-    release.send(()).expect("release first");
-    release.send(()).expect("release second");
+    release.send(()).expect("release the first flush");
     first.await.expect("join").expect("first");
-    committer_done(&group).await;
-    held
+    let entered = next_flush(entered).await.expect("join");
+    let third = write(&group);
+    while group.lock().writes.is_empty() {
+        tokio::task::yield_now().await;
+    }
+    release.send(()).expect("release the held writes' flush");
+    next_flush(entered).await.expect("join");
+    Relayed {
+        held,
+        third,
+        release,
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_group_is_answered_by_one_task_on_its_callers_runtime() {
     let callers = idle_runtime();
-    let mut held = answered_on(&callers).await;
+    let Relayed {
+        mut held,
+        third,
+        release,
+    } = relayed_to(&callers).await;
     // Flushed, but not answered from the committer's thread: the answers
-    // wait for the task spawned on the callers' runtime.
+    // wait for the one task spawned on the callers' runtime.
     for rx in &mut held {
         assert!(
             matches!(rx.try_recv(), Err(oneshot::error::TryRecvError::Empty)),
@@ -383,12 +401,18 @@ async fn a_group_is_answered_by_one_task_on_its_callers_runtime() {
     for rx in &mut held {
         assert!(rx.try_recv().expect("answered").expect("write"));
     }
+    release.send(()).expect("release the third flush");
+    third.await.expect("join").expect("third");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_group_whose_runtime_shuts_down_is_still_answered() {
     let callers = idle_runtime();
-    let mut held = answered_on(&callers).await;
+    let Relayed {
+        mut held,
+        third,
+        release,
+    } = relayed_to(&callers).await;
     // The task that holds the answers never runs: shutting down drops it.
     tokio::task::spawn_blocking(move || drop(callers))
         .await
@@ -396,6 +420,28 @@ async fn a_group_whose_runtime_shuts_down_is_still_answered() {
     for rx in &mut held {
         assert!(rx.try_recv().expect("answered").expect("write"));
     }
+    release.send(()).expect("release the third flush");
+    third.await.expect("join").expect("third");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_whose_task_has_not_run_are_sent_with_the_next_group() {
+    let callers = idle_runtime();
+    let Relayed {
+        mut held,
+        third,
+        release,
+    } = relayed_to(&callers).await;
+    // The callers' runtime never runs: the committer answers the next group
+    // and sends what the task has not.
+    release.send(()).expect("release the third flush");
+    third.await.expect("join").expect("third");
+    for rx in &mut held {
+        assert!(rx.try_recv().expect("answered").expect("write"));
+    }
+    tokio::task::spawn_blocking(move || drop(callers))
+        .await
+        .expect("join");
 }
 
 /// Starts two writes from a task on `callers` that then blocks its thread
@@ -464,35 +510,4 @@ async fn writers_blocking_the_only_thread_of_their_runtime_are_still_answered() 
             "{kind}: the group's answers waited for a task on the blocked runtime"
         );
     }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_group_with_one_blocked_caller_is_answered_directly() {
-    // This test's runtime (two workers) could run the answers' task, but
-    // the group also holds two writers blocking a current-thread runtime.
-    let (gate, entered, release) = gated();
-    let group = group_on(&gate);
-    let pool = Arc::new(Pool::new(2));
-    let first = stalled(&group, &pool, entered).await;
-    let unblocked = tokio::spawn({
-        let (group, pool) = (Arc::clone(&group), Arc::clone(&pool));
-        async move { group.write(&pool, noop()).await }
-    });
-    while group.lock().writes.is_empty() {
-        tokio::task::yield_now().await;
-    }
-    let done =
-        writes_blocking_their_thread(&group, &pool, tokio::runtime::Builder::new_current_thread());
-    while group.lock().writes.len() < 3 {
-        tokio::task::yield_now().await;
-    }
-    release.send(()).expect("release first");
-    release.send(()).expect("release second");
-    first.await.expect("join").expect("first");
-    unblocked.await.expect("join").expect("unblocked write");
-    assert_eq!(
-        answered_within_10_s(done).await,
-        Ok(true),
-        "the blocked callers' answers waited for a task on their runtime"
-    );
 }
