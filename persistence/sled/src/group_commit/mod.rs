@@ -13,13 +13,12 @@
 //! grows while it is being applied, and an idle store adds no wait; see
 //! [`GATHER_YIELDS`]), until the queue is empty or a group holds
 //! [`MAX_GROUP`] writes; then it runs ONE flush and answers
-//! every caller of the group: when they all run on a multi-thread Tokio
-//! runtime, from one task spawned there ([`relay`]), else one by one.
+//! every caller of the group: when they all run on Tokio, from one task
+//! spawned on the first one's runtime ([`relay`]), else one by one.
 //! Whatever arrives during that flush forms the next group. A group of
-//! callers on such a runtime therefore costs one hand-off to the
-//! committer, one flush (with sled 0.34, a wake-up of all of its idle I/O
-//! threads) and one wake-up of the callers' executor, however many writes
-//! it holds.
+//! callers on one runtime therefore costs one hand-off to the committer,
+//! one flush (with sled 0.34, a wake-up of all of its idle I/O threads) and
+//! one wake-up of the callers' executor, however many writes it holds.
 //!
 //! A write resolves only after the flush of its group: `Ok` when the write
 //! succeeded and that flush did; the flush's error otherwise, so nothing is
@@ -41,7 +40,9 @@
 //!
 //! A caller that drops its future abandons its place: a queued write whose
 //! caller is gone is not applied, and a reply nobody waits for is dropped.
-//! The committer never waits for a caller. If the committer job never runs
+//! The committer never waits for a caller (before it ends, it yields its
+//! thread a few times for its last group's answering task, then sends what
+//! that task has not; see [`relay`]). If the committer job never runs
 //! or stops short (the store's threads are gone, a bug panics), every caller
 //! it holds or finds queued gets an error, and the next caller submits a new
 //! committer.
@@ -79,7 +80,7 @@ const GATHER_YIELDS: u32 = 16;
 
 /// How many times at most a committer with nothing left to do yields its
 /// thread for the task that sends its last group's answers (see [`relay`])
-/// to run, before it sends them itself and ends.
+/// to run, before it sends them itself and looks at the queue once more.
 const EXIT_YIELDS: u32 = 8;
 
 /// Most writes applied before the group's flush begins, so that a steady
@@ -313,6 +314,11 @@ impl Committer {
                     self.group_writes.push((reply, result));
                 }
             }
+            // The previous group's answers, if its task has not sent them
+            // yet: before this flush, however long it takes.
+            if let Some(previous) = self.pending.take() {
+                previous.send_unless_sent();
+            }
             // One flush for the group, if anything needs it.
             let needed = !self.group_flushes.is_empty()
                 || self.group_writes.iter().any(|(_, result)| result.is_ok());
@@ -342,9 +348,6 @@ impl Committer {
                 .drain(..)
                 .map(|reply| (reply, flushed.clone().map_err(|e| flush_failed(&e))))
                 .collect();
-            if let Some(previous) = self.pending.take() {
-                previous.send_unless_sent();
-            }
             self.pending = Relay::new(writes, flushes).send_on(self.route.take());
         }
     }

@@ -16,9 +16,11 @@
 //! `Drop` that blocks on a store call, on a current-thread or one-worker
 //! runtime) would never run it. The answers sit in a slot that the task and
 //! the committer both may empty, whichever comes first ([`Pending`]): the
-//! committer sends them itself when it answers its next group, and before
+//! committer sends them itself before its next group's flush, and before
 //! it ends it yields its thread a few times for the task to run, then sends
-//! what is still there. A relay whose task is dropped unrun (its runtime is
+//! what is still there. (So when it does, a later group can be answered
+//! before an earlier one whose task is still sending; each caller's own
+//! writes are answered in order all the same.) A relay whose task is dropped unrun (its runtime is
 //! shutting down) sends its answers as it drops.
 
 use livesession::store::StoreError;

@@ -308,9 +308,8 @@ async fn a_cancelled_writer_is_skipped_and_the_committer_goes_on() {
 }
 
 /// Queues a write with its reply channel held here, as a caller of `write`
-/// would; its group's answers are to be sent from `runtime` (here a
-/// current-thread one, which `write` never picks, so the test decides when
-/// it runs).
+/// would; its group's answers are to be sent from `runtime` (here an idle
+/// one, so that the test decides when its tasks run).
 fn queue_held(
     group: &Arc<GroupCommit>,
     runtime: &tokio::runtime::Runtime,
@@ -331,12 +330,18 @@ fn idle_runtime() -> tokio::runtime::Runtime {
 }
 
 /// The committer with a group's answers handed to a task on `callers`, and
-/// stalled in the next group's flush, so it cannot send them itself yet.
+/// held (in a test hook) just before it would send them itself: it has
+/// taken the next group and is about to flush it.
 struct Relayed {
     /// The three writes of the relayed group, not yet answered.
     held: Vec<oneshot::Receiver<Result<bool, StoreError>>>,
-    /// The write of the group whose flush is stalled.
+    /// The write of the next group.
     third: tokio::task::JoinHandle<Result<bool, StoreError>>,
+    /// Lets the committer go on to the next group's flush.
+    resume: mpsc::Sender<()>,
+    /// Reports when that flush has begun.
+    entered: mpsc::Receiver<()>,
+    /// Lets that flush finish.
     release: mpsc::Sender<()>,
 }
 
@@ -344,6 +349,18 @@ async fn relayed_to(callers: &tokio::runtime::Runtime) -> Relayed {
     let (gate, entered, release) = gated();
     let group = group_on(&gate);
     let pool = Arc::new(Pool::new(2));
+    // Each group here gathers with one yield; the third group's holds the
+    // committer until the test resumes it.
+    let (at_third_tx, at_third) = mpsc::channel();
+    let (resume, resume_rx) = mpsc::channel::<()>();
+    let mut yields = 0;
+    *group.on_yield.lock().unwrap() = Some(Box::new(move || {
+        yields += 1;
+        if yields == 3 {
+            let _ = at_third_tx.send(());
+            let _ = resume_rx.recv();
+        }
+    }));
     let write = |group: &Arc<GroupCommit>| {
         let (group, pool) = (Arc::clone(group), Arc::clone(&pool));
         tokio::spawn(async move { group.write(&pool, noop()).await })
@@ -365,25 +382,32 @@ async fn relayed_to(callers: &tokio::runtime::Runtime) -> Relayed {
         tokio::task::yield_now().await;
     }
     release.send(()).expect("release the held writes' flush");
-    next_flush(entered).await.expect("join");
+    tokio::task::spawn_blocking(move || at_third.recv().expect("the third group's yield"))
+        .await
+        .expect("join");
     Relayed {
         held,
         third,
+        resume,
+        entered,
         release,
     }
+}
+
+/// Lets the committer flush the third group and waits for its write.
+async fn finish(relayed: Relayed) {
+    relayed.resume.send(()).expect("resume");
+    relayed.release.send(()).expect("release the third flush");
+    relayed.third.await.expect("join").expect("third");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_group_is_answered_by_one_task_on_its_callers_runtime() {
     let callers = idle_runtime();
-    let Relayed {
-        mut held,
-        third,
-        release,
-    } = relayed_to(&callers).await;
+    let mut relayed = relayed_to(&callers).await;
     // Flushed, but not answered from the committer's thread: the answers
     // wait for the one task spawned on the callers' runtime.
-    for rx in &mut held {
+    for rx in &mut relayed.held {
         assert!(
             matches!(rx.try_recv(), Err(oneshot::error::TryRecvError::Empty)),
             "answered from the committer's thread"
@@ -398,23 +422,40 @@ async fn a_group_is_answered_by_one_task_on_its_callers_runtime() {
     tokio::task::spawn_blocking(move || callers.block_on(tokio::task::yield_now()))
         .await
         .expect("join");
-    for rx in &mut held {
+    for rx in &mut relayed.held {
         assert!(rx.try_recv().expect("answered").expect("write"));
     }
-    release.send(()).expect("release the third flush");
-    third.await.expect("join").expect("third");
+    finish(relayed).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_group_whose_runtime_shuts_down_is_still_answered() {
     let callers = idle_runtime();
+    let mut relayed = relayed_to(&callers).await;
+    // The task that holds the answers never runs: shutting down drops it.
+    tokio::task::spawn_blocking(move || drop(callers))
+        .await
+        .expect("join");
+    for rx in &mut relayed.held {
+        assert!(rx.try_recv().expect("answered").expect("write"));
+    }
+    finish(relayed).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_whose_task_has_not_run_are_sent_before_the_next_flush() {
+    let callers = idle_runtime();
     let Relayed {
         mut held,
         third,
+        resume,
+        entered,
         release,
     } = relayed_to(&callers).await;
-    // The task that holds the answers never runs: shutting down drops it.
-    tokio::task::spawn_blocking(move || drop(callers))
+    // The callers' runtime never runs; once the committer goes on, it sends
+    // the answers itself before the next group's flush (stalled here).
+    resume.send(()).expect("resume");
+    tokio::task::spawn_blocking(move || entered.recv().expect("the third flush"))
         .await
         .expect("join");
     for rx in &mut held {
@@ -422,23 +463,6 @@ async fn a_group_whose_runtime_shuts_down_is_still_answered() {
     }
     release.send(()).expect("release the third flush");
     third.await.expect("join").expect("third");
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn answers_whose_task_has_not_run_are_sent_with_the_next_group() {
-    let callers = idle_runtime();
-    let Relayed {
-        mut held,
-        third,
-        release,
-    } = relayed_to(&callers).await;
-    // The callers' runtime never runs: the committer answers the next group
-    // and sends what the task has not.
-    release.send(()).expect("release the third flush");
-    third.await.expect("join").expect("third");
-    for rx in &mut held {
-        assert!(rx.try_recv().expect("answered").expect("write"));
-    }
     tokio::task::spawn_blocking(move || drop(callers))
         .await
         .expect("join");
