@@ -394,6 +394,12 @@ async fn relayed_to(callers: &tokio::runtime::Runtime) -> Relayed {
     }
 }
 
+fn assert_all_answered(held: &mut [oneshot::Receiver<Result<bool, StoreError>>]) {
+    for rx in held {
+        assert!(rx.try_recv().expect("answered").expect("write"));
+    }
+}
+
 /// Lets the committer flush the third group and waits for its write.
 async fn finish(relayed: Relayed) {
     relayed.resume.send(()).expect("resume");
@@ -422,9 +428,7 @@ async fn a_group_is_answered_by_one_task_on_its_callers_runtime() {
     tokio::task::spawn_blocking(move || callers.block_on(tokio::task::yield_now()))
         .await
         .expect("join");
-    for rx in &mut relayed.held {
-        assert!(rx.try_recv().expect("answered").expect("write"));
-    }
+    assert_all_answered(&mut relayed.held);
     finish(relayed).await;
 }
 
@@ -436,9 +440,7 @@ async fn a_group_whose_runtime_shuts_down_is_still_answered() {
     tokio::task::spawn_blocking(move || drop(callers))
         .await
         .expect("join");
-    for rx in &mut relayed.held {
-        assert!(rx.try_recv().expect("answered").expect("write"));
-    }
+    assert_all_answered(&mut relayed.held);
     finish(relayed).await;
 }
 
@@ -458,9 +460,7 @@ async fn answers_whose_task_has_not_run_are_sent_before_the_next_flush() {
     tokio::task::spawn_blocking(move || entered.recv().expect("the third flush"))
         .await
         .expect("join");
-    for rx in &mut held {
-        assert!(rx.try_recv().expect("answered").expect("write"));
-    }
+    assert_all_answered(&mut held);
     release.send(()).expect("release the third flush");
     third.await.expect("join").expect("third");
     tokio::task::spawn_blocking(move || drop(callers))
