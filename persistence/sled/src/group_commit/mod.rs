@@ -110,7 +110,8 @@ pub(crate) struct GroupCommit {
     durable: AtomicU64,
     /// Writes that may wait at once ([`MAX_WAITING`]; smaller in tests).
     max_waiting: usize,
-    /// Test hook: runs each time the committer is about to yield.
+    /// Test hook: runs each time the committer is about to yield while it
+    /// gathers a group.
     #[cfg(test)]
     on_yield: Mutex<Option<Box<dyn FnMut() + Send>>>,
 }
@@ -244,7 +245,8 @@ struct Committer {
     /// Where this group's answers are sent from.
     route: Route,
     /// The previous group's answers, if a task on its callers' runtime is
-    /// to send them and may not have yet.
+    /// to send them and may not have yet; dropped, it sends what the task
+    /// has not.
     pending: Option<Pending>,
 }
 
@@ -367,9 +369,7 @@ impl Drop for Committer {
         drop((writes, flushes));
         self.group_writes.clear();
         self.group_flushes.clear();
-        if let Some(pending) = self.pending.take() {
-            pending.send_unless_sent();
-        }
+        // `pending`, dropped with the committer, sends what it holds.
     }
 }
 

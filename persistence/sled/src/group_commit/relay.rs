@@ -20,8 +20,9 @@
 //! it ends it yields its thread a few times for the task to run, then sends
 //! what is still there. (So when it does, a later group can be answered
 //! before an earlier one whose task is still sending; each caller's own
-//! writes are answered in order all the same.) A relay whose task is dropped unrun (its runtime is
-//! shutting down) sends its answers as it drops.
+//! writes are answered in order all the same.) A relay whose task is
+//! dropped unrun (its runtime is shutting down) sends its answers as it
+//! drops.
 
 use livesession::store::StoreError;
 use std::sync::{Arc, Mutex, PoisonError};
