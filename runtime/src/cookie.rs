@@ -214,7 +214,25 @@ pub struct CookieAttributes<'a> {
 /// assert_eq!(set_cookie("sessionId", "v", &a), "sessionId=v; Path=/; HttpOnly; SameSite=Lax");
 /// ```
 pub fn set_cookie(name: &str, value: &str, a: &CookieAttributes<'_>) -> String {
-    let mut out = String::with_capacity(name.len() + value.len() + 96);
+    // Sized exactly: an exactly sized String becomes a header value's bytes
+    // without a second allocation.
+    let len = name.len()
+        + 1
+        + value.len()
+        + a.domain.map_or(0, |d| "; Domain=".len() + d.len())
+        + "; Path=".len()
+        + a.path.len()
+        + a.expires.map_or(0, |_| "; Expires=".len() + HTTP_DATE_LEN)
+        + if a.http_only { "; HttpOnly".len() } else { 0 }
+        + if a.secure { "; Secure".len() } else { 0 }
+        + if a.partitioned {
+            "; Partitioned".len()
+        } else {
+            0
+        }
+        + a.same_site
+            .map_or(0, |s| "; SameSite=".len() + s.as_str().len());
+    let mut out = String::with_capacity(len);
     out.push_str(name);
     out.push('=');
     out.push_str(value);
@@ -243,6 +261,10 @@ pub fn set_cookie(name: &str, value: &str, a: &CookieAttributes<'_>) -> String {
     }
     out
 }
+
+/// Length of an IMF-fixdate, `Sun, 06 Nov 1994 08:49:37 GMT`: every date
+/// [`push_http_date`] writes (years 1970 to 9999).
+const HTTP_DATE_LEN: usize = 29;
 
 /// Appends `t` as an IMF-fixdate. The formatted date is cached per thread
 /// for the current second: most responses of a busy server share it.
@@ -461,6 +483,41 @@ mod tests {
             "sid=; Max-Age=0; Domain=example.com; Path=/app; \
              Expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly; Secure; Partitioned; SameSite=Strict"
         );
+    }
+
+    #[test]
+    fn a_set_cookie_value_has_no_spare_capacity() {
+        // An exactly sized String becomes a header value's bytes as it is;
+        // spare capacity costs a second allocation (and its atomic release)
+        // on every response that carries the cookie.
+        let dates = [
+            None,
+            Some(SystemTime::UNIX_EPOCH),
+            Some(SystemTime::UNIX_EPOCH + Duration::from_secs(u64::MAX / 4)),
+            Some(SystemTime::now()),
+        ];
+        for expires in dates {
+            for flags in 0..16u8 {
+                for same_site in [
+                    None,
+                    Some(SameSite::Strict),
+                    Some(SameSite::Lax),
+                    Some(SameSite::None),
+                ] {
+                    let a = CookieAttributes {
+                        domain: (flags & 1 != 0).then_some("example.com"),
+                        path: "/app",
+                        expires,
+                        http_only: flags & 2 != 0,
+                        secure: flags & 4 != 0,
+                        partitioned: flags & 8 != 0,
+                        same_site,
+                    };
+                    let value = set_cookie("sessionId", "abc.sig", &a);
+                    assert_eq!(value.capacity(), value.len(), "{value}");
+                }
+            }
+        }
     }
 
     #[test]
