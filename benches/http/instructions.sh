@@ -9,8 +9,10 @@
 #   SERVERS="poem-demo poem-server-session" ROUTES="read counter" COOKIES="1 64" \
 #       COUNT=2000 CACHE=1 bash benches/http/instructions.sh
 #
-#   SERVERS  poem-demo salvo-demo (memory mode), poem-server-session,
-#            salvo-session, axum-tower-sessions, poem-cookie-session;
+#   SERVERS  poem-demo salvo-demo (memory mode), poem-demo-sync,
+#            poem-demo-periodic, salvo-demo-sync, salvo-demo-periodic (sled,
+#            a fresh data directory), poem-server-session, salvo-session,
+#            axum-tower-sessions, poem-cookie-session;
 #            NAME@base runs demo NAME from BASE_DIR (default: the four first)
 #   ROUTES   plain (the demos' /health, the peers' /plain; no cookie),
 #            counter, read (default: all three)
@@ -30,6 +32,10 @@
 # (`callgrind_control -d`) and stops the server. Builds the demos and the
 # peers (release) first unless SKIP_BUILD=1. Needs valgrind, python3, curl,
 # taskset.
+#
+# One connection sends one request at a time, so a durable demo's writes
+# never share a group commit here: each pays a whole flush (run.sh and
+# switches.sh measure them under concurrent load).
 #
 # Valgrind's CPU has no SHA extensions, so SHA-256 and HMAC-SHA256 run in
 # software here and count several times what they cost natively (a session
@@ -72,6 +78,9 @@ server_argv() {
     esac
     case "$name" in
         poem-demo | salvo-demo) echo "$bin/$name --addr $addr --memory --secret $SECRET" ;;
+        poem-demo-sync | poem-demo-periodic | salvo-demo-sync | salvo-demo-periodic)
+            rm -rf "$WORK/data"
+            echo "$bin/${name%-*} --addr $addr --data-dir $WORK/data --durability ${name##*-} --secret $SECRET" ;;
         poem-server-session | poem-cookie-session | salvo-session | axum-tower-sessions)
             echo "$PEER_BIN/peer-$name --addr $addr --workers 1" ;;
         *) echo "instructions.sh: unknown server $name" >&2; exit 1 ;;
