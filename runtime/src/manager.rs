@@ -474,7 +474,7 @@ impl SessionManager {
                 let owner = cell.owner().take();
                 self.rt.retire_cell(&cell, Lifecycle::Dead);
                 if let Some(owner) = owner {
-                    owner.actor.kill();
+                    owner.kill();
                 }
             }
             return Ok(());

@@ -106,15 +106,14 @@ async fn owner_busy_with_a_full_mailbox() -> (SessionManager, FaultyStore<Memory
     (m, store, cookie)
 }
 
-/// A request cancelled while its change waits for a busy owner (whose
-/// mailbox is full) must not strand the pending queue: later changes of the
-/// session still complete.
+/// A request cancelled while its nudge waits for mailbox room strands
+/// the pending queue: no later change of the session completes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cancelled_change_never_strands_later_changes() {
     let (m, store, cookie) = owner_busy_with_a_full_mailbox().await;
     let s = request(&m, Some(&cookie));
     let cancelled = tokio::time::timeout(Duration::from_millis(50), s.insert("a", 1)).await;
-    assert!(cancelled.is_err(), "the first change waits (owner busy)");
+    assert!(cancelled.is_err(), "the first change waits (mailbox full)");
     drop(s);
     store.delay(Op::Save, Duration::ZERO);
     tokio::time::sleep(Duration::from_millis(800)).await;

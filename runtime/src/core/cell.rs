@@ -17,7 +17,6 @@ use kameo::actor::ActorRef;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
-use tokio::sync::Notify;
 use tokio::time::{Instant, Sleep};
 
 /// Lifecycle of a live session, written only by its owner.
@@ -59,7 +58,7 @@ pub(crate) struct SessionCell {
     passivation_failures: AtomicU32,
     passivation_retry_at_ms: AtomicU64,
     /// The running owner, if any. Locked only briefly (never across an await).
-    owner: Mutex<Option<Owner>>,
+    owner: Mutex<Option<ActorRef<SessionActor>>>,
     /// Changes waiting for the owner's next batch. Pushed and drained under
     /// the owner lock, so an owner never hibernates or ends with one queued.
     pending: Mutex<Vec<PendingChange>>,
@@ -207,7 +206,7 @@ impl SessionCell {
     }
 
     /// The owner slot. Poisoning is ignored: the slot holds a plain handle.
-    pub fn owner(&self) -> MutexGuard<'_, Option<Owner>> {
+    pub fn owner(&self) -> MutexGuard<'_, Option<ActorRef<SessionActor>>> {
         self.owner.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
@@ -275,17 +274,6 @@ impl std::ops::Deref for CookieValue {
     }
 }
 
-/// The handle of a running owner in its cell's slot.
-pub(crate) struct Owner {
-    /// The actor, for the messages that end or check the session.
-    pub actor: ActorRef<SessionActor>,
-    /// Signalled by every request that queues a change in the cell: the
-    /// owner applies what is queued. Cheaper than a message per batch (no
-    /// boxed message, no handler dispatch); a signal given while the owner
-    /// is busy is kept, so none is lost.
-    pub changes_queued: Arc<Notify>,
-}
-
 /// The owner of one live session.
 ///
 /// Declared here, beside the cell that holds its handle; its behaviour (the
@@ -293,8 +281,6 @@ pub(crate) struct Owner {
 pub(crate) struct SessionActor {
     pub(crate) cell: Arc<SessionCell>,
     pub(crate) runtime: Weak<Core>,
-    /// This owner's [`Owner::changes_queued`].
-    pub(crate) changes_queued: Arc<Notify>,
     pub(crate) timer: Pin<Box<Sleep>>,
     /// When the last message arrived; hibernation counts from here.
     pub(crate) last_message: Instant,
@@ -304,8 +290,6 @@ pub(crate) struct SessionActor {
 pub(crate) struct ActorArgs {
     pub cell: Arc<SessionCell>,
     pub runtime: Weak<Core>,
-    /// The signal of queued changes, shared with the cell's slot.
-    pub changes_queued: Arc<Notify>,
     /// Started by its alarm rather than for a message: hibernate again at
     /// once unless something is due.
     pub by_alarm: bool,

@@ -3,13 +3,13 @@
 //! Every change to a session goes through its owner (in memory mode, a
 //! change that finds no owner running is applied by its request under the
 //! same locks: see [`super::batch::apply_inline`]). Requests queue their
-//! changes in the session's cell and signal the owner (a `Notify` beside its
-//! mailbox: no message per change), which applies everything queued in one
-//! turn (a batch): in order, each on the result of the one before, so
-//! concurrent requests never overwrite each other. It then writes the batch
-//! once, waits for the store's flush, and only then publishes the new
-//! snapshot and answers every caller: what any request sees is durable, and
-//! a failed write or flush publishes nothing and fails the whole batch.
+//! changes in the session's cell and nudge the owner, which applies
+//! everything queued in one turn (a batch): in order, each on the result of
+//! the one before, so concurrent requests never overwrite each other. It
+//! then writes the batch once, waits for the store's flush, and only then
+//! publishes the new snapshot and answers every caller: what any request
+//! sees is durable, and a failed write or flush publishes nothing and fails
+//! the whole batch.
 //!
 //! The owner also keeps the session's clocks: while it runs, one timer raced
 //! against the mailbox inside its own loop (no task per timer) wakes it for
@@ -50,7 +50,6 @@ impl Actor for SessionActor {
         Ok(SessionActor {
             cell: args.cell,
             runtime: args.runtime,
-            changes_queued: args.changes_queued,
             timer: Box::pin(tokio::time::sleep(Duration::ZERO)),
             last_message: if args.by_alarm {
                 // Nothing to wait for: hibernate again unless something is due.
@@ -71,21 +70,12 @@ impl Actor for SessionActor {
         self.rearm();
         loop {
             tokio::select! {
-                // The mailbox first: under a steady stream of changes, a
-                // destroy or a shutdown's retire is still taken at once.
                 biased;
                 signal = mailbox.recv() => {
                     if let Some(signal) = &signal {
                         self.note(signal);
                     }
                     return Ok(signal);
-                }
-                () = self.changes_queued.notified() => {
-                    self.last_message = Instant::now();
-                    if self.apply_queued().await {
-                        return Ok(None);
-                    }
-                    self.rearm();
                 }
                 _ = &mut self.timer => match self.on_timer(mailbox).await {
                     TimerOutcome::Continue => self.rearm(),
@@ -103,23 +93,6 @@ impl Actor for SessionActor {
 impl SessionActor {
     pub(super) fn rt(&self) -> Option<Arc<Core>> {
         self.runtime.upgrade()
-    }
-
-    /// Applies the changes requests have queued in the cell, in one batch.
-    /// Returns `true` when the owner must stop: the session ended (past its
-    /// deadline, which hands every queued change back unapplied, or ended
-    /// elsewhere), or the runtime is gone.
-    async fn apply_queued(&mut self) -> bool {
-        let Some(rt) = self.rt() else {
-            return true;
-        };
-        if rt.is_expired(&self.cell, rt.now_ms()) {
-            // The timer has not fired yet, but the session is over.
-            self.end(&rt, Lifecycle::Dead).await;
-            return true;
-        }
-        let batch = std::mem::take(&mut *self.cell.pending());
-        !batch.is_empty() && self.apply_batch(&rt, batch).await
     }
 
     /// Hibernation counts from the last message; kameo's own lifecycle
@@ -198,8 +171,8 @@ impl SessionActor {
             let mut owner = self.cell.owner();
             let queued = std::mem::take(&mut *self.cell.pending());
             if !queued.is_empty() {
-                // Changes were queued (their signal may not have been seen
-                // yet): apply them now rather than sleep on them.
+                // Changes were queued (their nudge may still be on its way, or
+                // lost): apply them now rather than sleep on them.
                 drop(owner);
                 self.last_message = Instant::now();
                 if self.apply_batch(&rt, queued).await {

@@ -2,8 +2,8 @@
 //! change for its next batch, and the messages that end a session.
 
 use super::batch::apply_inline;
-use super::messages::{CheckClocks, Destroy, Destroyed, Retire, Retired};
-use crate::core::cell::{ActorArgs, Lifecycle, Owner, SessionActor, SessionCell};
+use super::messages::{ApplyPending, CheckClocks, Destroy, Destroyed, Retire, Retired};
+use crate::core::cell::{ActorArgs, Lifecycle, SessionActor, SessionCell};
 use crate::core::change::{
     next_change_id, ChangeOutcome, Ended, Ending, MutateFn, MutatedOk, PendingChange,
 };
@@ -11,13 +11,13 @@ use crate::core::Core;
 use crate::error::SessionError;
 use crate::store::StoreError;
 use kameo::actor::{ActorRef, Spawn};
+use kameo::error::SendError;
 use kameo::mailbox;
 use std::sync::Arc;
-use tokio::sync::{oneshot, Notify};
+use tokio::sync::oneshot;
 
-/// Capacity of each session's mailbox (the messages that end a session or
-/// check its clocks; changes wake the owner through its cell instead):
-/// senders beyond it wait (back-pressure) instead of growing memory.
+/// Capacity of each session's mailbox: concurrent requests beyond it wait
+/// (back-pressure) instead of growing memory.
 const MAILBOX_CAPACITY: usize = 64;
 
 /// Changes one session may have queued for its owner at once; beyond it a
@@ -34,36 +34,32 @@ impl Core {
     pub fn owner(&self, cell: &Arc<SessionCell>, by_alarm: bool) -> Option<ActorRef<SessionActor>> {
         let mut slot = cell.owner();
         self.owner_locked(cell, &mut slot, by_alarm)
-            .map(|owner| owner.actor.clone())
     }
 
-    /// [`Self::owner`], with the cell's owner lock held by the caller.
-    pub(crate) fn owner_locked<'a>(
+    pub(crate) fn owner_locked(
         &self,
         cell: &Arc<SessionCell>,
-        slot: &'a mut Option<Owner>,
+        slot: &mut Option<ActorRef<SessionActor>>,
         by_alarm: bool,
-    ) -> Option<&'a Owner> {
+    ) -> Option<ActorRef<SessionActor>> {
         if cell.lifecycle() != Lifecycle::Alive {
             return None;
         }
-        if !slot.as_ref().is_some_and(|owner| owner.actor.is_alive()) {
-            let changes_queued = Arc::new(Notify::new());
-            let actor = SessionActor::spawn_with_mailbox(
-                ActorArgs {
-                    cell: cell.clone(),
-                    runtime: self.me.clone(),
-                    changes_queued: changes_queued.clone(),
-                    by_alarm,
-                },
-                mailbox::bounded(MAILBOX_CAPACITY),
-            );
-            *slot = Some(Owner {
-                actor,
-                changes_queued,
-            });
+        if let Some(owner) = slot.as_ref() {
+            if owner.is_alive() {
+                return Some(owner.clone());
+            }
         }
-        slot.as_ref()
+        let owner = SessionActor::spawn_with_mailbox(
+            ActorArgs {
+                cell: cell.clone(),
+                runtime: self.me.clone(),
+                by_alarm,
+            },
+            mailbox::bounded(MAILBOX_CAPACITY),
+        );
+        *slot = Some(owner.clone());
+        Some(owner)
     }
 
     /// Has the owner of `cell` apply `change` in its next batch, and waits
@@ -84,9 +80,9 @@ impl Core {
     ) -> Result<Result<MutatedOk, MutateFn>, SessionError> {
         let mut change = change;
         let id = next_change_id();
-        let (changes_queued, mut outcome) = {
+        let (nudge, mut outcome) = {
             let mut slot = cell.owner();
-            if self.store().is_none() && !slot.as_ref().is_some_and(|o| o.actor.is_alive()) {
+            if self.store().is_none() && !slot.as_ref().is_some_and(|o| o.is_alive()) {
                 // In memory, with no owner running (so nothing of an earlier
                 // request is on its way to one): applied right here. Under
                 // the owner lock, so no owner starts meanwhile.
@@ -106,12 +102,13 @@ impl Core {
             }
             let (reply, outcome) = oneshot::channel();
             pending.push(PendingChange { id, change, reply });
-            (owner.changes_queued.clone(), outcome)
+            // Only the change that finds the queue empty nudges the owner:
+            // one message drains everything queued by then.
+            ((pending.len() == 1).then_some(owner), outcome)
         };
-        // Wakes the owner, or leaves it a permit if it is busy: it applies
-        // everything queued by the time it looks. Never waits, so a request
-        // dropped from here on cannot strand its change.
-        changes_queued.notify_one();
+        if let Some(owner) = nudge {
+            self.nudge(cell, owner);
+        }
         let answer = match self.store() {
             None => outcome.await,
             Some(_) => match tokio::time::timeout(self.store_timeout() * 2, &mut outcome).await {
@@ -132,6 +129,36 @@ impl Core {
             Err(_) => Err(SessionError::Unavailable(
                 "the session owner stopped during a change".into(),
             )),
+        }
+    }
+
+    /// Tells the owner of `cell` to apply its queued changes. Never waits,
+    /// so a request dropped here cannot lose the nudge: a full mailbox gets
+    /// it from a task of its own, and an owner that stopped is replaced.
+    /// (An owner also applies what it finds queued before it hibernates.)
+    pub(crate) fn nudge(&self, cell: &Arc<SessionCell>, owner: ActorRef<SessionActor>) {
+        let mut owner = owner;
+        for _ in 0..OWNER_ATTEMPTS {
+            match owner.tell(ApplyPending).try_send() {
+                Ok(()) => return,
+                Err(SendError::MailboxFull(_)) => {
+                    tokio::spawn(async move {
+                        let _ = owner.tell(ApplyPending).send().await;
+                    });
+                    return;
+                }
+                Err(_) => match self.owner(cell, false) {
+                    Some(next) => owner = next,
+                    // Ended: `retire_cell` handed the queued changes back.
+                    None => return,
+                },
+            }
+        }
+        // Give up: fail whatever is still queued rather than strand it.
+        for PendingChange { reply, .. } in std::mem::take(&mut *cell.pending()) {
+            let _ = reply.send(ChangeOutcome::Applied(Err(SessionError::Unavailable(
+                "the session owner kept stopping".into(),
+            ))));
         }
     }
 

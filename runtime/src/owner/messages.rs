@@ -1,6 +1,5 @@
-//! The messages a session's owner handles: destroy, retire (shutdown),
-//! re-check the clocks. (Changes do not come as messages: requests queue
-//! them in the cell and signal the owner, see `actor.rs`.)
+//! The messages a session's owner handles: apply the queued changes,
+//! destroy, retire (shutdown), re-check the clocks.
 
 use super::actor::write_to_end;
 use crate::core::cell::{Lifecycle, SessionActor};
@@ -10,6 +9,29 @@ use crate::error::SessionError;
 use crate::store::SessionRecord;
 use kameo::message::{Context, Message};
 use kameo::Reply;
+
+/// Apply the changes queued in the cell (sent when the queue stops being
+/// empty; the batch is whatever is queued when the owner gets to it).
+pub(crate) struct ApplyPending;
+
+impl Message<ApplyPending> for SessionActor {
+    type Reply = ();
+
+    async fn handle(&mut self, _: ApplyPending, ctx: &mut Context<Self, ()>) {
+        let Some(rt) = self.rt() else { return };
+        if rt.is_expired(&self.cell, rt.now_ms()) {
+            // The timer has not fired yet, but the session is over; ending it
+            // hands every queued change back unapplied.
+            self.end(&rt, Lifecycle::Dead).await;
+            ctx.stop();
+            return;
+        }
+        let batch = std::mem::take(&mut *self.cell.pending());
+        if !batch.is_empty() && self.apply_batch(&rt, batch).await {
+            ctx.stop();
+        }
+    }
+}
 
 /// Destroy the session. A revoke destroys it only if it is bound to that
 /// user and unexpired. Replies with how it ended when it was destroyed.
