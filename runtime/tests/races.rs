@@ -291,3 +291,37 @@ async fn a_revoked_login_clears_with_the_cookie_domain() {
         "revoked-in-flight regenerate clears without the Domain it was set with: {set:?}"
     );
 }
+
+/// A change queued while its owner is busy in a save goes before the
+/// shutdown that comes after it: it is applied and made durable, not handed
+/// back and refused because the session was retired first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_queued_before_shutdown_is_applied_not_refused() {
+    let store = FaultyStore::new(MemoryStore::new());
+    let m = durable_after(&store, Duration::from_secs(30));
+    let cookie = new_session(&m).await;
+    store.delay(Op::Save, Duration::from_millis(300));
+    let write = |key: &'static str| {
+        let (m, cookie) = (m.clone(), cookie.clone());
+        tokio::spawn(async move {
+            let s = request(&m, Some(&cookie));
+            let inserted = s.insert(key, 1).await;
+            let _ = s.finish().await;
+            inserted
+        })
+    };
+    let busy = write("a"); // the owner's batch: a slow save
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let queued = write("b"); // queued behind it
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    store.delay(Op::Save, Duration::ZERO);
+    m.shutdown().await.unwrap();
+    busy.await.unwrap().unwrap();
+    queued
+        .await
+        .unwrap()
+        .expect("a change queued before the shutdown was refused");
+    let after = durable_after(&store, Duration::from_secs(30));
+    let s = request(&after, Some(&cookie));
+    assert_eq!(s.get::<i64>("b").await.unwrap(), Some(1));
+}
