@@ -59,8 +59,10 @@ pub(crate) struct SessionCell {
     passivation_retry_at_ms: AtomicU64,
     /// The running owner, if any. Locked only briefly (never across an await).
     owner: Mutex<Option<ActorRef<SessionActor>>>,
-    /// Changes waiting for the owner's next batch. Pushed and drained under
-    /// the owner lock, so an owner never hibernates or ends with one queued.
+    /// Changes waiting for the owner's next batch. Pushed under the owner
+    /// lock, and emptied under it when an owner hibernates or ends, so none
+    /// is left queued without an owner; a running owner takes its batch, and
+    /// a request that gave up withdraws its change, under this lock alone.
     pending: Mutex<Vec<PendingChange>>,
 }
 
