@@ -15,8 +15,12 @@
 //!   spawn, registry insert, signing).
 //! * `owner_batch/{1,8,64}`: N concurrent `update("n", +1)` calls on one
 //!   session (N requests already holding it, polled together), reported as
-//!   time per change: the owner applies everything queued in one turn, so
-//!   N > 1 shows what batching saves over N = 1.
+//!   time per change, in memory mode (a change that finds no owner running
+//!   is applied on its request's task).
+//! * `owner_batch_store/{1,8,64}`: the same with a store (an in-process
+//!   `MemoryStore`, which answers at once): every change goes to the
+//!   session's owner, which applies everything queued in one turn with one
+//!   save and one flush, so N > 1 shows what batching saves over N = 1.
 //!
 //! The 1 000 000 sessions (memory mode, as `login` makes them: `n`, a user
 //! name and a 32-char token) are built once, on first use, by 64 concurrent
@@ -33,8 +37,9 @@
 //! `... --bench request -- among_1m`, `... -- owner_batch`
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use livesession::store::MemoryStore;
 use livesession::{RequestInfo, Session, SessionManager};
-use livesession_benches::{login, memory_manager, rss_bytes};
+use livesession_benches::{login, memory_manager, rss_bytes, store_manager};
 use std::future::Future;
 use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -292,12 +297,27 @@ fn request_write(c: &mut Criterion) {
     g.finish();
 }
 
-/// N concurrent `update`s of one session, timed per change.
+/// N concurrent `update`s of one session, timed per change: in memory mode
+/// (`owner_batch`), where a change that finds no owner running is applied
+/// on its request's task, and with a store (`owner_batch_store`, an
+/// in-process `MemoryStore` that answers at once), where every change goes
+/// to the session's owner, which applies each batch with one save and one
+/// flush.
 fn owner_batch(c: &mut Criterion) {
-    let mut g = c.benchmark_group("owner_batch");
+    owner_batch_group(c, "owner_batch", false);
+    owner_batch_group(c, "owner_batch_store", true);
+}
+
+fn owner_batch_group(c: &mut Criterion, name: &str, with_store: bool) {
+    let mut g = c.benchmark_group(name);
     for n in [1usize, 8, 64] {
         let rt = multi_thread();
-        let m = manager(&rt, true);
+        let m = if with_store {
+            let _guard = rt.enter();
+            store_manager(Arc::new(MemoryStore::new()))
+        } else {
+            manager(&rt, true)
+        };
         let cookie = rt.block_on(login(&m, 0));
         // N requests holding the session, each loaded (a read) up front.
         let sessions: Vec<Session> = on_runtime(&rt, {

@@ -2,8 +2,10 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+use livesession::store::SessionStore;
 use livesession::{RequestInfo, SessionConfig, SessionManager};
 use std::path::Path;
+use std::sync::Arc;
 
 /// The secret every benchmark signs with.
 pub const SECRET: &str = "0123456789abcdef0123456789abcdef";
@@ -15,6 +17,17 @@ pub fn memory_manager(rolling: bool) -> SessionManager {
         SessionConfig::builder()
             .secret(SECRET)
             .rolling(rolling)
+            .build()
+            .expect("valid config"),
+    )
+}
+
+/// A manager like [`memory_manager`] (rolling cookies) over `store`.
+pub fn store_manager(store: Arc<dyn SessionStore>) -> SessionManager {
+    SessionManager::new(
+        SessionConfig::builder()
+            .secret(SECRET)
+            .store(store)
             .build()
             .expect("valid config"),
     )
