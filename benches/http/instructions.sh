@@ -29,9 +29,10 @@
 # makes its sessions and warms up with keepalive.py (one keep-alive
 # connection, sequential requests), zeroes the counters
 # (`callgrind_control -z`), sends COUNT requests, dumps the counters
-# (`callgrind_control -d`) and stops the server. Builds the demos and the
-# peers (release) first unless SKIP_BUILD=1. Needs valgrind, python3, curl,
-# taskset.
+# (`callgrind_control -d`) and stops the server; a demo's /metrics is
+# fetched before the zeroing and before the dump (drain_metrics below).
+# Builds the demos and the peers (release) first unless SKIP_BUILD=1. Needs
+# valgrind, python3, curl, taskset.
 #
 # One connection sends one request at a time, so a durable demo's writes
 # never share a group commit here: each pays a whole flush (run.sh and
@@ -89,6 +90,16 @@ server_argv() {
 
 plain_path() { case "$1" in poem-demo* | salvo-demo*) echo /health ;; *) echo /plain ;; esac; }
 
+# drain_metrics NAME PORT: a demo's metrics recorder folds its histogram
+# samples in later, every few seconds: a scrape before the counters are
+# zeroed and one before they are dumped make each cell pay for exactly its
+# own samples, wherever that timer falls.
+drain_metrics() {
+    case "$1" in
+        poem-demo* | salvo-demo*) curl -s -o /dev/null --max-time 30 "http://127.0.0.1:$2/metrics" ;;
+    esac
+}
+
 # count NAME ROUTE COOKIES: prints "NAME ROUTE COOKIES <events per request>".
 count() {
     local name=$1 route=$2 cookies=$3 path port out argv events
@@ -111,8 +122,10 @@ count() {
     done
     rm -f "$WORK/cookies"
     python3 "$HERE/keepalive.py" "$port" "$path" "$WARMUP" "$cookies" "$WORK/cookies"
+    drain_metrics "$name" "$port"
     callgrind_control -z "$SERVER" >/dev/null
     python3 "$HERE/keepalive.py" "$port" "$path" "$COUNT" "$cookies" "$WORK/cookies"
+    drain_metrics "$name" "$port"
     callgrind_control -d "$SERVER" >/dev/null
     kill "$SERVER"; wait "$SERVER" 2>/dev/null || true; SERVER=""
     events=$(awk '/^(summary|totals):/ { $1 = ""; print; exit }' "$out".1)

@@ -1,6 +1,7 @@
 //! Framework-neutral parts of the demo routes.
 
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use livesession::metrics::{BATCH_CHANGES_BUCKETS, STORE_OP_SECONDS_BUCKETS};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -87,12 +88,10 @@ pub const METRICS_UPKEEP: std::time::Duration = std::time::Duration::from_secs(5
 /// call) until upkeep folds it into the histogram; without it a server
 /// that nobody scrapes would hold 16 bytes for every write it ever served.
 pub fn install_metrics() -> PrometheusHandle {
-    let handle = PrometheusBuilder::new()
-        .install_recorder()
-        .unwrap_or_else(|e| {
-            eprintln!("cannot install the metrics recorder: {e}");
-            std::process::exit(1);
-        });
+    let handle = prometheus_builder().install_recorder().unwrap_or_else(|e| {
+        eprintln!("cannot install the metrics recorder: {e}");
+        std::process::exit(1);
+    });
     livesession::metrics::describe();
     let upkeep = handle.clone();
     tokio::spawn(async move {
@@ -104,6 +103,23 @@ pub fn install_metrics() -> PrometheusHandle {
         }
     });
     handle
+}
+
+/// The demos' Prometheus exporter: the runtime's histograms get their
+/// buckets, so they are rendered as Prometheus histograms (which add up
+/// across servers) rather than summaries.
+pub fn prometheus_builder() -> PrometheusBuilder {
+    let buckets = [
+        ("livesession_store_op_seconds", STORE_OP_SECONDS_BUCKETS),
+        ("livesession_batch_changes", BATCH_CHANGES_BUCKETS),
+    ];
+    buckets
+        .into_iter()
+        .fold(PrometheusBuilder::new(), |builder, (name, bounds)| {
+            builder
+                .set_buckets_for_metric(Matcher::Full(name.to_string()), bounds)
+                .expect("the runtime's bucket bounds are not empty")
+        })
 }
 
 /// The body of `GET /metrics`.

@@ -14,8 +14,30 @@
 //! | `livesession_store_errors_total` | counter | `op` | store calls that failed or timed out |
 //! | `livesession_batch_changes` | histogram | | changes applied per owner batch (one write, one flush) |
 //! | `livesession_store_conflicts_total` | counter | | shared store: batches applied again because another process wrote first |
+//!
+//! The two histograms come with bucket bounds, [`STORE_OP_SECONDS_BUCKETS`]
+//! and [`BATCH_CHANGES_BUCKETS`], for recorders that need them. Give them to
+//! `metrics-exporter-prometheus`
+//! (`PrometheusBuilder::set_buckets_for_metric`, as the demos do): without
+//! buckets it renders a histogram as a summary, whose quantiles cannot be
+//! added up across servers and which costs several times more per sample
+//! to maintain.
 
 use metrics::{counter, gauge, histogram};
+
+/// Bucket upper bounds, in seconds, for `livesession_store_op_seconds`:
+/// 50 µs (an in-memory or buffered write) to 5 s (the default store call
+/// deadline).
+pub const STORE_OP_SECONDS_BUCKETS: &[f64] = &[
+    0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+    1.0, 2.5, 5.0,
+];
+
+/// Bucket upper bounds for `livesession_batch_changes`: 1 (a change
+/// applied alone) up to 1024, doubling.
+pub const BATCH_CHANGES_BUCKETS: &[f64] = &[
+    1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0,
+];
 
 /// Why a session ended for good.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -208,4 +230,28 @@ pub fn describe() {
         counter!("livesession_sessions_ended_total", "reason" => reason.label()).absolute(0);
     }
     counter!("livesession_store_errors_total").absolute(0);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::SessionConfig;
+
+    #[test]
+    fn bucket_bounds_rise_from_above_zero() {
+        for bounds in [STORE_OP_SECONDS_BUCKETS, BATCH_CHANGES_BUCKETS] {
+            assert!(bounds[0] > 0.0, "{bounds:?}");
+            assert!(bounds.windows(2).all(|w| w[0] < w[1]), "{bounds:?}");
+        }
+    }
+
+    #[test]
+    fn the_last_store_bucket_holds_a_call_cut_at_the_default_deadline() {
+        let config = SessionConfig::builder()
+            .secret("a secret of at least thirty-two bytes!")
+            .build()
+            .unwrap();
+        let deadline = config.store_timeout.as_secs_f64();
+        assert_eq!(STORE_OP_SECONDS_BUCKETS.last(), Some(&deadline));
+    }
 }

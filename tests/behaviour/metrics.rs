@@ -75,4 +75,49 @@ async fn metrics_follow_the_requests(demo: Demo) {
     );
 }
 
-scenarios!(metrics_follow_the_requests);
+/// The two histograms are Prometheus histograms (the contract's kind, and
+/// the kind that adds up across servers), with buckets that count every
+/// sample: a write's batch and the store calls a durable write makes.
+async fn histograms_are_prometheus_histograms(demo: Demo) {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = demo.start(Cfg::durable(dir.path())).await;
+    let mut agent = srv.agent();
+    for n in 1..=3 {
+        assert_eq!(agent.counter().await, n);
+    }
+    let text = scrape(&srv).await;
+    for name in ["livesession_store_op_seconds", "livesession_batch_changes"] {
+        let kind = format!("# TYPE {name} histogram");
+        assert!(text.contains(&kind), "{kind} missing from:\n{text}");
+    }
+    // The first request creates the session, the next two are one batch
+    // each: every batch has at least one change, none more than 3.
+    let batches = sample(&text, "livesession_batch_changes_count");
+    assert!(batches >= 2.0, "{batches} batches:\n{text}");
+    assert_eq!(
+        sample(&text, "livesession_batch_changes_bucket{le=\"4\"}"),
+        batches,
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, "livesession_batch_changes_bucket{le=\"+Inf\"}"),
+        batches,
+        "{text}"
+    );
+    // Each write saved the session: the save buckets end at the count.
+    let saves = sample(&text, "livesession_store_op_seconds_count{op=\"save\"}");
+    assert!(saves >= 2.0, "{saves} saves:\n{text}");
+    assert_eq!(
+        sample(
+            &text,
+            "livesession_store_op_seconds_bucket{op=\"save\",le=\"+Inf\"}"
+        ),
+        saves,
+        "{text}"
+    );
+}
+
+scenarios!(
+    metrics_follow_the_requests,
+    histograms_are_prometheus_histograms
+);
