@@ -87,10 +87,67 @@ pub(crate) fn session_ended(reason: EndReason) {
     counter!("livesession_sessions_ended_total", "reason" => reason.label()).increment(1);
 }
 
-pub(crate) fn store_op(op: &'static str, seconds: f64, ok: bool) {
-    histogram!("livesession_store_op_seconds", "op" => op).record(seconds);
-    if !ok {
-        counter!("livesession_store_errors_total", "op" => op).increment(1);
+/// Declares [`StoreOp`] and [`store_op`] from one list, so that each
+/// operation's metric keys are literals: `metrics` builds a literal key once,
+/// in a `static`, where a computed label would cost an allocation and a hash
+/// on every call.
+macro_rules! store_ops {
+    ($($(#[$doc:meta])* $op:ident => $label:literal,)*) => {
+        /// A store call, as the `op` label of the store metrics names it.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub(crate) enum StoreOp {
+            $($(#[$doc])* $op,)*
+        }
+
+        impl StoreOp {
+            /// The `op` label: the store method's name.
+            pub(crate) fn label(self) -> &'static str {
+                match self {
+                    $(StoreOp::$op => $label,)*
+                }
+            }
+        }
+
+        /// Records one store call: its duration, and an error unless `ok`.
+        pub(crate) fn store_op(op: StoreOp, seconds: f64, ok: bool) {
+            match op {
+                $(StoreOp::$op => {
+                    histogram!("livesession_store_op_seconds", "op" => $label).record(seconds);
+                    if !ok {
+                        counter!("livesession_store_errors_total", "op" => $label).increment(1);
+                    }
+                })*
+            }
+        }
+    };
+}
+
+store_ops! {
+    /// `load`.
+    Load => "load",
+    /// `create` and `create_shared`.
+    Create => "create",
+    /// `save`, and the owner's writes of its own record.
+    Save => "save",
+    /// `delete` and `end`.
+    Delete => "delete",
+    /// `keys_for_user`.
+    KeysForUser => "keys_for_user",
+    /// `remove_expired`.
+    RemoveExpired => "remove_expired",
+    /// `count`.
+    Count => "count",
+    /// `flush`.
+    Flush => "flush",
+    /// `touch` (shared stores).
+    Touch => "touch",
+    /// `commit` (shared stores).
+    Commit => "commit",
+}
+
+impl std::fmt::Display for StoreOp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.label())
     }
 }
 

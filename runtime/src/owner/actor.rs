@@ -24,7 +24,7 @@ use crate::core::change::{ChangeOutcome, MutateFn, PendingChange};
 use crate::core::snapshot::Snapshot;
 use crate::core::{expiry_refresh_due, Core};
 use crate::error::SessionError;
-use crate::metrics::EndReason;
+use crate::metrics::{EndReason, StoreOp};
 use crate::store::{Committed, SessionRecord, StoreError};
 use kameo::error::Infallible;
 use kameo::mailbox::{MailboxReceiver, Signal};
@@ -227,7 +227,7 @@ impl SessionActor {
             }
             Ok(())
         };
-        let (written, late) = write_to_end(rt, "save", write, || {}).await;
+        let (written, late) = write_to_end(rt, StoreOp::Save, write, || {}).await;
         if written.is_err() || late {
             // A write that ended late, or not at all, may still land.
             self.cell.set_store_behind(true);
@@ -252,7 +252,8 @@ impl SessionActor {
                 // If this fails the record is expired on disk anyway: activation
                 // refuses it and the sweeper removes it.
                 let key = self.cell.key;
-                let (deleted, _) = write_to_end(rt, "delete", store.delete(&key), || {}).await;
+                let (deleted, _) =
+                    write_to_end(rt, StoreOp::Delete, store.delete(&key), || {}).await;
                 if let Err(e) = deleted {
                     tracing::warn!(key = ?self.cell.key, error = %e, "could not delete an expired session record; the sweeper will retry");
                 }
@@ -365,7 +366,7 @@ impl SessionActor {
             "session store save timed out after {} ms",
             rt.store_timeout().as_millis()
         );
-        let (written, late) = write_to_end(rt, "save", write, || {
+        let (written, late) = write_to_end(rt, StoreOp::Save, write, || {
             fail_all(replies, std::mem::take(applied), &timed_out)
         })
         .instrument(tracing::debug_span!("livesession.persist", key = ?key))
@@ -406,7 +407,7 @@ impl SessionActor {
         };
         let key = self.cell.key;
         let undo = store.commit(&key, landed, published, rt.lifetime(published), None);
-        match write_to_end(rt, "save", undo, || {}).await {
+        match write_to_end(rt, StoreOp::Save, undo, || {}).await {
             (Ok(Committed::Done(version)), _) => {
                 let current = self.cell.current();
                 self.cell.adopt(crate::store::Versioned {
@@ -452,7 +453,7 @@ const WRITE_GRACE_DEADLINES: u32 = 4;
 /// write's result and whether it ended late.
 pub(super) async fn write_to_end<T>(
     rt: &Core,
-    op: &'static str,
+    op: StoreOp,
     write: impl std::future::Future<Output = Result<T, StoreError>>,
     at_deadline: impl FnOnce(),
 ) -> (Result<T, StoreError>, bool) {

@@ -6,6 +6,7 @@ use crate::core::cell::{Lifecycle, SessionActor};
 use crate::core::change::{Ended, Ending};
 use crate::core::Core;
 use crate::error::SessionError;
+use crate::metrics::StoreOp;
 use crate::store::SessionRecord;
 use kameo::message::{Context, Message};
 use kameo::Reply;
@@ -81,7 +82,7 @@ impl Message<Destroy> for SessionActor {
             Ending::Revoke(_) => store.delete(&key),
             Ending::Logout | Ending::Regenerate => store.end(&key),
         };
-        let existed = match write_to_end(&rt, "delete", deletion, || {}).await {
+        let existed = match write_to_end(&rt, StoreOp::Delete, deletion, || {}).await {
             (Ok(existed), _) => existed,
             (Err(e), _) => {
                 self.cell.set_store_behind(true);
@@ -98,7 +99,7 @@ impl Message<Destroy> for SessionActor {
         let ended = self.finish_ending(&rt, &ending, record);
         ctx.stop();
         // Ended here at once; acknowledged only once the delete is durable.
-        if let (Err(e), _) = write_to_end(&rt, "flush", store.flush(), || {}).await {
+        if let (Err(e), _) = write_to_end(&rt, StoreOp::Flush, store.flush(), || {}).await {
             return Destroyed(Err(e.into()));
         }
         Destroyed(Ok(Some(ended)))

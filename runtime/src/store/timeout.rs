@@ -5,6 +5,7 @@
 use super::{
     Committed, Lifetime, SessionKey, SessionRecord, SessionStore, StoreError, StoreFuture, Touched,
 };
+use crate::metrics::StoreOp;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,11 +25,11 @@ impl TimeoutStore {
 
     fn bound<'a, T: Send + 'a>(
         &self,
-        op: &'static str,
+        op: StoreOp,
         fut: impl Future<Output = Result<T, StoreError>> + Send + 'a,
     ) -> StoreFuture<'a, T> {
         let limit = self.limit;
-        let span = tracing::trace_span!("livesession.store", op);
+        let span = tracing::trace_span!("livesession.store", op = op.label());
         Box::pin(
             async move {
                 let started = std::time::Instant::now();
@@ -51,23 +52,23 @@ impl TimeoutStore {
 
 impl SessionStore for TimeoutStore {
     fn load<'a>(&'a self, key: &'a SessionKey) -> StoreFuture<'a, Option<SessionRecord>> {
-        self.bound("load", self.inner.load(key))
+        self.bound(StoreOp::Load, self.inner.load(key))
     }
 
     fn create<'a>(&'a self, key: &'a SessionKey, record: &'a SessionRecord) -> StoreFuture<'a, ()> {
-        self.bound("create", self.inner.create(key, record))
+        self.bound(StoreOp::Create, self.inner.create(key, record))
     }
 
     fn save<'a>(&'a self, key: &'a SessionKey, record: &'a SessionRecord) -> StoreFuture<'a, ()> {
-        self.bound("save", self.inner.save(key, record))
+        self.bound(StoreOp::Save, self.inner.save(key, record))
     }
 
     fn delete<'a>(&'a self, key: &'a SessionKey) -> StoreFuture<'a, bool> {
-        self.bound("delete", self.inner.delete(key))
+        self.bound(StoreOp::Delete, self.inner.delete(key))
     }
 
     fn keys_for_user<'a>(&'a self, user: &'a str) -> StoreFuture<'a, Vec<SessionKey>> {
-        self.bound("keys_for_user", self.inner.keys_for_user(user))
+        self.bound(StoreOp::KeysForUser, self.inner.keys_for_user(user))
     }
 
     fn remove_expired<'a>(
@@ -77,21 +78,21 @@ impl SessionStore for TimeoutStore {
         skip: &'a (dyn Fn(&SessionKey) -> bool + Send + Sync),
     ) -> StoreFuture<'a, usize> {
         self.bound(
-            "remove_expired",
+            StoreOp::RemoveExpired,
             self.inner.remove_expired(now_ms, limit, skip),
         )
     }
 
     fn count(&self) -> StoreFuture<'_, u64> {
-        self.bound("count", self.inner.count())
+        self.bound(StoreOp::Count, self.inner.count())
     }
 
     fn flush(&self) -> StoreFuture<'_, ()> {
-        self.bound("flush", self.inner.flush())
+        self.bound(StoreOp::Flush, self.inner.flush())
     }
 
     fn end<'a>(&'a self, key: &'a SessionKey) -> StoreFuture<'a, bool> {
-        self.bound("delete", self.inner.end(key))
+        self.bound(StoreOp::Delete, self.inner.end(key))
     }
 
     fn is_shared(&self) -> bool {
@@ -104,11 +105,14 @@ impl SessionStore for TimeoutStore {
         record: &'a SessionRecord,
         lifetime: Lifetime,
     ) -> StoreFuture<'a, u64> {
-        self.bound("create", self.inner.create_shared(key, record, lifetime))
+        self.bound(
+            StoreOp::Create,
+            self.inner.create_shared(key, record, lifetime),
+        )
     }
 
     fn touch<'a>(&'a self, key: &'a SessionKey, known: Option<u64>) -> StoreFuture<'a, Touched> {
-        self.bound("touch", self.inner.touch(key, known))
+        self.bound(StoreOp::Touch, self.inner.touch(key, known))
     }
 
     fn commit<'a>(
@@ -120,7 +124,7 @@ impl SessionStore for TimeoutStore {
         new_user: Option<&'a str>,
     ) -> StoreFuture<'a, Committed> {
         self.bound(
-            "commit",
+            StoreOp::Commit,
             self.inner.commit(key, expected, record, lifetime, new_user),
         )
     }
