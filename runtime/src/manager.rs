@@ -470,10 +470,8 @@ impl SessionManager {
         self.rt.begin_shutdown();
         let Some(store) = self.rt.store() else {
             for cell in self.rt.registry.live() {
-                // Nothing to persist: end it here, leaving no slot behind.
-                let owner = cell.owner().take();
-                self.rt.retire_cell(&cell, Lifecycle::Dead);
-                if let Some(owner) = owner {
+                // Nothing to persist: end it here, with its owner.
+                if let Some(owner) = self.rt.retire_cell(&cell, Lifecycle::Dead) {
                     owner.kill();
                 }
             }

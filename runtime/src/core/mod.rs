@@ -20,8 +20,9 @@ use crate::error::SessionError;
 use crate::id::{is_valid_id, random_id};
 use crate::store::{Lifetime, SessionKey, SessionRecord, SessionStore};
 use alarms::Alarms;
-use cell::{Lifecycle, SessionCell};
+use cell::{Lifecycle, SessionActor, SessionCell};
 use change::{ChangeOutcome, PendingChange};
+use kameo::actor::ActorRef;
 use registry::Registry;
 use revocation::{Binding, Bindings, RecentlyEnded};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -234,20 +235,29 @@ impl Core {
 
     /// Ends `cell` here (`Dead` or `Retired`): marks it, hands every queued
     /// change back unapplied, cancels its alarm and frees its registry slot.
-    pub fn retire_cell(&self, cell: &Arc<SessionCell>, how: Lifecycle) {
+    /// Returns the owner it took out of the slot (the caller's own actor
+    /// when an owner retires its cell): once the cell is marked, no request
+    /// can start another, so a caller outside the owner that kills the one
+    /// returned leaves none running.
+    pub fn retire_cell(
+        &self,
+        cell: &Arc<SessionCell>,
+        how: Lifecycle,
+    ) -> Option<ActorRef<SessionActor>> {
         cell.set_lifecycle(how);
-        let queued = {
-            // Under the owner lock: a request that queues a change checks the
-            // lifecycle under it too, so none is left behind.
+        let (owner, queued) = {
+            // Under the owner lock: a request that queues a change or starts
+            // an owner checks the lifecycle under it too, so none is left
+            // behind.
             let mut owner = cell.owner();
-            *owner = None;
-            std::mem::take(&mut *cell.pending())
+            (owner.take(), std::mem::take(&mut *cell.pending()))
         };
         for PendingChange { change, reply, .. } in queued {
             let _ = reply.send(ChangeOutcome::NotApplied(change));
         }
         self.alarms.cancel(cell);
         self.registry.remove(cell);
+        owner
     }
 
     /// The cookie value for `id`: prefix + signed id.
