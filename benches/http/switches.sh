@@ -67,22 +67,29 @@ load() {
 load 2 >/dev/null
 perf stat -e "$EVENTS" -x, -o "$OUT/stat" -p "$SERVER" -- sleep "$SECONDS_COUNTED" &
 PERF=$!
-ticks() { awk '{ print $14 + $15 }' "/proc/$SERVER/stat"; }
+# utime and stime, in clock ticks.
+ticks() { awk '{ print $14, $15 }' "/proc/$SERVER/stat"; }
 before=$(ticks)
 load "$SECONDS_COUNTED" >"$OUT/wrk"
 after=$(ticks)
 wait "$PERF"
 
 requests=$(sed -n 's/^BENCH requests=\([0-9]*\).*/\1/p' "$OUT/wrk")
-[ -n "$requests" ] && [ "$requests" -gt 0 ] || { echo "switches.sh: wrk made no requests" >&2; cat "$OUT/wrk" >&2; exit 1; }
+if [ -z "$requests" ] || [ "$requests" -eq 0 ]; then
+    echo "switches.sh: wrk made no requests" >&2; cat "$OUT/wrk" >&2; exit 1
+fi
 hz=$(getconf CLK_TCK)
 p50=$(sed -n 's/^BENCH .*p50_us=\([0-9]*\).*/\1/p' "$OUT/wrk")
 p99=$(sed -n 's/^BENCH .*p99_us=\([0-9]*\).*/\1/p' "$OUT/wrk")
 echo "$(basename "$POEM_DEMO") $MODE, /$ROUTE, $COOKIES cookie(s): $requests requests in ${SECONDS_COUNTED} s, p50 ${p50} µs, p99 ${p99} µs"
-python3 - "$OUT/stat" "$requests" "$((after - before))" "$hz" <<'EOF'
+python3 - "$OUT/stat" "$requests" "$before" "$after" "$hz" <<'EOF'
 import sys
-stat, requests, ticks, hz = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-print(f"  {'CPU µs':<28} {ticks / hz * 1e6 / requests:8.1f} per request")
+stat, requests, hz = sys.argv[1], int(sys.argv[2]), int(sys.argv[5])
+user, system = (int(a) - int(b) for a, b in zip(sys.argv[4].split(), sys.argv[3].split()))
+us = lambda ticks: ticks / hz * 1e6 / requests
+print(f"  {'CPU µs':<28} {us(user + system):8.1f} per request")
+print(f"  {'  in user space':<28} {us(user):8.1f}")
+print(f"  {'  in the kernel':<28} {us(system):8.1f}")
 names = {"sched:sched_switch": "context switches", "syscalls:sys_enter_futex": "futex calls",
          "syscalls:sys_enter_epoll_wait": "epoll_wait calls", "syscalls:sys_enter_sched_yield": "sched_yield calls",
          "syscalls:sys_enter_pwrite64": "sled log writes (pwrite64)",
