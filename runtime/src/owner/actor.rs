@@ -362,12 +362,15 @@ impl SessionActor {
             store.flush().await?;
             Ok(Committed::Done(base.version + 1))
         };
-        let timed_out = format!(
-            "session store save timed out after {} ms",
-            rt.store_timeout().as_millis()
-        );
+        // Formatted only when a write runs late, not on every write.
+        let timed_out = || {
+            format!(
+                "session store save timed out after {} ms",
+                rt.store_timeout().as_millis()
+            )
+        };
         let (written, late) = write_to_end(rt, StoreOp::Save, write, || {
-            fail_all(replies, std::mem::take(applied), &timed_out)
+            fail_all(replies, std::mem::take(applied), &timed_out())
         })
         .instrument(tracing::debug_span!("livesession.persist", key = ?key))
         .await;
@@ -384,7 +387,7 @@ impl SessionActor {
                 } else {
                     self.cell.set_store_behind(true);
                 }
-                Persisted::Failed(timed_out)
+                Persisted::Failed(timed_out())
             }
             Ok(Committed::Conflict(current)) => Persisted::Conflict(current),
             Ok(Committed::Gone) => Persisted::Gone,
