@@ -169,7 +169,6 @@ REDIS_CPU="${REDIS_CPU:-$CLIENT_CPU}"
 OUT="${REPORT_ONLY:-${OUT:-$HERE/target/results/$(date -u +%Y%m%dT%H%M%SZ)}}"
 SECRET="livesession-http-bench-secret-0123456789abcdef"
 HOST="127.0.0.1"   # loopback only: never change this to another address
-CLK_TCK="$(getconf CLK_TCK)"
 
 ALL_SERVERS="poem-demo salvo-demo poem-server-session poem-cookie-session salvo-session axum-tower-sessions poem-demo-sync poem-demo-periodic salvo-demo-sync salvo-demo-periodic"
 BASE_SERVERS="poem-demo@base salvo-demo@base poem-demo-sync@base poem-demo-periodic@base salvo-demo-sync@base salvo-demo-periodic@base"
@@ -198,6 +197,7 @@ fi
 # autogroup gets nice $NICE. With autogroup scheduling (the kernel default),
 # a plain `nice` only counts within one's own session, so other work on this
 # shared machine (builds in other sessions) would still take half the cores.
+# shellcheck disable=SC2016 # expanded by the inner bash, not here
 BOOST='echo "$0" > /proc/self/autogroup 2>/dev/null; exec "$@"'
 boosted() { setsid bash -c "$BOOST" "$NICE" nice -n "$NICE" "$@"; }
 
@@ -889,6 +889,7 @@ for server in $SERVERS; do
             log "POPULATION: no population cells for $server (a Redis server: the FLUSHALL before each run would wipe them)"
             pops=""
         fi
+        # shellcheck disable=SC2086 # $pops is a list of sizes
         for k in $(cookies_for "$route") ${pops:+$(printf 'pop:%s ' $pops)}; do
             pop=""; case "$k" in pop:*) pop=${k#pop:}; k=$pop ;; esac
             tag="$server-$route"
@@ -947,7 +948,7 @@ for i in "${!CELL_PID[@]}"; do
         "http://$HOST:${CELL_PORT[$i]}" -- "$path" "$mode" "$(cell_cookies "$i")" >"$OUT/logs/$tag.warmup" 2>&1 || true
     if [ -n "${CELL_POP[$i]}" ]; then   # the warm-up's increments count in the check
         w="$(sed -n 's/^BENCH requests=\([0-9]*\) .*/\1/p' "$OUT/logs/$tag.warmup")"
-        CELL_WARM[$i]=${w:-0}
+        CELL_WARM[i]=${w:-0}
     fi
     if [ -n "$mon" ]; then
         sleep 0.5   # let MONITOR drain
@@ -997,16 +998,17 @@ for rep in $(seq 1 "$REPS"); do
         if [ -z "$line" ]; then
             log "WARNING: wrk gave no result for $tag rep $rep:"; cat "$wrk_out.$rep" >&2
             printf '%s\t%s\t%s\t%s\t0\t0\t0\t0\t0\t0\t0\t%s\tno-result\t\t\t\t%s\n' "$server" "$route" "$k" "$rep" "$alive" "$pop" >>"$RAW"
-            if [ "$alive" = 0 ]; then CELL_DEAD[$i]=1; log "WARNING: $server ($route) is dead"; fi
+            if [ "$alive" = 0 ]; then CELL_DEAD[i]=1; log "WARNING: $server ($route) is dead"; fi
             continue
         fi
-        eval "$(echo "$line" | sed 's/^BENCH //')"   # requests= duration_us= p50_us= ...
+        requests=0 duration_us=0 p50_us=0 p99_us=0 status_errors=0 socket_errors=0
+        eval "${line#BENCH }"   # requests= duration_us= p50_us= ...
         # counter check: on a server-side session, the counters must have
         # grown by at least the number of completed requests, in sum over the
         # run's cookies (+1 per cookie for bench.lua's own GET that made it);
         # and no cookie's counter may read below 1 (a lost session)
         check="-"
-        CELL_SENT[$i]=$(( ${CELL_SENT[$i]} + requests ))
+        CELL_SENT[i]=$(( CELL_SENT[i] + requests ))
         if [ -n "$pop" ]; then
             # POPULATION cell: the cookies are the same file on every
             # repetition, so the check is cumulative, after the last one:
@@ -1039,7 +1041,7 @@ for rep in $(seq 1 "$REPS"); do
             "$requests" "$duration_us" "$p50_us" "$p99_us" "$((after - before))" \
             "$status_errors" "$socket_errors" "$alive" "$check" "$redis_cmds" "$redis_cpu" "$redis_mix" "$pop" >>"$RAW"
         log "$tag rep $rep: $(awk -v r="$requests" -v d="$duration_us" 'BEGIN{printf "%.0f req/s", r/(d/1e6)}') p50=${p50_us}us p99=${p99_us}us cpu=$((after - before)) ticks status_err=$status_errors sock_err=$socket_errors $check${redis_cmds:+ redis: $redis_cmds cmds ($redis_mix), $redis_cpu ticks}"
-        if [ "$alive" = 0 ]; then CELL_DEAD[$i]=1; log "WARNING: $server crashed during $route"; fi
+        if [ "$alive" = 0 ]; then CELL_DEAD[i]=1; log "WARNING: $server crashed during $route"; fi
     done
 done
 for i in "${!CELL_PID[@]}"; do
