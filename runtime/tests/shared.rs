@@ -5,9 +5,10 @@
 
 mod common;
 
-use common::{config, increment_concurrently, new_session, pair, read_n, request};
+use common::{config, increment_concurrently, new_session, pair, read_n, request, wait_until};
 use livesession::clock::{Clock, ManualClock};
 use livesession::store::{SessionStore, SharedMemoryStore};
+use livesession::testing::{FaultyStore, Op};
 use livesession::SessionManager;
 use std::sync::Arc;
 use std::time::Duration;
@@ -286,4 +287,62 @@ async fn a_session_ended_on_another_node_is_not_counted_or_carried_by_a_stale_co
         None,
         "revoked binding carried over"
     );
+}
+
+/// A change whose caller was told it timed out is never applied, even when
+/// its late compare-and-set finds that another node wrote first: the owner
+/// must not apply the batch again on the other node's write.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_timed_out_change_is_not_applied_after_a_late_conflict() {
+    let store = FaultyStore::new(SharedMemoryStore::new());
+    let node_over = |timeout_ms| {
+        SessionManager::new(
+            config()
+                .store(Arc::new(store.clone()))
+                .store_timeout(Duration::from_millis(timeout_ms))
+                .build()
+                .unwrap(),
+        )
+    };
+    let (a, b) = (node_over(100), node_over(5_000));
+    let cookie = new_session(&a).await; // n = 1
+
+    // a's next commit is slow: past a's deadline, within its grace.
+    store.delay(Op::Commit, Duration::from_millis(300));
+    let commits = store.calls(Op::Commit);
+    let late = {
+        let (a, cookie) = (a.clone(), cookie.clone());
+        tokio::spawn(async move {
+            let s = request(&a, Some(&cookie));
+            s.insert("late", 1).await
+        })
+    };
+    wait_until(
+        async || store.calls(Op::Commit) > commits,
+        "a's commit has started",
+    )
+    .await;
+    store.delay(Op::Commit, Duration::ZERO);
+    // Meanwhile b writes the session: a's commit will find a newer version.
+    let s = request(&b, Some(&cookie));
+    s.insert("n", 50).await.unwrap();
+    s.finish().await.unwrap();
+
+    let err = late.await.unwrap().unwrap_err();
+    assert!(err.to_string().contains("timed out"), "{err}");
+    // Past a's late commit and anything that could follow it.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    for (name, node) in [("a", &a), ("b", &b)] {
+        let s = request(node, Some(&cookie));
+        assert_eq!(
+            s.get::<i64>("n").await.unwrap(),
+            Some(50),
+            "{name}: b's write"
+        );
+        assert_eq!(
+            s.get::<i64>("late").await.unwrap(),
+            None,
+            "{name}: the change that timed out was applied"
+        );
+    }
 }

@@ -389,6 +389,13 @@ impl SessionActor {
                 }
                 Persisted::Failed(timed_out())
             }
+            Ok(Committed::Conflict(current)) if late => {
+                // Its callers were answered with a timeout: the batch must
+                // not be applied again on the other process's write. What
+                // that process wrote is published all the same.
+                self.cell.adopt(current);
+                Persisted::Failed(timed_out())
+            }
             Ok(Committed::Conflict(current)) => Persisted::Conflict(current),
             Ok(Committed::Gone) => Persisted::Gone,
             Err(e) => {
