@@ -145,12 +145,23 @@ impl SessionActor {
                     // during the write moved the idle clock past what was
                     // written: the session is in use, so it stays live (a
                     // load after this point sees `Retired` and follows it).
-                    self.cell.set_lifecycle(Lifecycle::Retired);
-                    if self.cell.last_access() == seen {
+                    // Decided under the owner lock: a request that looks for
+                    // this owner (a change, a logout) never sees the
+                    // `Retired` that is taken back, which it would take for
+                    // a session that left memory.
+                    let retired = {
+                        let _slot = self.cell.owner();
+                        self.cell.set_lifecycle(Lifecycle::Retired);
+                        let unused = self.cell.last_access() == seen;
+                        if !unused {
+                            self.cell.set_lifecycle(Lifecycle::Alive);
+                        }
+                        unused
+                    };
+                    if retired {
                         self.end(&rt, Lifecycle::Retired).await;
                         return TimerOutcome::Stop;
                     }
-                    self.cell.set_lifecycle(Lifecycle::Alive);
                 }
                 Err(e) => {
                     // Back off (1 s doubling up to 1 min), and log at most
