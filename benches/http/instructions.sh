@@ -92,8 +92,9 @@ plain_path() { case "$1" in poem-demo* | salvo-demo*) echo /health ;; *) echo /p
 
 # drain_metrics NAME PORT: a demo's metrics recorder folds its histogram
 # samples in later, every few seconds: a scrape before the counters are
-# zeroed and one before they are dumped make each cell pay for exactly its
-# own samples, wherever that timer falls.
+# zeroed and one before they are dumped make each cell pay for its own
+# samples, wherever that timer falls. The second scrape is counted too:
+# ~120k instructions, ~60 per request at COUNT=2000.
 drain_metrics() {
     case "$1" in
         poem-demo* | salvo-demo*) curl -s -o /dev/null --max-time 30 "http://127.0.0.1:$2/metrics" ;;

@@ -499,3 +499,25 @@ pub(super) async fn write_to_end<T>(
     crate::metrics::store_op(op, started.elapsed().as_secs_f64(), result.is_ok() && !late);
     (result, late)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::WRITE_GRACE_DEADLINES;
+    use crate::config::SessionConfig;
+    use crate::metrics::STORE_OP_SECONDS_BUCKETS;
+
+    #[test]
+    fn the_store_buckets_hold_a_write_through_its_whole_grace() {
+        let config = SessionConfig::builder()
+            .secret("a secret of at least thirty-two bytes!")
+            .build()
+            .unwrap();
+        let deadline = config.store_timeout.as_secs_f64();
+        assert!(STORE_OP_SECONDS_BUCKETS.contains(&deadline));
+        // A call cut at the deadline ends just after it, in a finite bucket.
+        assert!(STORE_OP_SECONDS_BUCKETS.iter().any(|&b| b > deadline));
+        // The owner's own writes: the deadline and WRITE_GRACE_DEADLINES more.
+        let last = STORE_OP_SECONDS_BUCKETS.last().copied().unwrap_or_default();
+        assert!(last > deadline * f64::from(1 + WRITE_GRACE_DEADLINES));
+    }
+}
