@@ -455,3 +455,69 @@ async fn reads_under_a_hanging_store_queue_one_expiry_write_back_at_a_time() {
         "{saves} saves for {READS} reads and a shutdown: each read queued a write-back of its own"
     );
 }
+
+/// A new session whose store write was under way when shutdown began is
+/// refused, not left live behind shutdown's back: a change to it would be
+/// acknowledged after shutdown's last flush.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_created_across_shutdown_is_refused() {
+    let store = FaultyStore::new(MemoryStore::new());
+    let m = durable(&store);
+    store.delay(Op::Create, Duration::from_millis(200));
+    let creating = {
+        let m = m.clone();
+        tokio::spawn(async move {
+            let s = request(&m, None);
+            s.insert("n", 1).await?;
+            s.finish().await
+        })
+    };
+    wait_until(
+        async || store.calls(Op::Create) > 0,
+        "the new session's store write has started",
+    )
+    .await;
+    m.shutdown().await.unwrap();
+    let created = creating.await.unwrap();
+    assert!(
+        created
+            .as_ref()
+            .is_err_and(|e| e.to_string().contains("shutting down")),
+        "a session created across shutdown: {created:?}"
+    );
+    assert_eq!(m.stats().await.unwrap().live, 0, "nothing left live");
+}
+
+/// A session being activated from the store when shutdown began is not
+/// served: shutdown has written out the sessions it listed, and a change to
+/// this one would be acknowledged after its last flush.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_activated_across_shutdown_is_not_served() {
+    let store = FaultyStore::new(MemoryStore::new());
+    let m = durable(&store);
+    let cookie = new_session(&m).await;
+    passivated(&m).await;
+    store.delay(Op::Load, Duration::from_millis(200));
+    let loads = store.calls(Op::Load);
+    let reading = {
+        let (m, cookie) = (m.clone(), cookie.clone());
+        tokio::spawn(async move {
+            let s = request(&m, Some(&cookie));
+            s.insert("n", 2).await
+        })
+    };
+    wait_until(
+        async || store.calls(Op::Load) > loads,
+        "the activation's load has started",
+    )
+    .await;
+    m.shutdown().await.unwrap();
+    let written = reading.await.unwrap();
+    assert!(
+        written
+            .as_ref()
+            .is_err_and(|e| e.to_string().contains("shutting down")),
+        "a change to a session activated across shutdown: {written:?}"
+    );
+    assert_eq!(m.stats().await.unwrap().live, 0, "nothing left live");
+}

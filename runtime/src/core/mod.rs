@@ -76,6 +76,10 @@ impl Core {
     /// Refuses new sessions and activations from now on.
     pub fn begin_shutdown(&self) {
         self.shutting_down.store(true, Ordering::SeqCst);
+        // Paired with the fence an activation runs between settling its
+        // session and checking this flag: shutdown's list of live sessions
+        // has that session, or the activation sees the flag.
+        std::sync::atomic::fence(Ordering::SeqCst);
     }
 
     pub fn config(&self) -> &SessionConfig {

@@ -12,7 +12,7 @@ use crate::error::SessionError;
 use crate::metrics::EndReason;
 use crate::store::{SessionKey, SessionRecord, StoreError, Touched, Versioned};
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{fence, AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tracing::Instrument;
@@ -89,6 +89,16 @@ impl Core {
                 .bindings
                 .admit(binding, || self.registry.insert_new(cell.clone()))
             {
+                Some(true) if self.is_shutting_down() => {
+                    // A shutdown that began meanwhile may have listed the
+                    // live sessions before this one entered: refused, so
+                    // that no change to it is acknowledged after shutdown's
+                    // last flush. (Checked after entering the registry: a
+                    // shutdown either lists the session or is seen here.)
+                    self.retire_cell(&cell, Lifecycle::Dead);
+                    self.forget_created(&cell.key).await;
+                    return Err(SessionError::Unavailable("shutting down".into()));
+                }
                 Some(true) => {
                     self.park_alarm(&cell);
                     crate::metrics::session_created();
@@ -198,11 +208,25 @@ impl Core {
         };
         let span = tracing::debug_span!("livesession.activate", key = ?key);
         tokio::spawn(async move {
-            let outcome = work.instrument(span).await;
+            let mut outcome = work.instrument(span).await;
+            if matches!(outcome, Activation::Live(_)) && rt.is_shutting_down() {
+                // Loaded while a shutdown began: never served.
+                outcome = Activation::Failed("shutting down".into());
+            }
             match &outcome {
                 Activation::Live(cell) => {
                     let cell = cell.clone();
                     slot.settle(outcome);
+                    // A shutdown that began just now may have listed the
+                    // live sessions before this one was settled: then it is
+                    // seen here (fences on both sides) and written out like
+                    // those, so that nothing is acknowledged after
+                    // shutdown's last flush.
+                    fence(Ordering::SeqCst);
+                    if rt.is_shutting_down() {
+                        rt.retire_after_shutdown(&cell).await;
+                        return;
+                    }
                     crate::metrics::session_activated();
                     rt.park_alarm(&cell);
                 }
@@ -214,6 +238,18 @@ impl Core {
                 }
             }
         });
+    }
+
+    /// Writes out and retires `cell`, which became live after a shutdown
+    /// listed the live sessions, then flushes the store.
+    async fn retire_after_shutdown(&self, cell: &Arc<SessionCell>) {
+        let mut written = self.retire(cell).await;
+        if let (Ok(()), Some(store)) = (&written, self.store()) {
+            written = store.flush().await.map_err(SessionError::from);
+        }
+        if let Err(e) = written {
+            tracing::error!(key = ?cell.key, error = %e, "could not persist a session activated during shutdown");
+        }
     }
 
     /// Loads `key` from the store into a new live cell (called once per slot).
