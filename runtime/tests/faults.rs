@@ -521,3 +521,27 @@ async fn a_session_activated_across_shutdown_is_not_served() {
     );
     assert_eq!(m.stats().await.unwrap().live, 0, "nothing left live");
 }
+
+/// A store that panics while a session is activated fails that request and
+/// frees the session's registry slot: the next request loads it afresh
+/// instead of waiting forever on a slot nobody settles.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_panic_during_activation_fails_the_request_and_frees_the_slot() {
+    let store = FaultyStore::new(MemoryStore::new());
+    let m = durable(&store);
+    let cookie = new_session(&m).await;
+    passivated(&m).await;
+    store.panic(Op::Load, true);
+    let read = tokio::time::timeout(
+        Duration::from_secs(2),
+        request(&m, Some(&cookie)).get::<i64>("n"),
+    )
+    .await
+    .expect("a request during a panicking activation must not hang");
+    assert!(read.is_err(), "{read:?}");
+    store.panic(Op::Load, false);
+    let again = tokio::time::timeout(Duration::from_secs(2), read_n(&m, &cookie))
+        .await
+        .expect("the slot of the failed activation was freed");
+    assert_eq!(again, Some(1));
+}

@@ -11,7 +11,9 @@ use crate::core::Core;
 use crate::error::SessionError;
 use crate::metrics::EndReason;
 use crate::store::{SessionKey, SessionRecord, StoreError, Touched, Versioned};
+use futures::FutureExt;
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{fence, AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -208,7 +210,18 @@ impl Core {
         };
         let span = tracing::debug_span!("livesession.activate", key = ?key);
         tokio::spawn(async move {
-            let mut outcome = work.instrument(span).await;
+            // A panic (a store's bug) settles the slot as failed: unsettled,
+            // it would keep every later request for the key waiting.
+            let mut outcome = match AssertUnwindSafe(work.instrument(span)).catch_unwind().await {
+                Ok(outcome) => outcome,
+                Err(_) => {
+                    tracing::error!(
+                        ?key,
+                        "activating a session panicked (in the session store?)"
+                    );
+                    Activation::Failed("activating the session failed".into())
+                }
+            };
             if matches!(outcome, Activation::Live(_)) && rt.is_shutting_down() {
                 // Loaded while a shutdown began: never served.
                 outcome = Activation::Failed("shutting down".into());

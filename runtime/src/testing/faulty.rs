@@ -73,6 +73,7 @@ struct Fault {
     fail_next: u32,
     delay: Duration,
     hang: bool,
+    panic: bool,
 }
 
 /// What one call will do, decided when it is made.
@@ -80,6 +81,7 @@ struct Plan {
     delay: Duration,
     hang: bool,
     fail: bool,
+    panic: bool,
 }
 
 /// Wraps a store and, on command, makes chosen operations fail, slow down or
@@ -284,6 +286,28 @@ impl<S: SessionStore> FaultyStore<S> {
         self.with_fault(op, |f| f.hang = on);
     }
 
+    /// Makes every call of `op` panic when polled (`true`), as a backend
+    /// with a bug would, or stops doing so.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// use futures::FutureExt;
+    /// use livesession::store::{MemoryStore, SessionStore};
+    /// use livesession::testing::{FaultyStore, Op};
+    /// use std::panic::AssertUnwindSafe;
+    /// let store = FaultyStore::new(MemoryStore::new());
+    /// store.panic(Op::Count, true);
+    /// assert!(AssertUnwindSafe(store.count()).catch_unwind().await.is_err());
+    /// store.panic(Op::Count, false);
+    /// assert_eq!(store.count().await.unwrap(), 0);
+    /// # });
+    /// ```
+    pub fn panic(&self, op: Op, on: bool) {
+        self.with_fault(op, |f| f.panic = on);
+    }
+
     /// Clears every fault of every operation (calls already hanging stay hung).
     ///
     /// # Examples
@@ -342,6 +366,7 @@ impl<S: SessionStore> FaultyStore<S> {
                 delay: f.delay,
                 hang: f.hang,
                 fail,
+                panic: f.panic,
             }
         })
     }
@@ -358,6 +383,9 @@ impl<S: SessionStore> FaultyStore<S> {
             }
             if plan.hang {
                 std::future::pending::<()>().await;
+            }
+            if plan.panic {
+                panic!("injected {op:?} panic");
             }
             if plan.fail {
                 return Err(StoreError::backend(format!("injected {op:?} failure")));
