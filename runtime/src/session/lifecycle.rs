@@ -43,7 +43,9 @@ impl Session {
     /// # Errors
     ///
     /// [`SessionError::Store`] when the old session cannot be deleted (it stays
-    /// as it was), [`SessionError::Unavailable`] while the manager shuts down,
+    /// as it was) or its deletion cannot be flushed (it has ended, as with
+    /// [`destroy`](Self::destroy), and no new session replaces it),
+    /// [`SessionError::Unavailable`] while the manager shuts down,
     /// [`SessionError::Finished`] after the response was sent.
     pub async fn regenerate(&self, keep: &[&str]) -> Result<(), SessionError> {
         self.load().await?;
@@ -92,8 +94,9 @@ impl Session {
     }
 
     /// Ends the session for good: its data is dropped, its id never valid
-    /// again, and the response clears the cookie. Fails (changing nothing)
-    /// only when the store cannot delete it.
+    /// again, and the response clears the cookie. Fails only when the store
+    /// cannot delete it (changing nothing) or cannot flush the deletion (see
+    /// Errors).
     ///
     /// # Examples
     ///
@@ -121,7 +124,10 @@ impl Session {
     /// # Errors
     ///
     /// [`SessionError::Store`] when the store cannot delete it (it stays as it
-    /// was); [`SessionError::Unavailable`] while the manager shuts down;
+    /// was), or deleted it but could not flush the deletion: the session has
+    /// ended here and is never served again by this process, but a store
+    /// that loses its unflushed writes in a crash may hold it after a
+    /// restart; [`SessionError::Unavailable`] while the manager shuts down;
     /// [`SessionError::Finished`] after the response was sent.
     pub async fn destroy(&self) -> Result<(), SessionError> {
         self.load().await?;
