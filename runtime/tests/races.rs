@@ -325,3 +325,69 @@ async fn a_change_queued_before_shutdown_is_applied_not_refused() {
     let s = request(&after, Some(&cookie));
     assert_eq!(s.get::<i64>("b").await.unwrap(), Some(1));
 }
+
+/// A clone of the request's session destroys it while `save()` is creating
+/// it: the destroy returned Ok, so no session may be left behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_destroy_while_save_creates_the_session_leaves_none() {
+    let store = FaultyStore::new(MemoryStore::new());
+    let m = durable(&store);
+    let req = request(&m, None);
+    req.insert("n", 1).await.unwrap();
+    store.delay(Op::Create, Duration::from_millis(100));
+    let (saving, other) = (req.session(), req.session());
+    let save = tokio::spawn(async move { saving.save().await });
+    wait_until(
+        async || store.calls(Op::Create) > 0,
+        "the save's create has started",
+    )
+    .await;
+    other.destroy().await.unwrap();
+    save.await.unwrap().unwrap();
+    let set = req.finish().await.unwrap();
+    assert!(
+        set.iter()
+            .all(|c| !c.starts_with("sessionId=") || c.contains("Expires=Thu, 01 Jan 1970")),
+        "a session cookie was sent after the destroy: {set:?}"
+    );
+    assert_eq!(m.stats().await.unwrap().live, 0, "a session was left live");
+    assert_eq!(
+        store.inner().count().await.unwrap(),
+        0,
+        "a record was left behind"
+    );
+}
+
+/// A clone binds the user while `save()` is creating the session: the
+/// session that stays is bound, so a revoke reaches it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bind_user_while_save_creates_the_session_is_kept() {
+    let store = FaultyStore::new(MemoryStore::new());
+    let m = durable(&store);
+    let req = request(&m, None);
+    req.insert("n", 1).await.unwrap();
+    store.delay(Op::Create, Duration::from_millis(100));
+    let (saving, other) = (req.session(), req.session());
+    let save = tokio::spawn(async move { saving.save().await });
+    wait_until(
+        async || store.calls(Op::Create) > 0,
+        "the save's create has started",
+    )
+    .await;
+    other.bind_user("alice").await.unwrap();
+    save.await.unwrap().unwrap();
+    store.delay(Op::Create, Duration::ZERO);
+    let cookie = pair(&req.finish().await.unwrap()[0]);
+    assert_eq!(read_n(&m, &cookie).await, Some(1));
+    assert_eq!(
+        m.revoke_user("alice").await.unwrap(),
+        1,
+        "the session is bound"
+    );
+    assert_eq!(read_n(&m, &cookie).await, None, "revoked");
+    assert_eq!(
+        m.stats().await.unwrap().live,
+        0,
+        "no unbound copy left live"
+    );
+}

@@ -263,7 +263,12 @@ impl Session {
                     Ok(ok) => {
                         let mut st = self.state();
                         st.modified |= ok.data_changed;
-                        st.phase = Phase::Live(cell, ok.snapshot);
+                        // A clone's regenerate or destroy meanwhile took the
+                        // session's final record, this change included:
+                        // what it left stands.
+                        if matches!(&st.phase, Phase::Live(c, _) if Arc::ptr_eq(c, &cell)) {
+                            st.phase = Phase::Live(cell, ok.snapshot);
+                        }
                         return Ok(ok.value);
                     }
                     Err(unapplied) => {
@@ -340,35 +345,72 @@ impl Session {
             // Destroyed or expired by someone else: never revived.
             Lifecycle::Dead | Lifecycle::Alive => Phase::Fresh(SessionRecord::default()),
         };
-        self.state().phase = next;
+        let mut st = self.state();
+        // Unless a clone of this request moved it on meanwhile (a
+        // regenerate, a destroy): what that left stands.
+        if matches!(&st.phase, Phase::Live(c, _) if Arc::ptr_eq(c, cell)) {
+            st.phase = next;
+        }
         Ok(())
     }
 
     /// Creates the new session this request has been building.
+    ///
+    /// A clone of this request's session may change it (a change, a user
+    /// binding) or end it while the store writes it: the session created
+    /// from the older record is then ended again at once, and a changed one
+    /// is created anew from what the request holds now.
     pub(super) async fn create(&self, record: SessionRecord) -> Result<(), SessionError> {
         let rt = &self.inner.rt;
-        let binding = self.state().binding.take();
-        let cookie = record.cookie.clone();
-        let created = rt.create(record, binding.as_ref()).await;
-        let mut st = self.state();
-        st.must_create = false;
-        match created {
-            Ok(Some(cell)) => {
+        let mut record = record;
+        for _ in 0..MAX_ATTEMPTS {
+            let binding = self.state().binding.take();
+            let cookie = record.cookie.clone();
+            let created = rt.create(record, binding.as_ref()).await;
+            let (cell, again) = {
+                let mut st = self.state();
+                let cell = match created {
+                    Ok(Some(cell)) => cell,
+                    // Its user was revoked while this request built it: never created.
+                    Ok(None) => {
+                        st.must_create = false;
+                        st.phase = Phase::Destroyed(cookie);
+                        return Ok(());
+                    }
+                    Err(e) => {
+                        st.binding = binding;
+                        return Err(e);
+                    }
+                };
                 let snapshot = cell.current();
-                st.phase = Phase::Live(cell, snapshot);
-                st.id_changed = true;
-                Ok(())
+                let again = match &st.phase {
+                    Phase::Fresh(now) if same_content(now, &snapshot.record) => {
+                        st.must_create = false;
+                        st.phase = Phase::Live(cell, snapshot);
+                        st.id_changed = true;
+                        return Ok(());
+                    }
+                    Phase::Fresh(now) => Some(now.clone()),
+                    // Destroyed, or created by another clone meanwhile.
+                    _ => None,
+                };
+                if st.binding.is_none() {
+                    st.binding = binding;
+                }
+                (cell, again)
+            };
+            // Its id was never sent: ended for good, like a logout.
+            if let Err(e) = rt.destroy(&cell, Ending::Logout).await {
+                tracing::warn!(key = ?cell.key, error = %e, "could not end a session created from a record changed meanwhile; it expires unused");
             }
-            // Its user was revoked while this request built it: never created.
-            Ok(None) => {
-                st.phase = Phase::Destroyed(cookie);
-                Ok(())
-            }
-            Err(e) => {
-                st.binding = binding;
-                Err(e)
+            match again {
+                Some(now) => record = now,
+                None => return Ok(()),
             }
         }
+        Err(SessionError::Unavailable(
+            "the session kept changing while it was created; try again".into(),
+        ))
     }
 
     /// Destroys the live session `cell`, following it to the store if it is
@@ -409,4 +451,10 @@ impl Session {
             _ => false,
         }
     }
+}
+
+/// Whether a created session's record holds what `fresh` holds: the fields
+/// a request changes before its session exists (creation sets the clocks).
+fn same_content(fresh: &SessionRecord, created: &SessionRecord) -> bool {
+    fresh.data == created.data && fresh.user == created.user && fresh.cookie == created.cookie
 }
