@@ -391,3 +391,24 @@ async fn a_bind_user_while_save_creates_the_session_is_kept() {
         "no unbound copy left live"
     );
 }
+
+/// `save()` after `destroy()` in one request creates a new session (the
+/// destroy left nothing for a create to race with).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn save_after_destroy_creates_a_new_session() {
+    let store = FaultyStore::new(MemoryStore::new());
+    let m = durable(&store);
+    let old = new_session(&m).await;
+    for cookie in [None, Some(old.as_str())] {
+        let s = request(&m, cookie);
+        s.destroy().await.unwrap();
+        s.save().await.unwrap();
+        let set = s.finish().await.unwrap();
+        let new = pair(&set[0]);
+        assert_ne!(Some(new.as_str()), cookie);
+        let again = request(&m, Some(&new));
+        again.insert("n", 5).await.unwrap();
+        again.finish().await.unwrap();
+        assert_eq!(read_n(&m, &new).await, Some(5), "the saved session is live");
+    }
+}

@@ -227,10 +227,18 @@ impl Session {
     /// shuts down, and [`SessionError::Finished`] after the response was sent.
     pub async fn save(&self) -> Result<(), SessionError> {
         self.load().await?;
-        let fresh = match &self.state().phase {
-            Phase::Fresh(r) => Some(r.clone()),
-            Phase::Unloaded | Phase::Destroyed(_) => Some(SessionRecord::default()),
-            _ => None,
+        let fresh = {
+            let mut st = self.state();
+            match &st.phase {
+                Phase::Fresh(r) => Some(r.clone()),
+                Phase::Unloaded | Phase::Destroyed(_) => {
+                    // A new, empty session (as a change would start one):
+                    // what `create` finds again unless a clone moves it on.
+                    st.phase = Phase::Fresh(SessionRecord::default());
+                    Some(SessionRecord::default())
+                }
+                _ => None,
+            }
         };
         if let Some(record) = fresh {
             self.create(record).await?;
