@@ -6,7 +6,7 @@ mod common;
 
 use common::*;
 use livesession::clock::ManualClock;
-use livesession::store::MemoryStore;
+use livesession::store::{MemoryStore, SessionStore};
 use livesession::testing::{FaultyStore, Op};
 use livesession::SessionManager;
 use std::sync::Arc;
@@ -544,4 +544,37 @@ async fn a_store_panic_during_activation_fails_the_request_and_frees_the_slot() 
         .await
         .expect("the slot of the failed activation was freed");
     assert_eq!(again, Some(1));
+}
+
+/// A request dropped while its new session is being written leaves no
+/// record behind: its id was never sent, and a record bound to a user
+/// would be listed among that user's sessions until it expired.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_dropped_while_creating_its_session_leaves_no_record() {
+    let store = FaultyStore::new(MemoryStore::new());
+    let m = durable(&store);
+    store.delay(Op::Flush, Duration::from_millis(200));
+    let creating = {
+        let m = m.clone();
+        tokio::spawn(async move {
+            let s = request(&m, None);
+            s.insert("n", 1).await.unwrap();
+            s.bind_user("alice").await.unwrap();
+            s.finish().await
+        })
+    };
+    wait_until(
+        async || store.calls(Op::Flush) > 0,
+        "the new session's record is written and being flushed",
+    )
+    .await;
+    creating.abort();
+    assert!(creating.await.is_err(), "the request was dropped");
+    store.delay(Op::Flush, Duration::ZERO);
+    wait_until(
+        async || store.inner().count().await.unwrap() == 0,
+        "the dropped request's record is deleted",
+    )
+    .await;
+    assert!(m.sessions_of_user("alice").await.unwrap().is_empty());
 }

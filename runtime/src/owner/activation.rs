@@ -15,7 +15,7 @@ use futures::FutureExt;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{fence, AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 use tracing::Instrument;
 
@@ -53,6 +53,9 @@ impl Core {
             if self.registry.contains(&cell.key) {
                 continue;
             }
+            // Until the session is registered (or its record deleted), a
+            // dropped call deletes the record from a task of its own.
+            let mut unregistered = Unregistered::new(self, cell.key);
             if let Some(store) = self.store() {
                 let created = if self.is_shared() {
                     let lifetime = self.lifetime(&record);
@@ -70,18 +73,22 @@ impl Core {
                 };
                 match created {
                     Ok(()) => cell.set_stored_expiry(record.expires_at_ms),
-                    Err(StoreError::AlreadyExists) => continue,
+                    // Another session's record: not this call's to delete.
+                    Err(StoreError::AlreadyExists) => {
+                        unregistered.disarm();
+                        continue;
+                    }
                     Err(e) => {
                         // It may have landed all the same (the sled store's
                         // create answers its group's failed flush): the id
                         // is never sent, so nothing may stay behind.
-                        self.forget_created(&cell.key).await;
+                        unregistered.forget().await;
                         return Err(e.into());
                     }
                 }
                 // A new session is durable before anyone learns its id.
                 if let Err(e) = store.flush().await {
-                    self.forget_created(&cell.key).await;
+                    unregistered.forget().await;
                     return Err(e.into());
                 }
             }
@@ -98,17 +105,18 @@ impl Core {
                     // last flush. (Checked after entering the registry: a
                     // shutdown either lists the session or is seen here.)
                     self.retire_cell(&cell, Lifecycle::Dead);
-                    self.forget_created(&cell.key).await;
+                    unregistered.forget().await;
                     return Err(SessionError::Unavailable("shutting down".into()));
                 }
                 Some(true) => {
+                    unregistered.disarm();
                     self.park_alarm(&cell);
                     crate::metrics::session_created();
                     return Ok(Some(cell));
                 }
-                Some(false) => self.forget_created(&cell.key).await,
+                Some(false) => unregistered.forget().await,
                 None => {
-                    self.forget_created(&cell.key).await;
+                    unregistered.forget().await;
                     return Ok(None);
                 }
             }
@@ -456,5 +464,52 @@ fn settled(activation: Result<Option<Arc<SessionCell>>, SessionError>) -> Activa
         Ok(None) => Activation::Absent,
         Err(SessionError::Store(StoreError::Backend(why))) => Activation::Failed(why.to_string()),
         Err(e) => Activation::Failed(e.to_string()),
+    }
+}
+
+/// The record of a session [`Core::create`] is making, until the session is
+/// registered: if the call is dropped first (its request cancelled), the
+/// record is deleted from a task of its own, since its id was never sent.
+struct Unregistered {
+    rt: Weak<Core>,
+    key: SessionKey,
+    armed: bool,
+}
+
+impl Unregistered {
+    fn new(rt: &Core, key: SessionKey) -> Self {
+        Unregistered {
+            rt: rt.me.clone(),
+            key,
+            armed: rt.store().is_some(),
+        }
+    }
+
+    /// The session is registered, or the record is not this call's.
+    fn disarm(&mut self) {
+        self.armed = false;
+    }
+
+    /// Deletes the record now (still from a task of its own if this call is
+    /// dropped meanwhile).
+    async fn forget(&mut self) {
+        if let Some(rt) = self.rt.upgrade() {
+            rt.forget_created(&self.key).await;
+        }
+        self.armed = false;
+    }
+}
+
+impl Drop for Unregistered {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        let (Some(rt), Ok(runtime)) = (self.rt.upgrade(), tokio::runtime::Handle::try_current())
+        else {
+            return;
+        };
+        let key = self.key;
+        runtime.spawn(async move { rt.forget_created(&key).await });
     }
 }
