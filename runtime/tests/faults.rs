@@ -514,9 +514,7 @@ async fn a_session_activated_across_shutdown_is_not_served() {
     m.shutdown().await.unwrap();
     let written = reading.await.unwrap();
     assert!(
-        written
-            .as_ref()
-            .is_err_and(|e| e.to_string().contains("shutting down")),
+        matches!(&written, Err(livesession::SessionError::Unavailable(why)) if why.contains("shutting down")),
         "a change to a session activated across shutdown: {written:?}"
     );
     assert_eq!(m.stats().await.unwrap().live, 0, "nothing left live");
@@ -577,4 +575,45 @@ async fn a_request_dropped_while_creating_its_session_leaves_no_record() {
     )
     .await;
     assert!(m.sessions_of_user("alice").await.unwrap().is_empty());
+}
+
+/// A request dropped while the store refuses its new session's id (taken
+/// by another session: a custom id generator can collide) must not delete
+/// that other session's record.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_create_never_deletes_another_sessions_record() {
+    let store = FaultyStore::new(MemoryStore::new());
+    let m = SessionManager::new(
+        config()
+            .store(Arc::new(store.clone()))
+            .passivate_after(Duration::from_millis(50))
+            .id_generator(|| "the-same-id-every-time-0123456789abcdef".to_string())
+            .build()
+            .unwrap(),
+    );
+    let cookie = new_session(&m).await;
+    passivated(&m).await; // out of the registry: only the store knows the id
+    store.delay(Op::Create, Duration::from_millis(100));
+    let creates = store.calls(Op::Create);
+    let colliding = {
+        let m = m.clone();
+        tokio::spawn(async move {
+            let s = request(&m, None);
+            s.insert("n", 2).await?;
+            s.save().await
+        })
+    };
+    wait_until(
+        async || store.calls(Op::Create) > creates,
+        "the colliding create has started",
+    )
+    .await;
+    colliding.abort();
+    assert!(colliding.await.is_err(), "the request was dropped");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        read_n(&m, &cookie).await,
+        Some(1),
+        "the first session's record stays"
+    );
 }

@@ -412,3 +412,32 @@ async fn save_after_destroy_creates_a_new_session() {
         assert_eq!(read_n(&m, &new).await, Some(5), "the saved session is live");
     }
 }
+
+/// A `save()` that fails after `destroy()` leaves the session destroyed:
+/// the response still clears the cookie, and no new session is made.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_save_after_destroy_still_clears_the_cookie() {
+    let store = FaultyStore::new(MemoryStore::new());
+    let m = durable(&store);
+    let cookie = {
+        let s = request(&m, None);
+        s.insert("n", 1).await.unwrap();
+        s.options(livesession::CookieOptions::default().domain("example.com"))
+            .await
+            .unwrap();
+        pair(&s.finish().await.unwrap()[0])
+    };
+    let s = request(&m, Some(&cookie));
+    s.destroy().await.unwrap();
+    store.fail(Op::Create, true);
+    assert!(s.save().await.is_err());
+    store.fail(Op::Create, false);
+    let set = s.finish().await.unwrap();
+    assert_eq!(set.len(), 1, "{set:?}");
+    assert!(
+        set[0].contains("Expires=Thu, 01 Jan 1970") && set[0].contains("Domain=example.com"),
+        "the cookie is cleared where it was set: {set:?}"
+    );
+    assert_eq!(m.stats().await.unwrap().live, 0);
+    assert_eq!(store.inner().count().await.unwrap(), 0, "no new session");
+}

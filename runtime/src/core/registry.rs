@@ -30,6 +30,9 @@ pub(crate) enum Activation {
     Absent,
     /// Activation failed (store error or timeout); the message says why.
     Failed(String),
+    /// Not served, though the store did not fail (the manager is shutting
+    /// down); the message says why.
+    Refused(String),
 }
 
 /// A registry slot: unsettled while its session is being activated.

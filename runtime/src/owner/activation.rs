@@ -53,8 +53,10 @@ impl Core {
             if self.registry.contains(&cell.key) {
                 continue;
             }
-            // Until the session is registered (or its record deleted), a
-            // dropped call deletes the record from a task of its own.
+            // Armed once the record is written: until the session is
+            // registered (or its record deleted), a dropped call deletes the
+            // record from a task of its own. (Not before the store answers:
+            // a create it refuses is another session's record.)
             let mut unregistered = Unregistered::new(self, cell.key);
             if let Some(store) = self.store() {
                 let created = if self.is_shared() {
@@ -72,12 +74,12 @@ impl Core {
                     store.create(&cell.key, &record).await
                 };
                 match created {
-                    Ok(()) => cell.set_stored_expiry(record.expires_at_ms),
-                    // Another session's record: not this call's to delete.
-                    Err(StoreError::AlreadyExists) => {
-                        unregistered.disarm();
-                        continue;
+                    Ok(()) => {
+                        unregistered.arm();
+                        cell.set_stored_expiry(record.expires_at_ms);
                     }
+                    // Another session's record: not this call's to delete.
+                    Err(StoreError::AlreadyExists) => continue,
                     Err(e) => {
                         // It may have landed all the same (the sled store's
                         // create answers its group's failed flush): the id
@@ -186,6 +188,7 @@ impl Core {
                 Activation::Failed(why) => {
                     return Err(SessionError::Store(StoreError::backend(why.clone())))
                 }
+                Activation::Refused(why) => return Err(SessionError::Unavailable(why.clone())),
                 Activation::Live(cell) => match cell.lifecycle() {
                     Lifecycle::Alive => return Ok(Some(cell.clone())),
                     Lifecycle::Dead => return Ok(None),
@@ -232,7 +235,7 @@ impl Core {
             };
             if matches!(outcome, Activation::Live(_)) && rt.is_shutting_down() {
                 // Loaded while a shutdown began: never served.
-                outcome = Activation::Failed("shutting down".into());
+                outcome = Activation::Refused("shutting down".into());
             }
             match &outcome {
                 Activation::Live(cell) => {
@@ -463,6 +466,7 @@ fn settled(activation: Result<Option<Arc<SessionCell>>, SessionError>) -> Activa
         Ok(Some(cell)) => Activation::Live(cell),
         Ok(None) => Activation::Absent,
         Err(SessionError::Store(StoreError::Backend(why))) => Activation::Failed(why.to_string()),
+        Err(SessionError::Unavailable(why)) => Activation::Refused(why),
         Err(e) => Activation::Failed(e.to_string()),
     }
 }
@@ -481,8 +485,13 @@ impl Unregistered {
         Unregistered {
             rt: rt.me.clone(),
             key,
-            armed: rt.store().is_some(),
+            armed: false,
         }
+    }
+
+    /// The record is written.
+    fn arm(&mut self) {
+        self.armed = true;
     }
 
     /// The session is registered, or the record is not this call's.
@@ -493,6 +502,7 @@ impl Unregistered {
     /// Deletes the record now (still from a task of its own if this call is
     /// dropped meanwhile).
     async fn forget(&mut self) {
+        self.armed = true;
         if let Some(rt) = self.rt.upgrade() {
             rt.forget_created(&self.key).await;
         }

@@ -279,8 +279,10 @@ impl SessionActor {
     ///
     /// On a shared store the write is a compare-and-set on the version the
     /// batch was applied to: when another process wrote first, the batch is
-    /// applied again on top of what it wrote. Returns `true` when the session
-    /// turned out to have ended elsewhere (the owner must stop).
+    /// applied again on top of what it wrote (unless the write ended after
+    /// its callers were answered with a timeout: then it fails). Returns
+    /// `true` when the session turned out to have ended elsewhere (the owner
+    /// must stop).
     pub(super) async fn apply_batch(&mut self, rt: &Core, batch: Vec<PendingChange>) -> bool {
         let (mut changes, mut replies): (Vec<MutateFn>, Vec<Reply>) = batch
             .into_iter()

@@ -193,11 +193,11 @@ impl Session {
             _ => return Ok(()),
         };
         let next = if self.inner.rt.is_shared() {
-            self.validated(live).await?
+            self.validated(live.clone()).await?
         } else {
-            self.reattach(live).await?
+            self.reattach(live.clone()).await?
         };
-        self.state().phase = next;
+        self.move_on_from(&live, next);
         Ok(())
     }
 
@@ -227,21 +227,32 @@ impl Session {
     /// shuts down, and [`SessionError::Finished`] after the response was sent.
     pub async fn save(&self) -> Result<(), SessionError> {
         self.load().await?;
-        let fresh = {
+        let (fresh, destroyed) = {
             let mut st = self.state();
             match &st.phase {
-                Phase::Fresh(r) => Some(r.clone()),
+                Phase::Fresh(r) => (Some(r.clone()), None),
                 Phase::Unloaded | Phase::Destroyed(_) => {
                     // A new, empty session (as a change would start one):
                     // what `create` finds again unless a clone moves it on.
-                    st.phase = Phase::Fresh(SessionRecord::default());
-                    Some(SessionRecord::default())
+                    let before =
+                        std::mem::replace(&mut st.phase, Phase::Fresh(SessionRecord::default()));
+                    (Some(SessionRecord::default()), Some(before))
                 }
-                _ => None,
+                _ => (None, None),
             }
         };
         if let Some(record) = fresh {
-            self.create(record).await?;
+            if let Err(e) = self.create(record).await {
+                // Not created: a destroyed session stays destroyed, so the
+                // response still clears its cookie.
+                if let Some(before) = destroyed {
+                    let mut st = self.state();
+                    if matches!(&st.phase, Phase::Fresh(r) if *r == SessionRecord::default()) {
+                        st.phase = before;
+                    }
+                }
+                return Err(e);
+            }
         }
         let mut st = self.state();
         st.saved = true;
@@ -282,8 +293,8 @@ impl Session {
             Attach::Live(_) | Attach::Ended => {}
             // Passivated: touch it where it went, keeping this request's view.
             Attach::Moved => {
-                if let Phase::Live(next, _) = self.reattach(cell).await? {
-                    self.state().phase = Phase::Live(next, view);
+                if let Phase::Live(next, _) = self.reattach(cell.clone()).await? {
+                    self.move_on_from(&cell, Phase::Live(next, view));
                 }
             }
         }

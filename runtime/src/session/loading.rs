@@ -345,13 +345,18 @@ impl Session {
             // Destroyed or expired by someone else: never revived.
             Lifecycle::Dead | Lifecycle::Alive => Phase::Fresh(SessionRecord::default()),
         };
+        self.move_on_from(cell, next);
+        Ok(())
+    }
+
+    /// Replaces the request's phase with `next` if it still holds the live
+    /// `cell`: a clone of this request may have moved it on meanwhile (a
+    /// regenerate, a destroy, a new session), and what that left stands.
+    pub(super) fn move_on_from(&self, cell: &Arc<SessionCell>, next: Phase) {
         let mut st = self.state();
-        // Unless a clone of this request moved it on meanwhile (a
-        // regenerate, a destroy): what that left stands.
         if matches!(&st.phase, Phase::Live(c, _) if Arc::ptr_eq(c, cell)) {
             st.phase = next;
         }
-        Ok(())
     }
 
     /// Creates the new session this request has been building.
@@ -371,12 +376,20 @@ impl Session {
                 let mut st = self.state();
                 let cell = match created {
                     Ok(Some(cell)) => cell,
-                    // Its user was revoked while this request built it: never created.
-                    Ok(None) => {
-                        st.must_create = false;
-                        st.phase = Phase::Destroyed(cookie);
-                        return Ok(());
-                    }
+                    // Its user was revoked while this request built it: never
+                    // created, unless a clone bound another user meanwhile
+                    // (its binding is the request's now): created for that one.
+                    Ok(None) => match &st.phase {
+                        Phase::Fresh(now) if st.binding.is_some() => {
+                            record = now.clone();
+                            continue;
+                        }
+                        _ => {
+                            st.must_create = false;
+                            st.phase = Phase::Destroyed(cookie);
+                            return Ok(());
+                        }
+                    },
                     Err(e) => {
                         st.binding = binding;
                         return Err(e);
@@ -394,7 +407,9 @@ impl Session {
                     // Destroyed, or created by another clone meanwhile.
                     _ => None,
                 };
-                if st.binding.is_none() {
+                // The binding goes with the record created next (a clone's
+                // own, if it bound a user meanwhile); none after a destroy.
+                if again.is_some() && st.binding.is_none() {
                     st.binding = binding;
                 }
                 (cell, again)
