@@ -441,3 +441,41 @@ async fn a_failed_save_after_destroy_still_clears_the_cookie() {
     assert_eq!(m.stats().await.unwrap().live, 0);
     assert_eq!(store.inner().count().await.unwrap(), 0, "no new session");
 }
+
+/// A clone's change answered while `regenerate` waits for its old
+/// session's deletion to be flushed lands in the new session, not lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_made_during_a_regenerate_is_kept() {
+    let store = FaultyStore::new(MemoryStore::new());
+    let m = durable(&store);
+    let cookie = {
+        let s = request(&m, None);
+        s.insert("cart", 7).await.unwrap();
+        pair(&s.finish().await.unwrap()[0])
+    };
+    let req = request(&m, Some(&cookie));
+    assert_eq!(req.get::<i64>("cart").await.unwrap(), Some(7));
+    store.delay(Op::Flush, Duration::from_millis(200));
+    let flushes = store.calls(Op::Flush);
+    let regenerating = {
+        let s = req.session();
+        tokio::spawn(async move { s.regenerate(&["cart"]).await })
+    };
+    wait_until(
+        async || store.calls(Op::Flush) > flushes,
+        "the old session's deletion is being flushed",
+    )
+    .await;
+    req.session().insert("csrf", 1).await.unwrap();
+    regenerating.await.unwrap().unwrap();
+    store.delay(Op::Flush, Duration::ZERO);
+    let new = pair(&req.finish().await.unwrap()[0]);
+    assert_ne!(new, cookie);
+    let s = request(&m, Some(&new));
+    assert_eq!(s.get::<i64>("cart").await.unwrap(), Some(7), "kept key");
+    assert_eq!(
+        s.get::<i64>("csrf").await.unwrap(),
+        Some(1),
+        "the acknowledged change"
+    );
+}

@@ -64,6 +64,7 @@ impl Session {
                 Phase::Unloaded | Phase::Destroyed(_) => (None, SessionRecord::default()),
             }
         };
+        let was_live = old.is_some();
         let mut binding = None;
         if let Some(old) = old {
             // The old session's final state, taken as it is destroyed, so a
@@ -83,7 +84,19 @@ impl Session {
         };
         // The new session is created when the request finishes (or on
         // `save()`), with everything the handler adds to it meanwhile.
+        let mut new_record = new_record;
         let mut st = self.state();
+        if let (true, Phase::Fresh(meanwhile)) = (was_live, &st.phase) {
+            // A clone's change found the old session ended while this waited
+            // and started a fresh one: it was acknowledged, so it goes into
+            // the new session too.
+            for (key, value) in meanwhile.data.iter() {
+                new_record.data.insert(key.to_string(), value.clone());
+            }
+            if meanwhile.user.is_some() {
+                new_record.user = meanwhile.user.clone();
+            }
+        }
         st.phase = Phase::Fresh(new_record);
         st.must_create = true;
         st.modified = true;
