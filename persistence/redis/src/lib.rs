@@ -99,9 +99,13 @@
 //! - Index upkeep after a decisive write (the `ZADD` after a create or
 //!   commit, the removals after a delete) is best effort: a failure is
 //!   logged and the write still counts, because a commit reported as failed
-//!   would be retried and applied twice. The indexes repair themselves:
-//!   `count` rechecks entries, `keys_for_user` prunes them, a later touch or
-//!   commit indexes the session again.
+//!   would be retried and applied twice. `keys_for_user` prunes stale
+//!   entries and `count` rechecks them; a session whose `ZADD` into the
+//!   count index failed is indexed again by a later touch or commit that
+//!   moves its expiry, but one that never moves (no idle timeout) stays out
+//!   of `count` (a metric only) until it is written with a new expiry.
+//!   A user's index keeps the entries of sessions that simply expired until
+//!   the user's sessions are next listed or revoked.
 //!
 //! # Connections and outages
 //!

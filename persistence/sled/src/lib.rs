@@ -11,8 +11,10 @@
 //! | `meta`      | layout version, persisted record count           | small values   |
 //!
 //! Indexes are written before the record and cleaned after it, so a crash
-//! leaves at most stale extra index entries, which every reader tolerates and
-//! the expiry sweep removes.
+//! leaves at most stale extra index entries, which every reader tolerates:
+//! the expiry sweep removes stale `by_expiry` entries; a stale `by_user`
+//! entry (a crash between a record's removal and its index cleanup, or a
+//! corrupt record's) is skipped by every listing and stays.
 //!
 //! ```
 //! # tokio::runtime::Runtime::new().unwrap().block_on(async {
