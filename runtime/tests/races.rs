@@ -326,22 +326,36 @@ async fn a_change_queued_before_shutdown_is_applied_not_refused() {
     assert_eq!(s.get::<i64>("b").await.unwrap(), Some(1));
 }
 
-/// A clone of the request's session destroys it while `save()` is creating
-/// it: the destroy returned Ok, so no session may be left behind.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_destroy_while_save_creates_the_session_leaves_none() {
-    let store = FaultyStore::new(MemoryStore::new());
-    let m = durable(&store);
-    let req = request(&m, None);
+/// A new session (n = 1) whose `save()`, on a clone, is under way in the
+/// store (its create takes 100 ms): the request and the save's task.
+async fn saving_slowly(
+    m: &SessionManager,
+    store: &FaultyStore<MemoryStore>,
+) -> (
+    livesession::RequestSession,
+    tokio::task::JoinHandle<Result<(), livesession::SessionError>>,
+) {
+    let req = request(m, None);
     req.insert("n", 1).await.unwrap();
     store.delay(Op::Create, Duration::from_millis(100));
-    let (saving, other) = (req.session(), req.session());
+    let saving = req.session();
     let save = tokio::spawn(async move { saving.save().await });
     wait_until(
         async || store.calls(Op::Create) > 0,
         "the save's create has started",
     )
     .await;
+    (req, save)
+}
+
+/// A clone of the request's session destroys it while `save()` is creating
+/// it: the destroy returned Ok, so no session may be left behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_destroy_while_save_creates_the_session_leaves_none() {
+    let store = FaultyStore::new(MemoryStore::new());
+    let m = durable(&store);
+    let (req, save) = saving_slowly(&m, &store).await;
+    let other = req.session();
     other.destroy().await.unwrap();
     save.await.unwrap().unwrap();
     let set = req.finish().await.unwrap();
@@ -364,16 +378,8 @@ async fn a_destroy_while_save_creates_the_session_leaves_none() {
 async fn a_bind_user_while_save_creates_the_session_is_kept() {
     let store = FaultyStore::new(MemoryStore::new());
     let m = durable(&store);
-    let req = request(&m, None);
-    req.insert("n", 1).await.unwrap();
-    store.delay(Op::Create, Duration::from_millis(100));
-    let (saving, other) = (req.session(), req.session());
-    let save = tokio::spawn(async move { saving.save().await });
-    wait_until(
-        async || store.calls(Op::Create) > 0,
-        "the save's create has started",
-    )
-    .await;
+    let (req, save) = saving_slowly(&m, &store).await;
+    let other = req.session();
     other.bind_user("alice").await.unwrap();
     save.await.unwrap().unwrap();
     store.delay(Op::Create, Duration::ZERO);
