@@ -265,11 +265,8 @@ impl Session {
                         st.modified |= ok.data_changed;
                         // A clone's regenerate or destroy meanwhile took the
                         // session's final record, this change included:
-                        // what it left stands. A clone's later change,
-                        // answered first, is not replaced by this older one.
-                        if matches!(&st.phase, Phase::Live(c, seen)
-                            if Arc::ptr_eq(c, &cell) && seen.version <= ok.snapshot.version)
-                        {
+                        // what it left stands.
+                        if matches!(&st.phase, Phase::Live(c, _) if Arc::ptr_eq(c, &cell)) {
                             st.phase = Phase::Live(cell, ok.snapshot);
                         }
                         return Ok(ok.value);
