@@ -485,3 +485,23 @@ async fn a_change_made_during_a_regenerate_is_kept() {
         "the acknowledged change"
     );
 }
+
+/// A request that touches a session passivated under it, then changes it,
+/// reads its own change back (the touched session is a new cell whose
+/// versions start again).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_after_touching_a_passivated_session_is_read_back() {
+    let store = FaultyStore::new(MemoryStore::new());
+    let m = durable(&store);
+    let cookie = new_session(&m).await;
+    increment(&m, &cookie).await;
+    increment(&m, &cookie).await; // n = 3, a few versions on
+    let s = request(&m, Some(&cookie));
+    assert_eq!(s.get::<i64>("n").await.unwrap(), Some(3));
+    passivated(&m).await;
+    s.touch().await.unwrap();
+    s.insert("n", 9).await.unwrap();
+    assert_eq!(s.get::<i64>("n").await.unwrap(), Some(9), "its own write");
+    s.finish().await.unwrap();
+    assert_eq!(read_n(&m, &cookie).await, Some(9));
+}
