@@ -31,7 +31,8 @@ pub(crate) enum Activation {
     /// Activation failed (store error or timeout); the message says why.
     Failed(String),
     /// Not served, though the store did not fail (the manager is shutting
-    /// down); the message says why.
+    /// down, or the session kept moving): `SessionError::Unavailable` with
+    /// this message.
     Refused(String),
 }
 

@@ -53,11 +53,12 @@ impl Core {
             if self.registry.contains(&cell.key) {
                 continue;
             }
-            // Armed once the record is written: until the session is
-            // registered (or its record deleted), a dropped call deletes the
-            // record from a task of its own. (Not before the store answers:
-            // a create it refuses is another session's record.)
-            let mut unregistered = Unregistered::new(self, cell.key);
+            // From the store write on (a dropped call does not stop a store
+            // that writes on threads of its own) until the session is
+            // registered or its record deleted, a dropped call deletes the
+            // record from a task of its own: only if it is this call's (a
+            // create the store refuses leaves another session's record).
+            let mut unregistered = Unregistered::new(self, &cell);
             if let Some(store) = self.store() {
                 let created = if self.is_shared() {
                     let lifetime = self.lifetime(&record);
@@ -74,12 +75,12 @@ impl Core {
                     store.create(&cell.key, &record).await
                 };
                 match created {
-                    Ok(()) => {
-                        unregistered.arm();
-                        cell.set_stored_expiry(record.expires_at_ms);
-                    }
+                    Ok(()) => cell.set_stored_expiry(record.expires_at_ms),
                     // Another session's record: not this call's to delete.
-                    Err(StoreError::AlreadyExists) => continue,
+                    Err(StoreError::AlreadyExists) => {
+                        unregistered.disarm();
+                        continue;
+                    }
                     Err(e) => {
                         // It may have landed all the same (the sled store's
                         // create answers its group's failed flush): the id
@@ -473,25 +474,22 @@ fn settled(activation: Result<Option<Arc<SessionCell>>, SessionError>) -> Activa
 
 /// The record of a session [`Core::create`] is making, until the session is
 /// registered: if the call is dropped first (its request cancelled), the
-/// record is deleted from a task of its own, since its id was never sent.
+/// record is deleted from a task of its own, since its id was never sent,
+/// provided the store holds this call's record (a create the store refused
+/// for its id leaves another session's record there).
 struct Unregistered {
     rt: Weak<Core>,
-    key: SessionKey,
+    cell: Arc<SessionCell>,
     armed: bool,
 }
 
 impl Unregistered {
-    fn new(rt: &Core, key: SessionKey) -> Self {
+    fn new(rt: &Core, cell: &Arc<SessionCell>) -> Self {
         Unregistered {
             rt: rt.me.clone(),
-            key,
-            armed: false,
+            cell: cell.clone(),
+            armed: rt.store().is_some(),
         }
-    }
-
-    /// The record is written.
-    fn arm(&mut self) {
-        self.armed = true;
     }
 
     /// The session is registered, or the record is not this call's.
@@ -504,7 +502,7 @@ impl Unregistered {
     async fn forget(&mut self) {
         self.armed = true;
         if let Some(rt) = self.rt.upgrade() {
-            rt.forget_created(&self.key).await;
+            rt.forget_created(&self.cell.key).await;
         }
         self.armed = false;
     }
@@ -519,7 +517,29 @@ impl Drop for Unregistered {
         else {
             return;
         };
-        let key = self.key;
-        runtime.spawn(async move { rt.forget_created(&key).await });
+        let cell = self.cell.clone();
+        runtime.spawn(async move {
+            let Some(store) = rt.store() else { return };
+            // A write still on its way lands first: the sled store's flush
+            // follows every write queued before it (a Redis connection
+            // answers in order). Then what the call wrote, if it got that
+            // far, and nothing else.
+            let _ = store.flush().await;
+            if let Ok(Some(stored)) = store.load(&cell.key).await {
+                if written_by_this_call(&stored, &cell.current().record) {
+                    rt.forget_created(&cell.key).await;
+                }
+            }
+        });
     }
+}
+
+/// Whether `stored` is the record `ours` was created as: its creation
+/// instant and everything a request put in it (a store may set its own
+/// expiry fields).
+fn written_by_this_call(stored: &SessionRecord, ours: &SessionRecord) -> bool {
+    stored.created_at_ms == ours.created_at_ms
+        && stored.data == ours.data
+        && stored.user == ours.user
+        && stored.cookie == ours.cookie
 }

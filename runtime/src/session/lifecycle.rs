@@ -94,7 +94,9 @@ impl Session {
                 new_record.data.insert(key.to_string(), value.clone());
             }
             if meanwhile.user.is_some() {
+                // Bound by the clone, whose binding the request holds now.
                 new_record.user = meanwhile.user.clone();
+                binding = None;
             }
         }
         st.phase = Phase::Fresh(new_record);
