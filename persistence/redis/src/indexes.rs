@@ -17,14 +17,27 @@ const PROBE_BATCH: usize = 500;
 /// is kept: the binding write may still be on its way.
 const USER_INDEX_GRACE_MS: u64 = 60_000;
 
+/// A user index is pruned (as `keys_for_user` prunes it) when a binding
+/// brings it to this size, and again each time it doubles: without that,
+/// the entries of sessions that simply expired would pile up for a user who
+/// never lists or revokes their sessions.
+const USER_INDEX_PRUNE_FROM: u64 = 64;
+
 impl RedisStore {
-    /// Adds the session to the user's index, scored by Redis time.
+    /// Adds the session to the user's index, scored by Redis time; prunes
+    /// the index when it has grown (best effort: a failure is logged).
     pub(crate) async fn bind_user(&self, user: &str, member: &str) -> Result<(), StoreError> {
         let mut invocation = scripts::USER_ADD_SCRIPT.prepare_invoke();
         invocation
             .key(self.keys().user(&user_tag(user)))
             .arg(member);
-        self.script(&invocation).await.map(drop)
+        let size = reply::uint(&self.script(&invocation).await?, "USER_ADD")?;
+        if size >= USER_INDEX_PRUNE_FROM && size.is_power_of_two() {
+            if let Err(e) = self.do_keys_for_user(user).await {
+                tracing::warn!(error = %e, "redis store: cannot prune a grown user index");
+            }
+        }
+        Ok(())
     }
 
     /// Writes a count-index score from a script's reply (`-1`: nothing to

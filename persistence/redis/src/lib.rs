@@ -65,7 +65,7 @@
 //! | --- | --- |
 //! | [`touch`](SessionStore::touch) | 1 script; + 1 `ZADD` when the expiry moved by more than a quarter of the idle timeout since the count index last heard of it |
 //! | [`commit`](SessionStore::commit) | 1 script (+ 1 `ZADD` as for touch, or when the expiry moved earlier); + 1 before it when it binds a user |
-//! | [`create_shared`](SessionStore::create_shared) | 1 script + 1 `ZADD`; + 1 before them when the record has a user |
+//! | [`create_shared`](SessionStore::create_shared) | 1 script + 1 `ZADD`; + 1 before them when the record has a user (and a prune of the user's index when that brings it to 64, 128, ... entries) |
 //! | [`delete`](SessionStore::delete), [`end`](SessionStore::end) | 1 script; + 1 (the index removals, pipelined) when it deleted something; + 1 `WAIT` when [`RedisOptions::wait_replicas`] is set |
 //! | [`keys_for_user`](SessionStore::keys_for_user) | 1 `ZRANGE` + 1 pipeline of `HMGET`s (per 500 sessions) + 1 script when it prunes |
 //! | [`count`](SessionStore::count) | 1 script; + 2 (a pipeline of probes, a script) when index entries are due for a recheck |
@@ -105,7 +105,8 @@
 //!   moves its expiry, but one that never moves (no idle timeout) stays out
 //!   of `count` (a metric only) until it is written with a new expiry.
 //!   A user's index keeps the entries of sessions that simply expired until
-//!   the user's sessions are next listed or revoked.
+//!   the user's sessions are next listed or revoked, or a binding finds the
+//!   index at 64 entries (then 128, 256, ...) and prunes it.
 //!
 //! # Connections and outages
 //!

@@ -158,10 +158,10 @@ return {1, e}
 "#;
 
 /// `KEYS[1]` user index; `ARGV` hex key. Indexes the session, scored with
-/// the Redis time of the binding.
+/// the Redis time of the binding; returns the index's size.
 const USER_ADD: &str = r#"
 redis.call('ZADD', KEYS[1], ms(now_ms()), ARGV[1])
-return 1
+return redis.call('ZCARD', KEYS[1])
 "#;
 
 /// `KEYS[1]` user index; `ARGV` grace ms, then pairs of hex key and mode:

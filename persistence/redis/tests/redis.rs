@@ -642,3 +642,33 @@ async fn connecting_to_nothing_fails_quickly_and_clearly() {
     .expect_err("braces in the prefix");
     assert!(braces.to_string().contains("braces"), "{braces}");
 }
+
+/// Binding sessions to a user prunes the user's index once it has grown
+/// (then each time it doubles): the entries of sessions that simply
+/// expired do not pile up for a user who never lists or revokes them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binding_prunes_a_grown_user_index() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let prefix = "grow:";
+    let store = common::store(&redis, prefix).await;
+    let user = "lee@example.com";
+    let user_index = format!("{prefix}u:{{{}}}", hex(&Sha256::digest(user.as_bytes())));
+    // 100 sessions of this user, bound long ago and expired since.
+    for i in 0..100 {
+        let gone = hex(SessionKey::of_id(&format!("grow-gone-{i}")).as_bytes());
+        assert_eq!(int(cmd(&redis, &["ZADD", &user_index, "1", &gone])), 1);
+    }
+    // The user logs in again, 30 times.
+    for i in 0..30 {
+        let key = SessionKey::of_id(&format!("grow-live-{i}"));
+        store
+            .create_shared(&key, &record(1, Some(user)), LONG)
+            .await
+            .unwrap();
+    }
+    let left = int(cmd(&redis, &["ZCARD", &user_index]));
+    assert!(left <= 64, "{left} index entries left for 30 live sessions");
+    assert_eq!(store.keys_for_user(user).await.unwrap().len(), 30);
+}
