@@ -526,20 +526,15 @@ impl Drop for Unregistered {
             // far, and nothing else.
             let _ = store.flush().await;
             if let Ok(Some(stored)) = store.load(&cell.key).await {
-                if written_by_this_call(&stored, &cell.current().record) {
+                let ours = cell.current();
+                // Its creation instant and contents (a store may set its own
+                // expiry fields).
+                if stored.created_at_ms == ours.record.created_at_ms
+                    && stored.same_contents(&ours.record)
+                {
                     rt.forget_created(&cell.key).await;
                 }
             }
         });
     }
-}
-
-/// Whether `stored` is the record `ours` was created as: its creation
-/// instant and everything a request put in it (a store may set its own
-/// expiry fields).
-fn written_by_this_call(stored: &SessionRecord, ours: &SessionRecord) -> bool {
-    stored.created_at_ms == ours.created_at_ms
-        && stored.data == ours.data
-        && stored.user == ours.user
-        && stored.cookie == ours.cookie
 }

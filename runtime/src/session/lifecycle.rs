@@ -2,6 +2,7 @@
 //! touch, options, and finish (the `Set-Cookie` values).
 
 use super::decision::{decide, Decision, Inputs, Live, Outcome};
+use super::loading::move_on_from;
 use super::response::{self, CookieOptions};
 use super::state::{Attach, Phase};
 use super::Session;
@@ -76,7 +77,7 @@ impl Session {
             }
         }
         record.data.retain(|k, _| keep.contains(&k));
-        let new_record = SessionRecord {
+        let mut new_record = SessionRecord {
             data: record.data,
             user: record.user,
             cookie: record.cookie,
@@ -84,7 +85,6 @@ impl Session {
         };
         // The new session is created when the request finishes (or on
         // `save()`), with everything the handler adds to it meanwhile.
-        let mut new_record = new_record;
         let mut st = self.state();
         if let (true, Phase::Fresh(meanwhile)) = (was_live, &st.phase) {
             // A clone's change found the old session ended while this waited
@@ -212,7 +212,7 @@ impl Session {
         } else {
             self.reattach(live.clone()).await?
         };
-        self.move_on_from(&live, next);
+        move_on_from(&mut self.state(), &live, next);
         Ok(())
     }
 
@@ -309,7 +309,7 @@ impl Session {
             // Passivated: touch it where it went, keeping this request's view.
             Attach::Moved => {
                 if let Phase::Live(next, _) = self.reattach(cell.clone()).await? {
-                    self.move_on_from(&cell, Phase::Live(next, view));
+                    move_on_from(&mut self.state(), &cell, Phase::Live(next, view));
                 }
             }
         }

@@ -266,9 +266,8 @@ impl Session {
                         // A clone's regenerate or destroy meanwhile took the
                         // session's final record, this change included:
                         // what it left stands.
-                        if matches!(&st.phase, Phase::Live(c, _) if Arc::ptr_eq(c, &cell)) {
-                            st.phase = Phase::Live(cell, ok.snapshot);
-                        }
+                        let next = Phase::Live(cell.clone(), ok.snapshot);
+                        move_on_from(&mut st, &cell, next);
                         return Ok(ok.value);
                     }
                     Err(unapplied) => {
@@ -345,18 +344,8 @@ impl Session {
             // Destroyed or expired by someone else: never revived.
             Lifecycle::Dead | Lifecycle::Alive => Phase::Fresh(SessionRecord::default()),
         };
-        self.move_on_from(cell, next);
+        move_on_from(&mut self.state(), cell, next);
         Ok(())
-    }
-
-    /// Replaces the request's phase with `next` if it still holds the live
-    /// `cell`: a clone of this request may have moved it on meanwhile (a
-    /// regenerate, a destroy, a new session), and what that left stands.
-    pub(super) fn move_on_from(&self, cell: &Arc<SessionCell>, next: Phase) {
-        let mut st = self.state();
-        if matches!(&st.phase, Phase::Live(c, _) if Arc::ptr_eq(c, cell)) {
-            st.phase = next;
-        }
     }
 
     /// Creates the new session this request has been building.
@@ -397,7 +386,7 @@ impl Session {
                 };
                 let snapshot = cell.current();
                 let again = match &st.phase {
-                    Phase::Fresh(now) if same_content(now, &snapshot.record) => {
+                    Phase::Fresh(now) if now.same_contents(&snapshot.record) => {
                         st.must_create = false;
                         st.phase = Phase::Live(cell, snapshot);
                         st.id_changed = true;
@@ -468,8 +457,11 @@ impl Session {
     }
 }
 
-/// Whether a created session's record holds what `fresh` holds: the fields
-/// a request changes before its session exists (creation sets the clocks).
-fn same_content(fresh: &SessionRecord, created: &SessionRecord) -> bool {
-    fresh.data == created.data && fresh.user == created.user && fresh.cookie == created.cookie
+/// Replaces the request's phase with `next` if it still holds the live
+/// `cell`: a clone of this request may have moved it on meanwhile (a
+/// regenerate, a destroy, a new session), and what that left stands.
+pub(super) fn move_on_from(st: &mut State, cell: &Arc<SessionCell>, next: Phase) {
+    if matches!(&st.phase, Phase::Live(c, _) if Arc::ptr_eq(c, cell)) {
+        st.phase = next;
+    }
 }

@@ -147,6 +147,13 @@ impl SessionRecord {
         CookieOverrides::of(&self.cookie)
     }
 
+    /// Whether `other` holds what this record holds: what a request puts in
+    /// a session before it exists (data, user, cookie overrides), not the
+    /// clocks its creation sets.
+    pub(crate) fn same_contents(&self, other: &SessionRecord) -> bool {
+        self.data == other.data && self.user == other.user && self.cookie == other.cookie
+    }
+
     /// Whether the record must no longer be served at `now_ms`.
     ///
     /// # Examples
