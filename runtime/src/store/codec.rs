@@ -164,27 +164,95 @@ pub fn decode_as<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, StoreE
 }
 
 /// Whether any array or object in the record's data nests deeper than
-/// [`MAX_DATA_DEPTH`]. Iterative, so it cannot overflow the stack itself.
+/// [`MAX_DATA_DEPTH`]. Iterative, so it cannot overflow the stack itself,
+/// and it allocates only for data that holds arrays or objects (a session
+/// of scalars, the common case, is checked without touching the heap: this
+/// runs on every durable write and every activation).
 fn data_too_deep(record: &SessionRecord) -> bool {
-    fn children(v: &Value) -> Option<Box<dyn Iterator<Item = &Value> + '_>> {
+    /// The array's or object's children, if `v` is one.
+    fn children(v: &Value) -> Option<ChildIter<'_>> {
         match v {
-            Value::Array(a) => Some(Box::new(a.iter())),
-            Value::Object(o) => Some(Box::new(o.values())),
+            Value::Array(a) => Some(ChildIter::Array(a.iter())),
+            Value::Object(o) => Some(ChildIter::Object(o.values())),
             _ => None,
         }
     }
-    let mut stack: Vec<(&Value, usize)> = record.data.values().map(|v| (v, 1)).collect();
-    while let Some((value, depth)) = stack.pop() {
-        if let Some(items) = children(value) {
-            if depth > MAX_DATA_DEPTH {
-                return true;
+    enum ChildIter<'a> {
+        Array(std::slice::Iter<'a, Value>),
+        Object(serde_json::map::Values<'a>),
+    }
+    impl<'a> Iterator for ChildIter<'a> {
+        type Item = &'a Value;
+        fn next(&mut self) -> Option<&'a Value> {
+            match self {
+                ChildIter::Array(i) => i.next(),
+                ChildIter::Object(i) => i.next(),
             }
-            stack.extend(
-                items
-                    .filter(|v| v.is_array() || v.is_object())
-                    .map(|v| (v, depth + 1)),
-            );
+        }
+    }
+    // Containers still to look into, with their depth (a top-level value
+    // is at depth 1); empty, and so unallocated, while the data is flat.
+    let mut stack: Vec<(&Value, usize)> = Vec::new();
+    let containers = |v: &&Value| v.is_array() || v.is_object();
+    stack.extend(record.data.values().filter(containers).map(|v| (v, 1)));
+    while let Some((value, depth)) = stack.pop() {
+        if depth > MAX_DATA_DEPTH {
+            return true;
+        }
+        if let Some(items) = children(value) {
+            stack.extend(items.filter(containers).map(|v| (v, depth + 1)));
         }
     }
     false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// `leaf` wrapped in `levels` arrays or objects, alternately.
+    fn nested(levels: usize, leaf: Value) -> Value {
+        (0..levels).fold(leaf, |v, i| {
+            if i % 2 == 0 {
+                json!([v])
+            } else {
+                json!({ "k": v })
+            }
+        })
+    }
+
+    fn record_with(value: Value) -> SessionRecord {
+        let mut record = SessionRecord::default();
+        record.data.insert("flat".into(), json!("a string"));
+        record.data.insert("v".into(), value);
+        record
+    }
+
+    #[test]
+    fn nesting_up_to_the_limit_encodes_and_one_more_level_is_refused() {
+        for leaf in [json!(1), json!([]), json!({})] {
+            // An empty container is itself a level.
+            let extra = usize::from(leaf.is_array() || leaf.is_object());
+            let at_limit = record_with(nested(MAX_DATA_DEPTH - extra, leaf.clone()));
+            let bytes = encode(&at_limit).expect("MAX_DATA_DEPTH levels encode");
+            assert_eq!(decode(&bytes).unwrap(), at_limit);
+            let over = record_with(nested(MAX_DATA_DEPTH + 1 - extra, leaf));
+            assert!(matches!(encode(&over), Err(StoreError::Backend(_))));
+        }
+    }
+
+    #[test]
+    fn a_deep_value_among_wide_and_flat_ones_is_found() {
+        let mut record = record_with(json!({ "a": [1, 2, {"b": [3]}], "c": "d" }));
+        for i in 0..64 {
+            record.data.insert(format!("k{i}").into(), json!(i));
+        }
+        assert!(!data_too_deep(&record));
+        record
+            .data
+            .insert("z".into(), nested(MAX_DATA_DEPTH + 1, json!(null)));
+        assert!(data_too_deep(&record));
+        assert!(!data_too_deep(&SessionRecord::default()));
+    }
 }
