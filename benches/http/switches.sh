@@ -2,7 +2,8 @@
 # Counts, per request, what one poem-demo server does under wrk load: its
 # context switches, futex, epoll_wait and sched_yield calls, and sled log
 # writes (`pwrite64`) and flushes (`sync_file_range`), from kernel
-# tracepoints (perf stat). Counts, unlike
+# tracepoints (perf stat), and its CPU time split by thread (the Tokio
+# worker, the sled store's committer, sled's I/O pool, ...). Counts, unlike
 # req/s, barely move when the machine is busy, so they show what a change to
 # the hand-offs between threads does.
 #
@@ -69,9 +70,20 @@ perf stat -e "$EVENTS" -x, -o "$OUT/stat" -p "$SERVER" -- sleep "$SECONDS_COUNTE
 PERF=$!
 # utime and stime, in clock ticks.
 ticks() { awk '{ print $14, $15 }' "/proc/$SERVER/stat"; }
+# per thread: "name<TAB>utime stime" lines (a name may hold spaces, so the
+# ticks are read after the stat line's last ')')
+thread_ticks() {
+    local t stat
+    for t in /proc/"$SERVER"/task/*; do
+        stat=$(cat "$t/stat" 2>/dev/null) || continue
+        printf '%s\t%s\n' "$(cat "$t/comm" 2>/dev/null)" "$(echo "${stat##*)}" | awk '{ print $12, $13 }')"
+    done
+}
+thread_ticks >"$OUT/threads.before"
 before=$(ticks)
 load "$SECONDS_COUNTED" >"$OUT/wrk"
 after=$(ticks)
+thread_ticks >"$OUT/threads.after"
 wait "$PERF"
 
 requests=$(sed -n 's/^BENCH requests=\([0-9]*\).*/\1/p' "$OUT/wrk")
@@ -82,14 +94,35 @@ hz=$(getconf CLK_TCK)
 p50=$(sed -n 's/^BENCH .*p50_us=\([0-9]*\).*/\1/p' "$OUT/wrk")
 p99=$(sed -n 's/^BENCH .*p99_us=\([0-9]*\).*/\1/p' "$OUT/wrk")
 echo "$(basename "$POEM_DEMO") $MODE, /$ROUTE, $COOKIES cookie(s): $requests requests in ${SECONDS_COUNTED} s, p50 ${p50} µs, p99 ${p99} µs"
-python3 - "$OUT/stat" "$requests" "$before" "$after" "$hz" <<'EOF'
-import sys
+python3 - "$OUT/stat" "$requests" "$before" "$after" "$hz" "$OUT/threads.before" "$OUT/threads.after" <<'EOF'
+import re, sys
 stat, requests, hz = sys.argv[1], int(sys.argv[2]), int(sys.argv[5])
 user, system = (int(a) - int(b) for a, b in zip(sys.argv[4].split(), sys.argv[3].split()))
 us = lambda ticks: ticks / hz * 1e6 / requests
 print(f"  {'CPU µs':<28} {us(user + system):8.1f} per request")
 print(f"  {'  in user space':<28} {us(user):8.1f}")
 print(f"  {'  in the kernel':<28} {us(system):8.1f}")
+
+def threads(path):
+    # threads of one pool (sled-io-0, sled-io-1, ...) summed under one name
+    out = {}
+    for line in open(path):
+        name, _, ticks = line.rstrip("\n").partition("\t")
+        if len(ticks.split()) != 2:
+            continue
+        name = re.sub(r"-[0-9]+$", "-*", name)
+        u, s = out.get(name, (0, 0))
+        out[name] = (u + int(ticks.split()[0]), s + int(ticks.split()[1]))
+    return out
+t0, t1 = threads(sys.argv[6]), threads(sys.argv[7])
+rows = []
+for name, (u1, s1) in t1.items():
+    u0, s0 = t0.get(name, (0, 0))
+    if (u1 - u0) + (s1 - s0) > 0:
+        rows.append((us(u1 - u0) + us(s1 - s0), name, us(u1 - u0), us(s1 - s0)))
+print("  by thread (user + kernel µs per request; threads that ended meanwhile are missing)")
+for total, name, u, s in sorted(rows, reverse=True):
+    print(f"    {name:<26} {total:8.1f}  ({u:.1f} + {s:.1f})")
 names = {"sched:sched_switch": "context switches", "syscalls:sys_enter_futex": "futex calls",
          "syscalls:sys_enter_epoll_wait": "epoll_wait calls", "syscalls:sys_enter_sched_yield": "sched_yield calls",
          "syscalls:sys_enter_pwrite64": "sled log writes (pwrite64)",

@@ -13,8 +13,9 @@ use livesession::{RequestInfo, SessionConfig, SessionManager};
 use livesession_benches::rss_bytes;
 use std::time::Instant;
 
-// The demos use mimalloc too: unlike glibc malloc it returns freed memory to
-// the OS, so RSS follows what is really in use after owners hibernate.
+// mimalloc (the demos use the system allocator): unlike glibc malloc it
+// returns freed memory to the OS, so RSS follows what is really in use
+// after owners hibernate.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
