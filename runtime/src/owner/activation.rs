@@ -521,8 +521,9 @@ impl Drop for Unregistered {
         runtime.spawn(async move {
             let Some(store) = rt.store() else { return };
             // A write still on its way lands first: the sled store's flush
-            // follows every write queued before it (a Redis connection
-            // answers in order). Then what the call wrote, if it got that
+            // waits for the writes its committer is applying (a queued one
+            // whose caller is gone is never applied), a Redis connection
+            // answers in order. Then what the call wrote, if it got that
             // far, and nothing else.
             let _ = store.flush().await;
             if let Ok(Some(stored)) = store.load(&cell.key).await {

@@ -1,8 +1,10 @@
 //! The group commit's queue, groups, flushes and failures.
 
 use super::*;
+use futures::FutureExt;
 use std::sync::atomic::AtomicBool;
 use std::sync::mpsc;
+use std::time::Duration;
 
 /// A flush that blocks until released, counting runs.
 struct Gate {
@@ -231,7 +233,9 @@ async fn a_failed_flush_reaches_every_waiter_of_its_group_and_the_next_flush_ret
             group.write(&pool, noop()).await.map(drop)
         }));
     }
-    // A caller that applied nothing but wants a flush joins the group.
+    // A caller that made a write outside the committer (as the expiry
+    // sweep does) and wants it durable joins the group.
+    group.applied();
     let (g, p) = (Arc::clone(&group), Arc::clone(&pool));
     waiters.push(tokio::spawn(async move { g.flush(&p).await }));
     while group.lock().writes.len() < 10 || group.lock().flushes.is_empty() {
@@ -534,4 +538,127 @@ async fn writers_blocking_the_only_thread_of_their_runtime_are_still_answered() 
             "{kind}: the group's answers waited for a task on the blocked runtime"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flush_after_a_completed_write_does_not_wait_for_a_later_group() {
+    let (gate, entered, release) = gated();
+    let group = group_on(&gate);
+    let pool = Arc::new(Pool::new(2));
+    // A first write completes: its group's flush ran, so it is durable.
+    let first = tokio::spawn({
+        let (group, pool) = (Arc::clone(&group), Arc::clone(&pool));
+        async move { group.write(&pool, noop()).await }
+    });
+    let entered = tokio::task::spawn_blocking(move || {
+        entered.recv().expect("first flush");
+        entered
+    })
+    .await
+    .expect("join");
+    release.send(()).expect("release first");
+    assert!(first.await.expect("join").expect("first write"));
+    // Another caller's write is applied and its group's flush stalls.
+    let second = stalled(&group, &pool, entered).await;
+    // The first writer's barrier covers what completed before it: nothing
+    // is left to flush for it, so it returns without awaiting the stall.
+    let flushed = Arc::clone(&group).flush(&pool).now_or_never();
+    assert!(
+        matches!(flushed, Some(Ok(()))),
+        "the flush waited for a write that had not completed"
+    );
+    release.send(()).expect("release second");
+    assert!(second.await.expect("join").expect("second write"));
+    assert_eq!(gate.runs.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flush_after_a_write_made_outside_the_committer_runs_one() {
+    let (gate, entered, release) = gated();
+    let group = group_on(&gate);
+    let pool = Arc::new(Pool::new(2));
+    // The expiry sweep removes records itself and counts the change.
+    group.applied();
+    let flush = tokio::spawn({
+        let (group, pool) = (Arc::clone(&group), Arc::clone(&pool));
+        async move { group.flush(&pool).await }
+    });
+    tokio::task::spawn_blocking(move || {
+        entered
+            .recv_timeout(Duration::from_secs(10))
+            .expect("a flush runs")
+    })
+    .await
+    .expect("join");
+    release.send(()).expect("release");
+    flush.await.expect("join").expect("flush");
+    assert_eq!(gate.runs.load(Ordering::SeqCst), 1);
+    // Now durable: the next barrier has nothing to wait for.
+    assert!(matches!(
+        Arc::clone(&group).flush(&pool).now_or_never(),
+        Some(Ok(()))
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flush_after_a_failed_write_runs_one() {
+    let runs = Arc::new(AtomicU64::new(0));
+    let counted = Arc::clone(&runs);
+    let group = GroupCommit::new(Box::new(move || {
+        counted.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }));
+    let pool = Arc::new(Pool::new(2));
+    // A write that fails may leave part of itself behind (or mean the
+    // database failed, which a flush reopens): no group flush ran for it...
+    let failing: WriteFn = Box::new(|| Err(StoreError::backend("index write failed")));
+    Arc::clone(&group)
+        .write(&pool, failing)
+        .await
+        .expect_err("the write fails");
+    assert_eq!(runs.load(Ordering::SeqCst), 0);
+    // ...so the next barrier runs one.
+    Arc::clone(&group).flush(&pool).await.expect("flush");
+    assert_eq!(runs.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flush_called_while_a_write_is_applied_waits_for_it() {
+    let group = GroupCommit::new(Box::new(|| Ok(())));
+    let pool = Arc::new(Pool::new(2));
+    // A write the committer has taken and is applying (its caller may have
+    // gone meanwhile: it still lands).
+    let (started_tx, started_rx) = mpsc::channel();
+    let (finish_tx, finish_rx) = mpsc::channel::<()>();
+    let landed = Arc::new(AtomicBool::new(false));
+    let write: WriteFn = Box::new({
+        let landed = Arc::clone(&landed);
+        move || {
+            started_tx.send(()).expect("started");
+            finish_rx
+                .recv_timeout(Duration::from_secs(10))
+                .expect("finish");
+            landed.store(true, Ordering::SeqCst);
+            Ok(true)
+        }
+    });
+    let writer = tokio::spawn({
+        let (group, pool) = (Arc::clone(&group), Arc::clone(&pool));
+        async move { group.write(&pool, write).await }
+    });
+    tokio::task::spawn_blocking(move || started_rx.recv_timeout(Duration::from_secs(10)))
+        .await
+        .expect("join")
+        .expect("the write is being applied");
+    // A barrier called now is ordered after it: the runtime's cleanup of a
+    // dropped create flushes, then looks for what the create wrote.
+    let mut flush = Box::pin(Arc::clone(&group).flush(&pool));
+    assert!(
+        futures::poll!(flush.as_mut()).is_pending(),
+        "the flush returned while a write was being applied"
+    );
+    finish_tx.send(()).expect("finish");
+    flush.await.expect("flush");
+    assert!(landed.load(Ordering::SeqCst));
+    assert!(writer.await.expect("join").expect("write"));
 }

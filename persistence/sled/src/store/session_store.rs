@@ -106,7 +106,8 @@ impl SessionStore for SledStore {
                     Some(error) => Err(unavailable(&error)),
                 }
             }),
-            // Writes count themselves through the group commit: see `write_record`.
+            // The group commit's barrier (`group_commit/`): a write that
+            // completed is already durable.
             Durability::Sync => Box::pin(Arc::clone(&self.shared.group).flush(&self.shared.pool)),
         }
     }
