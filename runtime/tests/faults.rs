@@ -142,6 +142,28 @@ async fn concurrent_changes_share_one_write_and_one_flush() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_is_flushed_unless_the_store_made_it_durable_when_it_completed() {
+    for durable_on_completion in [false, true] {
+        let store = FaultyStore::new(MemoryStore::new());
+        store.durable_on_completion(durable_on_completion);
+        let m = durable(&store);
+        let cookie = new_session(&m).await;
+        let (saves, flushes) = (store.calls(Op::Save), store.calls(Op::Flush));
+        increment_concurrently(std::slice::from_ref(&m), &cookie, 1).await;
+        assert_eq!(read_n(&m, &cookie).await, Some(2));
+        assert_eq!(store.calls(Op::Save) - saves, 1);
+        // A store whose completed writes are durable (the sled store with
+        // sync durability) needs no barrier after the owner's save.
+        let expected = if durable_on_completion { 0 } else { 1 };
+        assert_eq!(
+            store.calls(Op::Flush) - flushes,
+            expected,
+            "durable on completion: {durable_on_completion}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cookie_options_are_flushed_before_they_are_acknowledged() {
     let store = FaultyStore::new(MemoryStore::new());
     let m = durable(&store);

@@ -372,7 +372,10 @@ impl SessionActor {
                     .await;
             }
             store.save(&key, record).await?;
-            store.flush().await?;
+            // Nothing to wait for when the save answered once durable.
+            if !store.completed_writes_are_durable() {
+                store.flush().await?;
+            }
             Ok(Committed::Done(base.version + 1))
         };
         // Formatted only when a write runs late, not on every write.

@@ -152,4 +152,13 @@ impl SessionStore for DeferredStore {
     fn flush(&self) -> StoreFuture<'_, ()> {
         Box::pin(async move { self.store().await?.flush().await })
     }
+
+    /// The opened store's answer; `false` until it is open (a write made
+    /// then waits for it, and a flush after it costs little).
+    fn completed_writes_are_durable(&self) -> bool {
+        match &*self.opened.borrow() {
+            Some(Ok(store)) => store.completed_writes_are_durable(),
+            _ => false,
+        }
+    }
 }

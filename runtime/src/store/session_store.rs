@@ -225,6 +225,23 @@ pub trait SessionStore: Send + Sync + 'static {
     /// [`StoreError::Backend`] when the writes cannot be made durable.
     fn flush(&self) -> StoreFuture<'_, ()>;
 
+    /// Whether a write that completed (`create`, `save`, `delete` or `end`
+    /// answered `Ok`) is durable already, as if [`flush`](Self::flush) had
+    /// followed it. The runtime then calls no `flush` after its own save of
+    /// a session's changes (it still calls it where it needs what it *read*
+    /// to be durable). Default `false`; livesession-sled says `true` with
+    /// sync durability, whose writes answer once their group is flushed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use livesession::store::{MemoryStore, SessionStore};
+    /// assert!(!MemoryStore::new().completed_writes_are_durable());
+    /// ```
+    fn completed_writes_are_durable(&self) -> bool {
+        false
+    }
+
     /// Deletes the record for `key` because its session was logged out or
     /// its id regenerated away (not revoked, not expired); returns whether
     /// one existed. A shared store remembers when, so that

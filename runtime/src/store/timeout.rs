@@ -99,6 +99,10 @@ impl SessionStore for TimeoutStore {
         self.inner.is_shared()
     }
 
+    fn completed_writes_are_durable(&self) -> bool {
+        self.inner.completed_writes_are_durable()
+    }
+
     fn create_shared<'a>(
         &'a self,
         key: &'a SessionKey,

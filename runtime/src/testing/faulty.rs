@@ -3,7 +3,7 @@
 use crate::store::{
     Committed, Lifetime, SessionKey, SessionRecord, SessionStore, StoreError, StoreFuture, Touched,
 };
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -125,6 +125,7 @@ pub struct FaultyStore<S> {
     inner: Arc<S>,
     faults: Arc<Mutex<[Fault; OPS]>>,
     calls: Arc<[AtomicU64; OPS]>,
+    durable_on_completion: Arc<AtomicBool>,
 }
 
 impl<S> Clone for FaultyStore<S> {
@@ -133,6 +134,7 @@ impl<S> Clone for FaultyStore<S> {
             inner: Arc::clone(&self.inner),
             faults: Arc::clone(&self.faults),
             calls: Arc::clone(&self.calls),
+            durable_on_completion: Arc::clone(&self.durable_on_completion),
         }
     }
 }
@@ -169,6 +171,7 @@ impl<S: SessionStore> FaultyStore<S> {
             inner: Arc::new(inner),
             faults: Arc::new(Mutex::new([Fault::default(); OPS])),
             calls: Arc::new(std::array::from_fn(|_| AtomicU64::new(0))),
+            durable_on_completion: Arc::new(AtomicBool::new(false)),
         }
     }
 
@@ -193,6 +196,25 @@ impl<S: SessionStore> FaultyStore<S> {
     fn with_fault<T>(&self, op: Op, f: impl FnOnce(&mut Fault) -> T) -> T {
         let mut faults = self.faults.lock().unwrap_or_else(|e| e.into_inner());
         f(&mut faults[op.index()])
+    }
+
+    /// Makes the store say that its completed writes are durable (`true`),
+    /// as the sled store with sync durability does, or what the wrapped
+    /// store says (`false`, the default): see
+    /// [`SessionStore::completed_writes_are_durable`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use livesession::store::{MemoryStore, SessionStore};
+    /// use livesession::testing::FaultyStore;
+    /// let store = FaultyStore::new(MemoryStore::new());
+    /// assert!(!store.completed_writes_are_durable());
+    /// store.durable_on_completion(true);
+    /// assert!(store.completed_writes_are_durable());
+    /// ```
+    pub fn durable_on_completion(&self, on: bool) {
+        self.durable_on_completion.store(on, Ordering::SeqCst);
     }
 
     /// Makes every call of `op` fail (`true`) or stops doing so (`false`).
@@ -441,6 +463,11 @@ impl<S: SessionStore> SessionStore for FaultyStore<S> {
 
     fn is_shared(&self) -> bool {
         self.inner.is_shared()
+    }
+
+    fn completed_writes_are_durable(&self) -> bool {
+        self.durable_on_completion.load(Ordering::SeqCst)
+            || self.inner.completed_writes_are_durable()
     }
 
     fn create_shared<'a>(

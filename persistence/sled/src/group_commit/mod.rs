@@ -24,25 +24,19 @@
 //! succeeded and that flush did; the flush's error otherwise, so nothing is
 //! acknowledged that is not durable (a write's own error stays its own).
 //!
-//! Writes are counted as they are applied; a flush notes the count just
-//! before it begins, and a successful one makes that count durable. A
-//! `flush()` caller needs every write that *completed* before its call to
-//! be durable, and one the committer is applying meanwhile to land first
-//! (the runtime's cleanup of a dropped create flushes, then looks for what
-//! the create wrote). A write of a group completes only once its group's
-//! flush has succeeded, so those never need another flush. What may need
-//! one: a write made outside the committer (the expiry sweep's removals,
-//! counted with [`GroupCommit::applied`]), a write that failed (it may have
-//! left part of itself behind, or the database failed and a flush is what
-//! reopens it), the writes of a group whose flush failed (applied in sled,
-//! answered with the error) and those of a committer that stopped short.
-//! They raise the count a flush must reach (`must_cover`). If the durable
-//! count reaches it and the committer is not applying writes, `flush()`
-//! returns at once, which is the case right after a caller's own successful
-//! write even while a later group waits for its flush (it used to wait for
-//! that flush too: one more per write under load); otherwise it joins the
-//! next group's flush, which begins after its call and after the writes
-//! being applied.
+//! Writes are counted as they are applied ([`GroupCommit::applied`]); a
+//! flush notes the count just before it begins, and a successful one makes
+//! that count durable. A `flush()` caller needs every write applied before
+//! its call to be durable (what it read may come from a write that has not
+//! completed: `revoke_user` lists a user's sessions, then flushes), and
+//! one the committer is applying meanwhile to land first (the runtime's
+//! cleanup of a dropped create flushes, then looks for what the create
+//! wrote). If the committer is not applying writes and the durable count
+//! already reaches the applied count, it returns at once; otherwise it
+//! joins the next group's flush, which begins after its call and after the
+//! writes being applied. (A caller's own completed write is durable already:
+//! a store with sync durability tells the runtime so, which then calls no
+//! `flush()` after it; see `SessionStore::completed_writes_are_durable`.)
 //!
 //! The queue is bounded: a group takes at most [`MAX_GROUP`] writes of a
 //! backlog, writes whose callers gave up are pruned once the queue reaches
@@ -120,11 +114,6 @@ pub(crate) struct GroupCommit {
     /// `applied` as read just before the latest successful flush began:
     /// every write counted up to there is durable.
     durable: AtomicU64,
-    /// The `applied` count a `flush()` caller needs durable: raised by the
-    /// writes made outside the committer, by a write that failed, by a group
-    /// whose flush failed and by a committer that stopped short (a group's
-    /// successful writes are durable when they complete).
-    must_cover: AtomicU64,
     /// Writes that may wait at once ([`MAX_WAITING`]; smaller in tests).
     max_waiting: usize,
     /// Test hook: runs each time the committer is about to yield while it
@@ -176,7 +165,6 @@ impl GroupCommit {
             run,
             applied: AtomicU64::new(0),
             durable: AtomicU64::new(0),
-            must_cover: AtomicU64::new(0),
             max_waiting,
             #[cfg(test)]
             on_yield: Mutex::default(),
@@ -191,8 +179,7 @@ impl GroupCommit {
     /// Counts a write made outside the committer (the expiry sweep), so a
     /// later `flush()` covers it.
     pub(crate) fn applied(&self) {
-        let count = self.applied.fetch_add(1, Ordering::SeqCst) + 1;
-        self.must_cover.fetch_max(count, Ordering::SeqCst);
+        self.applied.fetch_add(1, Ordering::SeqCst);
     }
 
     /// Queues `item` and makes sure a committer will take it.
@@ -242,14 +229,11 @@ impl GroupCommit {
         rx.await.map_err(|_| abandoned())?
     }
 
-    /// Returns once every write that completed before this call, and every
-    /// write being applied at the call, is durable (see the module docs: at
-    /// once unless the committer is applying writes, or a write that may not
-    /// be durable, such as a sweep's or a failed one, was made since the
-    /// last successful flush).
+    /// Returns once every write applied before this call, and every write
+    /// being applied at the call, is durable.
     pub(crate) async fn flush(self: Arc<Self>, pool: &Pool) -> Result<(), StoreError> {
         let applying = self.lock().applying;
-        let needed = self.must_cover.load(Ordering::SeqCst);
+        let needed = self.applied.load(Ordering::SeqCst);
         if !applying && self.durable.load(Ordering::SeqCst) >= needed {
             return Ok(());
         }
@@ -286,7 +270,7 @@ impl Committer {
             loop {
                 let taken = {
                     let mut queue = self.group.lock();
-                    // What it took last time is applied.
+                    // What it took last time is applied (and counted).
                     queue.applying = false;
                     let full = self.group_writes.len() >= MAX_GROUP;
                     if queue.writes.is_empty()
@@ -342,13 +326,7 @@ impl Committer {
                     self.route.add(from);
                     let result = catch_unwind(AssertUnwindSafe(write))
                         .unwrap_or_else(|_| Err(StoreError::backend("a sled write panicked")));
-                    let count = self.group.applied.fetch_add(1, Ordering::SeqCst) + 1;
-                    if result.is_err() {
-                        // It may have left part of itself in sled, or the
-                        // database failed: the next `flush()` runs a flush
-                        // (which is also what reopens a failed database).
-                        self.group.must_cover.fetch_max(count, Ordering::SeqCst);
-                    }
+                    self.group.applied.fetch_add(1, Ordering::SeqCst);
                     self.group_writes.push((reply, result));
                 }
             }
@@ -367,10 +345,6 @@ impl Committer {
                         .unwrap_or_else(|_| Err("flush panicked".to_owned()));
                     if result.is_ok() {
                         self.group.durable.fetch_max(covers, Ordering::SeqCst);
-                    } else {
-                        // Applied in sled but not durable: the next
-                        // `flush()` caller waits for a flush that is.
-                        self.group.must_cover.fetch_max(covers, Ordering::SeqCst);
                     }
                     result
                 }
@@ -404,9 +378,6 @@ impl Drop for Committer {
         // Held or queued callers are answered by dropping their channels.
         queue.running = false;
         queue.applying = false;
-        // What it applied may not be durable: the next `flush()` runs one.
-        let applied = self.group.applied.load(Ordering::SeqCst);
-        self.group.must_cover.fetch_max(applied, Ordering::SeqCst);
         let writes = std::mem::take(&mut queue.writes);
         let flushes = std::mem::take(&mut queue.flushes);
         drop(queue);

@@ -233,9 +233,7 @@ async fn a_failed_flush_reaches_every_waiter_of_its_group_and_the_next_flush_ret
             group.write(&pool, noop()).await.map(drop)
         }));
     }
-    // A caller that made a write outside the committer (as the expiry
-    // sweep does) and wants it durable joins the group.
-    group.applied();
+    // A caller that applied nothing but wants a flush joins the group.
     let (g, p) = (Arc::clone(&group), Arc::clone(&pool));
     waiters.push(tokio::spawn(async move { g.flush(&p).await }));
     while group.lock().writes.len() < 10 || group.lock().flushes.is_empty() {
@@ -541,38 +539,6 @@ async fn writers_blocking_the_only_thread_of_their_runtime_are_still_answered() 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_flush_after_a_completed_write_does_not_wait_for_a_later_group() {
-    let (gate, entered, release) = gated();
-    let group = group_on(&gate);
-    let pool = Arc::new(Pool::new(2));
-    // A first write completes: its group's flush ran, so it is durable.
-    let first = tokio::spawn({
-        let (group, pool) = (Arc::clone(&group), Arc::clone(&pool));
-        async move { group.write(&pool, noop()).await }
-    });
-    let entered = tokio::task::spawn_blocking(move || {
-        entered.recv().expect("first flush");
-        entered
-    })
-    .await
-    .expect("join");
-    release.send(()).expect("release first");
-    assert!(first.await.expect("join").expect("first write"));
-    // Another caller's write is applied and its group's flush stalls.
-    let second = stalled(&group, &pool, entered).await;
-    // The first writer's barrier covers what completed before it: nothing
-    // is left to flush for it, so it returns without awaiting the stall.
-    let flushed = Arc::clone(&group).flush(&pool).now_or_never();
-    assert!(
-        matches!(flushed, Some(Ok(()))),
-        "the flush waited for a write that had not completed"
-    );
-    release.send(()).expect("release second");
-    assert!(second.await.expect("join").expect("second write"));
-    assert_eq!(gate.runs.load(Ordering::SeqCst), 2);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flush_after_a_write_made_outside_the_committer_runs_one() {
     let (gate, entered, release) = gated();
     let group = group_on(&gate);
@@ -651,7 +617,8 @@ async fn a_flush_called_while_a_write_is_applied_waits_for_it() {
         .expect("join")
         .expect("the write is being applied");
     // A barrier called now is ordered after it: the runtime's cleanup of a
-    // dropped create flushes, then looks for what the create wrote.
+    // dropped create flushes, then looks for what the create wrote (the
+    // create's caller is gone by then; the committer had taken the write).
     let mut flush = Box::pin(Arc::clone(&group).flush(&pool));
     assert!(
         futures::poll!(flush.as_mut()).is_pending(),

@@ -106,10 +106,14 @@ impl SessionStore for SledStore {
                     Some(error) => Err(unavailable(&error)),
                 }
             }),
-            // The group commit's barrier (`group_commit/`): a write that
-            // completed is already durable.
+            // Writes count themselves through the group commit: see `write_record`.
             Durability::Sync => Box::pin(Arc::clone(&self.shared.group).flush(&self.shared.pool)),
         }
+    }
+
+    /// With sync durability a write answers once its group is flushed.
+    fn completed_writes_are_durable(&self) -> bool {
+        matches!(self.shared.config.get_durability(), Durability::Sync)
     }
 }
 

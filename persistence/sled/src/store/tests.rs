@@ -219,3 +219,12 @@ async fn a_sweep_that_removes_nothing_leaves_nothing_to_flush() {
     store.flush().await.expect("flush");
     assert_eq!(store.shared.test.flushes.load(Ordering::SeqCst), flushes);
 }
+
+#[test]
+fn only_sync_durability_makes_completed_writes_durable() {
+    let (_dir, sync) = open_with(SledConfig::new().durability(Durability::Sync));
+    assert!(sync.completed_writes_are_durable());
+    let periodic = SledConfig::new().durability(Durability::Periodic(Duration::from_secs(1)));
+    let (_dir, periodic) = open_with(periodic);
+    assert!(!periodic.completed_writes_are_durable());
+}
