@@ -125,7 +125,8 @@ async fn after_disk_full_the_store_recovers_once_space_returns() {
     let store = SledStore::open(&db_path, SledConfig::default()).expect("open");
 
     // Write until the disk is full. Every save that returned Ok was
-    // acknowledged; the runtime flushes before it answers, as done here.
+    // acknowledged (with sync durability a save answers once its group is
+    // flushed; the flush here is the barrier other callers use).
     // The save that failed may still have landed (its group's insert did,
     // its flush did not), as a failed write may.
     let mut saved = Vec::new();

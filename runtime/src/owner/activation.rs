@@ -522,7 +522,7 @@ impl Drop for Unregistered {
             let Some(store) = rt.store() else { return };
             // A write still on its way lands first: the sled store's flush
             // waits for the writes its committer is applying (a queued one
-            // whose caller is gone is never applied), a Redis connection
+            // whose caller is gone is never applied); a Redis connection
             // answers in order. Then what the call wrote, if it got that
             // far, and nothing else.
             let _ = store.flush().await;

@@ -273,8 +273,9 @@ impl SessionActor {
         rt.retire_cell(&self.cell, how);
     }
 
-    /// Applies every queued change in one batch: one write, one flush, one
-    /// publish, then one reply per change. Changes whose request is gone
+    /// Applies every queued change in one batch: one write, one flush (none
+    /// when the store's completed writes are durable), one publish, then
+    /// one reply per change. Changes whose request is gone
     /// (cancelled while queued) are skipped: nobody would learn of them.
     ///
     /// On a shared store the write is a compare-and-set on the version the

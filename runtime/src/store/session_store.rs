@@ -229,8 +229,9 @@ pub trait SessionStore: Send + Sync + 'static {
     /// answered `Ok`) is durable already, as if [`flush`](Self::flush) had
     /// followed it. The runtime then calls no `flush` after its own save of
     /// a session's changes (it still calls it where it needs what it *read*
-    /// to be durable). Default `false`; livesession-sled says `true` with
-    /// sync durability, whose writes answer once their group is flushed.
+    /// to be durable). The answer must not change while the store is in
+    /// use. Default `false`; livesession-sled says `true` with sync
+    /// durability, whose writes answer once their group is flushed.
     ///
     /// # Examples
     ///

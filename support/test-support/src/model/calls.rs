@@ -68,7 +68,12 @@ impl Model {
                 }
             }
             StoreOp::Save => Calls::when(modifies),
-            StoreOp::Flush => Calls::when(modifies || ends_live || creates),
+            StoreOp::Flush if ends_live || creates => Calls::Always,
+            // After the owner's save, unless the store made it durable
+            // (then only a store that fell behind is flushed).
+            StoreOp::Flush if modifies && self.flushes_after_save => Calls::Always,
+            StoreOp::Flush if modifies => Calls::Maybe,
+            StoreOp::Flush => Calls::Never,
             StoreOp::Create => Calls::when(creates),
             StoreOp::Delete => Calls::when(ends_live),
             _ => Calls::Never,

@@ -58,7 +58,9 @@ pub(crate) struct World<H: Host> {
 
 impl<H: Host> World<H> {
     pub(crate) fn new(mut host: H, setup: Setup, known: Known) -> Self {
-        let durable = host.store().is_some();
+        let store = host.store();
+        let durable = store.is_some();
+        let flushes_after_save = store.is_none_or(|s| !s.completed_writes_are_durable());
         let mut world = World {
             host,
             model: Model {
@@ -67,6 +69,7 @@ impl<H: Host> World<H> {
                 absolute: setup.absolute.then_some(ABSOLUTE_MS),
                 sessions: HashMap::new(),
                 signer: HmacSigner::new([SECRET]).expect("a valid secret"),
+                flushes_after_save,
             },
             setup,
             clock: Arc::new(ManualClock::new(START_MS)),

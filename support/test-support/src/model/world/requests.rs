@@ -204,9 +204,14 @@ impl<H: Host> World<H> {
         // Whether the faulted operation is called by the updates.
         let update_calls = match (op, &live) {
             (Some(StoreOp::Load), _) if cookie.is_some() => Calls::Maybe,
-            (Some(StoreOp::Save | StoreOp::Flush), Some(id)) => {
+            (Some(op @ (StoreOp::Save | StoreOp::Flush)), Some(id)) => {
                 let current = self.model.sessions[id].view.data.get(key);
-                Calls::when(current.is_none_or(|v| v.as_i64().is_some()))
+                let changes = current.is_none_or(|v| v.as_i64().is_some());
+                match op {
+                    // No barrier after a save the store made durable.
+                    StoreOp::Flush if changes && !self.model.flushes_after_save => Calls::Maybe,
+                    _ => Calls::when(changes),
+                }
             }
             _ => Calls::Never,
         };
