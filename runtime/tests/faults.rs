@@ -142,24 +142,46 @@ async fn concurrent_changes_share_one_write_and_one_flush() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_change_is_flushed_unless_the_store_made_it_durable_when_it_completed() {
+async fn writes_are_flushed_unless_the_store_made_them_durable_when_they_completed() {
     for durable_on_completion in [false, true] {
         let store = FaultyStore::new(MemoryStore::new());
         store.durable_on_completion(durable_on_completion);
         let m = durable(&store);
+        // A store whose completed writes are durable (the sled store with
+        // sync durability) needs no barrier after the runtime's own write.
+        let expected = if durable_on_completion { 0 } else { 1 };
+        let flushes = || store.calls(Op::Flush);
+
+        let before = (store.calls(Op::Create), flushes());
         let cookie = new_session(&m).await;
-        let (saves, flushes) = (store.calls(Op::Save), store.calls(Op::Flush));
+        assert_eq!(store.calls(Op::Create) - before.0, 1);
+        assert_eq!(
+            flushes() - before.1,
+            expected,
+            "create, durable on completion: {durable_on_completion}"
+        );
+
+        let before = (store.calls(Op::Save), flushes());
         increment_concurrently(std::slice::from_ref(&m), &cookie, 1).await;
         assert_eq!(read_n(&m, &cookie).await, Some(2));
-        assert_eq!(store.calls(Op::Save) - saves, 1);
-        // A store whose completed writes are durable (the sled store with
-        // sync durability) needs no barrier after the owner's save.
-        let expected = if durable_on_completion { 0 } else { 1 };
+        assert_eq!(store.calls(Op::Save) - before.0, 1);
         assert_eq!(
-            store.calls(Op::Flush) - flushes,
+            flushes() - before.1,
             expected,
-            "durable on completion: {durable_on_completion}"
+            "change, durable on completion: {durable_on_completion}"
         );
+
+        let before = (store.calls(Op::Delete), flushes());
+        let s = request(&m, Some(&cookie));
+        s.destroy().await.unwrap();
+        s.finish().await.unwrap();
+        assert_eq!(store.calls(Op::Delete) - before.0, 1);
+        assert_eq!(
+            flushes() - before.1,
+            expected,
+            "end, durable on completion: {durable_on_completion}"
+        );
+        assert_eq!(read_n(&m, &cookie).await, None);
     }
 }
 

@@ -89,10 +89,13 @@ impl Core {
                         return Err(e.into());
                     }
                 }
-                // A new session is durable before anyone learns its id.
-                if let Err(e) = store.flush().await {
-                    unregistered.forget().await;
-                    return Err(e.into());
+                // A new session is durable before anyone learns its id (a
+                // store whose completed writes are durable made it so).
+                if !store.completed_writes_are_durable() {
+                    if let Err(e) = store.flush().await {
+                        unregistered.forget().await;
+                        return Err(e.into());
+                    }
                 }
             }
             // Entering the registry and the revoke check share one lock: a

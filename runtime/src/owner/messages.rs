@@ -98,9 +98,12 @@ impl Message<Destroy> for SessionActor {
         }
         let ended = self.finish_ending(&rt, &ending, record);
         ctx.stop();
-        // Ended here at once; acknowledged only once the delete is durable.
-        if let (Err(e), _) = write_to_end(&rt, StoreOp::Flush, store.flush(), || {}).await {
-            return Destroyed(Err(e.into()));
+        // Ended here at once; acknowledged only once the delete is durable
+        // (already, when the store's completed writes are).
+        if !store.completed_writes_are_durable() {
+            if let (Err(e), _) = write_to_end(&rt, StoreOp::Flush, store.flush(), || {}).await {
+                return Destroyed(Err(e.into()));
+            }
         }
         Destroyed(Ok(Some(ended)))
     }

@@ -227,9 +227,9 @@ pub trait SessionStore: Send + Sync + 'static {
 
     /// Whether a write that completed (`create`, `save`, `delete` or `end`
     /// answered `Ok`) is durable already, as if [`flush`](Self::flush) had
-    /// followed it. The runtime then calls no `flush` after its own save of
-    /// a session's changes (it still calls it where it needs what it *read*
-    /// to be durable). The answer must not change while the store is in
+    /// followed it. The runtime then calls no `flush` after its own writes (a
+    /// new session's create, a change's save, an ended session's delete); it
+    /// still calls it where it needs what it *read* to be durable. The answer must not change while the store is in
     /// use. Default `false`; livesession-sled says `true` with sync
     /// durability, whose writes answer once their group is flushed.
     ///

@@ -35,8 +35,9 @@
 //! already reaches the applied count, it returns at once; otherwise it
 //! joins the next group's flush, which begins after its call and after the
 //! writes being applied. (A caller's own completed write is durable already:
-//! a store with sync durability tells the runtime so, and the owner calls
-//! no `flush()` after its save; see `SessionStore::completed_writes_are_durable`.)
+//! a store with sync durability tells the runtime so, and the runtime calls
+//! no `flush()` after its own writes; see
+//! `SessionStore::completed_writes_are_durable`.)
 //!
 //! The queue is bounded: a group takes at most [`MAX_GROUP`] writes of a
 //! backlog, writes whose callers gave up are pruned once the queue reaches

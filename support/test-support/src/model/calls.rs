@@ -68,12 +68,12 @@ impl Model {
                 }
             }
             StoreOp::Save => Calls::when(modifies),
-            StoreOp::Flush if ends_live || creates => Calls::Always,
-            // After the owner's save, unless the store made it durable
-            // (then only a store that fell behind is flushed).
-            StoreOp::Flush if modifies && self.flushes_after_save => Calls::Always,
-            StoreOp::Flush if modifies => Calls::Maybe,
-            StoreOp::Flush => Calls::Never,
+            // After the runtime's own create, save or delete, unless the
+            // store made it durable (then only a store that fell behind is
+            // flushed).
+            StoreOp::Flush if !(modifies || ends_live || creates) => Calls::Never,
+            StoreOp::Flush if self.flushes_after_save => Calls::Always,
+            StoreOp::Flush => Calls::Maybe,
             StoreOp::Create => Calls::when(creates),
             StoreOp::Delete => Calls::when(ends_live),
             _ => Calls::Never,
@@ -119,7 +119,9 @@ impl Model {
     pub(crate) fn finish_calls(&self, r: &Request, op: StoreOp) -> Calls {
         let creates = matches!(r.phase, Phase::Fresh(_)) && (r.modified || r.must_create);
         match op {
-            StoreOp::Create | StoreOp::Flush => Calls::when(creates),
+            StoreOp::Create => Calls::when(creates),
+            StoreOp::Flush if creates && !self.flushes_after_save => Calls::Maybe,
+            StoreOp::Flush => Calls::when(creates),
             // A session passivated since it was loaded is found again.
             StoreOp::Load if matches!(r.phase, Phase::Live { .. }) => Calls::Maybe,
             _ => Calls::Never,

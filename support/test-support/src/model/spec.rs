@@ -35,8 +35,9 @@ pub(crate) struct Model {
     pub(crate) sessions: HashMap<String, ModelSession>,
     /// Signs ids as the runtime does: the cookie of a known id.
     pub(crate) signer: HmacSigner,
-    /// The owner calls `flush` after saving a change: the store does not
-    /// say its completed writes are durable (`completed_writes_are_durable`).
+    /// The runtime calls `flush` after its own create, save and delete: the
+    /// store does not say its completed writes are durable
+    /// (`completed_writes_are_durable`).
     pub(crate) flushes_after_save: bool,
 }
 
