@@ -227,11 +227,13 @@ pub trait SessionStore: Send + Sync + 'static {
 
     /// Whether a write that completed (`create`, `save`, `delete` or `end`
     /// answered `Ok`) is durable already, as if [`flush`](Self::flush) had
-    /// followed it. The runtime then calls no `flush` after its own writes (a
-    /// new session's create, a change's save, an ended session's delete); it
-    /// still calls it where it needs what it *read* to be durable. The answer must not change while the store is in
-    /// use. Default `false`; livesession-sled says `true` with sync
-    /// durability, whose writes answer once their group is flushed.
+    /// followed it. The runtime then calls no `flush` after a new session's
+    /// create, a change's save or an ended session's delete; it still calls
+    /// it where it needs what it *read* to be durable. The runtime asks after
+    /// each write, so the answer may change from `false` to `true` (a store
+    /// that opens in the background), never back. Default `false`;
+    /// livesession-sled says `true` with sync durability, whose writes answer
+    /// once their group is flushed.
     ///
     /// # Examples
     ///

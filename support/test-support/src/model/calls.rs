@@ -69,8 +69,8 @@ impl Model {
             }
             StoreOp::Save => Calls::when(modifies),
             // After the runtime's own create, save or delete, unless the
-            // store made it durable (then only a store that fell behind is
-            // flushed).
+            // store made it durable (then none is expected; `Maybe`, as a
+            // store that fell behind is flushed after a save).
             StoreOp::Flush if !(modifies || ends_live || creates) => Calls::Never,
             StoreOp::Flush if self.flushes_after_save => Calls::Always,
             StoreOp::Flush => Calls::Maybe,
