@@ -11,6 +11,12 @@ type Opened = Option<Result<Arc<dyn SessionStore>, String>>;
 /// Calls made before it is open wait for it (within the runtime's store
 /// timeout); if opening failed, every call fails with that error.
 ///
+/// For a store that is not shared (livesession-sled): the runtime asks
+/// [`SessionStore::is_shared`] when it starts, before the backend is open,
+/// and this wrapper answers `false` and does not forward the shared-store
+/// calls (`create_shared`, `touch`, `commit`, `end`). Open a shared store
+/// (livesession-redis) directly.
+///
 /// ```
 /// use livesession::store::{DeferredStore, MemoryStore, SessionKey, SessionStore};
 /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
