@@ -169,38 +169,22 @@ pub fn decode_as<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, StoreE
 /// of scalars, the common case, is checked without touching the heap: this
 /// runs on every durable write and every activation).
 fn data_too_deep(record: &SessionRecord) -> bool {
-    /// The array's or object's children, if `v` is one.
-    fn children(v: &Value) -> Option<ChildIter<'_>> {
-        match v {
-            Value::Array(a) => Some(ChildIter::Array(a.iter())),
-            Value::Object(o) => Some(ChildIter::Object(o.values())),
-            _ => None,
-        }
-    }
-    enum ChildIter<'a> {
-        Array(std::slice::Iter<'a, Value>),
-        Object(serde_json::map::Values<'a>),
-    }
-    impl<'a> Iterator for ChildIter<'a> {
-        type Item = &'a Value;
-        fn next(&mut self) -> Option<&'a Value> {
-            match self {
-                ChildIter::Array(i) => i.next(),
-                ChildIter::Object(i) => i.next(),
-            }
-        }
-    }
     // Containers still to look into, with their depth (a top-level value
     // is at depth 1); empty, and so unallocated, while the data is flat.
-    let mut stack: Vec<(&Value, usize)> = Vec::new();
     let containers = |v: &&Value| v.is_array() || v.is_object();
+    let mut stack: Vec<(&Value, usize)> = Vec::new();
     stack.extend(record.data.values().filter(containers).map(|v| (v, 1)));
     while let Some((value, depth)) = stack.pop() {
         if depth > MAX_DATA_DEPTH {
             return true;
         }
-        if let Some(items) = children(value) {
-            stack.extend(items.filter(containers).map(|v| (v, depth + 1)));
+        let below = depth + 1;
+        match value {
+            Value::Array(items) => {
+                stack.extend(items.iter().filter(containers).map(|v| (v, below)))
+            }
+            Value::Object(map) => stack.extend(map.values().filter(containers).map(|v| (v, below))),
+            _ => {}
         }
     }
     false
